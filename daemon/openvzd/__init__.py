@@ -1,0 +1,3 @@
+"""openvzd: the OpenVZ container driver as a service."""
+
+__version__ = "0.1.0"

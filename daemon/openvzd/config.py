@@ -1,0 +1,255 @@
+"""The daemon's configuration: /etc/openvzd/openvzd.toml and its documented defaults.
+
+Every key, its default and its meaning is in DEFAULTS_DOC below (also printed by
+`openvzd --print-default-config`); a key the daemon does not know is an error, so
+a typo never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import grp
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+DEFAULT_CONFIG_PATH = Path("/etc/openvzd/openvzd.toml")
+
+DEFAULTS_DOC = '''\
+# openvzd configuration. Every key is shown with its default.
+
+[paths]
+# Where the sockets and the single-instance lock live.
+run_dir = "/run/openvzd"
+# Where the job journal (SQLite) lives.
+state_dir = "/var/lib/openvzd"
+# The OpenVZ host's file system root: /etc/vz, /vz and /proc are read under it.
+host_root = "/"
+
+[tools]
+vzctl = "/usr/sbin/vzctl"
+vzlist = "/usr/sbin/vzlist"
+vzmigrate = "/usr/sbin/vzmigrate"
+
+[timeouts]
+# Seconds a tool run may take before its whole process group is killed.
+create = 1800
+start = 300
+stop = 300
+set = 120
+destroy = 600
+migrate = 7200
+suspend = 600
+query = 30
+default = 300
+
+[jobs]
+# Jobs on different containers that may run at once.
+max_workers = 8
+# Finished jobs kept in the live journal; older ones are archived.
+history_limit = 10000
+# Seconds SIGTERM waits for running tool runs before the daemon exits.
+stop_grace = 60
+
+[sockets]
+# The read-write socket: every call allowed. Mode and group of the socket file.
+rw_path = "openvzd.sock"
+rw_mode = 0o600
+rw_group = ""
+# The read-only socket: every mutating call refused with PERMISSION_DENIED.
+ro_path = "openvzd-ro.sock"
+ro_mode = 0o666
+
+[limits]
+max_message_bytes = 4194304
+# Concurrent calls the daemon serves on one listener; more wait in line.
+max_concurrent_rpcs = 512
+
+[monitor]
+# Seconds between looks at the host for changes made outside the daemon.
+refresh_interval = 2.0
+'''
+
+
+class ConfigError(Exception):
+    """The configuration file cannot be used; the message names the key and the fix."""
+
+
+@dataclass(slots=True)
+class Paths:
+    run_dir: Path = Path("/run/openvzd")
+    state_dir: Path = Path("/var/lib/openvzd")
+    host_root: Path = Path("/")
+
+
+@dataclass(slots=True)
+class Tools:
+    vzctl: Path = Path("/usr/sbin/vzctl")
+    vzlist: Path = Path("/usr/sbin/vzlist")
+    vzmigrate: Path = Path("/usr/sbin/vzmigrate")
+
+
+@dataclass(slots=True)
+class Timeouts:
+    create: float = 1800.0
+    start: float = 300.0
+    stop: float = 300.0
+    set: float = 120.0
+    destroy: float = 600.0
+    migrate: float = 7200.0
+    suspend: float = 600.0
+    query: float = 30.0
+    default: float = 300.0
+
+    def as_dict(self) -> dict[str, float]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(slots=True)
+class Jobs:
+    max_workers: int = 8
+    history_limit: int = 10000
+    stop_grace: float = 60.0
+
+
+@dataclass(slots=True)
+class Sockets:
+    rw_path: str = "openvzd.sock"
+    rw_mode: int = 0o600
+    rw_group: str = ""
+    ro_path: str = "openvzd-ro.sock"
+    ro_mode: int = 0o666
+
+
+@dataclass(slots=True)
+class Limits:
+    max_message_bytes: int = 4 * 1024 * 1024
+    max_concurrent_rpcs: int = 512
+
+
+@dataclass(slots=True)
+class Monitor:
+    refresh_interval: float = 2.0
+
+
+@dataclass(slots=True)
+class Config:
+    paths: Paths = field(default_factory=Paths)
+    tools: Tools = field(default_factory=Tools)
+    timeouts: Timeouts = field(default_factory=Timeouts)
+    jobs: Jobs = field(default_factory=Jobs)
+    sockets: Sockets = field(default_factory=Sockets)
+    limits: Limits = field(default_factory=Limits)
+    monitor: Monitor = field(default_factory=Monitor)
+    simulated: bool = False
+
+    def socket_path(self, name: str) -> Path:
+        """A socket setting made absolute: relative names live in run_dir."""
+        return self.paths.run_dir / name
+
+    @property
+    def rw_socket(self) -> Path:
+        return self.socket_path(self.sockets.rw_path)
+
+    @property
+    def ro_socket(self) -> Path:
+        return self.socket_path(self.sockets.ro_path)
+
+    @property
+    def journal_path(self) -> Path:
+        return self.paths.state_dir / "jobs.sqlite"
+
+    def rw_gid(self) -> int | None:
+        if not self.sockets.rw_group:
+            return None
+        try:
+            return grp.getgrnam(self.sockets.rw_group).gr_gid
+        except KeyError:
+            raise ConfigError(
+                f"[sockets] rw_group = {self.sockets.rw_group!r}: no such group; "
+                "create it or leave rw_group empty"
+            ) from None
+
+
+_SECTIONS: dict[str, type] = {
+    "paths": Paths,
+    "tools": Tools,
+    "timeouts": Timeouts,
+    "jobs": Jobs,
+    "sockets": Sockets,
+    "limits": Limits,
+    "monitor": Monitor,
+}
+
+
+def _coerce(section: str, key: str, value: Any, default: Any) -> Any:
+    where = f"[{section}] {key}"
+    if isinstance(default, Path):
+        if not isinstance(value, str) or not value.startswith("/"):
+            raise ConfigError(f"{where} must be an absolute path in quotes, not {value!r}")
+        return Path(value)
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where} must be true or false, not {value!r}")
+        return value
+    if isinstance(default, int) and not isinstance(default, bool):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise ConfigError(f"{where} must be a whole number ≥ 0, not {value!r}")
+        return value
+    if isinstance(default, float):
+        if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
+            raise ConfigError(f"{where} must be a number of seconds > 0, not {value!r}")
+        return float(value)
+    if not isinstance(value, str):
+        raise ConfigError(f"{where} must be a string in quotes, not {value!r}")
+    return value
+
+
+def parse_config(text: str, origin: str = "<config>") -> Config:
+    """Read TOML text into a Config; unknown sections and keys are errors."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"{origin}: not valid TOML: {err}") from None
+    config = Config()
+    for section, values in data.items():
+        if section not in _SECTIONS:
+            known = ", ".join(sorted(_SECTIONS))
+            raise ConfigError(f"{origin}: unknown section [{section}]; known: {known}")
+        if not isinstance(values, dict):
+            raise ConfigError(f"{origin}: {section} must be a [section]")
+        target = getattr(config, section)
+        for key, value in values.items():
+            if not hasattr(target, key):
+                known = ", ".join(f.name for f in dataclasses.fields(target))
+                raise ConfigError(f"{origin}: unknown key {key!r} in [{section}]; known: {known}")
+            default = getattr(target, key)
+            setattr(target, key, _coerce(section, key, value, default))
+    if config.jobs.max_workers < 1:
+        raise ConfigError(f"{origin}: [jobs] max_workers must be at least 1")
+    return config
+
+
+def load_config(path: Path) -> Config:
+    """The configuration at path; the documented defaults when it does not exist."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return Config()
+    except OSError as err:
+        raise ConfigError(f"cannot read {path}: {err.strerror}") from None
+    return parse_config(text, str(path))
+
+
+def simulated_config(sim_dir: Path) -> Config:
+    """The embedded configuration of `openvzd --simulate DIR`: a vzsim host in DIR/host,
+    sockets in DIR/run, the journal in DIR/state; runs as an ordinary user."""
+    sim_dir = sim_dir.resolve()
+    host = sim_dir / "host"
+    sbin = host / "usr" / "sbin"
+    return Config(
+        paths=Paths(run_dir=sim_dir / "run", state_dir=sim_dir / "state", host_root=host),
+        tools=Tools(vzctl=sbin / "vzctl", vzlist=sbin / "vzlist", vzmigrate=sbin / "vzmigrate"),
+        simulated=True,
+    )

@@ -1,0 +1,146 @@
+"""Where clients reach the daemon: the unix sockets, the single-instance lock,
+and systemd's notify protocol.
+
+grpcio unlinks any socket file at the path it binds, a live server's included
+(shared/reference/python-stack.md §3), so the single-instance rule is ours: an
+flock on run_dir/openvzd.lock, taken before any socket is touched. Whoever holds
+the lock owns the sockets; a socket file left by a crashed daemon is stale by
+definition and is replaced.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import fcntl
+import logging
+import os
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import grpc
+
+log = logging.getLogger(__name__)
+
+
+class InstanceLocked(Exception):
+    """Another openvzd owns the run directory."""
+
+
+class InstanceLock:
+    """An exclusive flock on RUN_DIR/openvzd.lock holding the owner's pid.
+
+    The kernel drops the lock when the process dies, so a crash never leaves
+    the host locked; the pid in the file only serves the error message.
+    """
+
+    def __init__(self, run_dir: Path) -> None:
+        self.path = run_dir / "openvzd.lock"
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as err:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
+            if err.errno in (errno.EAGAIN, errno.EACCES):
+                raise InstanceLocked(
+                    f"another openvzd (pid {holder}) already serves {self.path.parent}; "
+                    "stop it first, or give this one another run directory"
+                ) from None
+            raise
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+@contextlib.contextmanager
+def _umask(mask: int) -> Iterator[None]:
+    old = os.umask(mask)
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+def bind_unix(server: grpc.aio.Server, path: Path, mode: int, gid: int | None) -> None:
+    """Bind server to a unix socket at path with the given mode and group.
+
+    The socket is created under a umask that admits nobody, then opened up to
+    `mode`, so there is no moment in which it is more open than configured.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.is_symlink() or (path.exists() and not path.is_socket()):
+        raise OSError(
+            errno.EEXIST, f"{path} exists and is not a socket; remove it or choose another path"
+        )
+    with _umask(0o177):
+        server.add_insecure_port(f"unix:{path}")
+    if gid is not None:
+        os.chown(path, -1, gid)
+    os.chmod(path, mode)
+
+
+def server_options(max_message_bytes: int) -> Sequence[tuple[str, Any]]:
+    return (
+        ("grpc.max_receive_message_length", max_message_bytes),
+        ("grpc.max_send_message_length", max_message_bytes),
+        ("grpc.so_reuseport", 0),
+    )
+
+
+class SystemdNotifier:
+    """sd_notify through systemd-python when it is installed and systemd listens.
+
+    Without NOTIFY_SOCKET every call is a no-op, so the daemon need not know
+    whether it runs under systemd.
+    """
+
+    def __init__(self) -> None:
+        self._notify: Any = None
+        if os.environ.get("NOTIFY_SOCKET"):
+            try:
+                from systemd import daemon as sd_daemon
+            except ImportError:
+                log.warning("NOTIFY_SOCKET is set but systemd-python is not installed")
+            else:
+                self._notify = sd_daemon.notify
+
+    def send(self, state: str) -> None:
+        if self._notify is not None:
+            self._notify(state)
+
+    def ready(self, status: str) -> None:
+        self.send(f"READY=1\nSTATUS={status}\nMAINPID={os.getpid()}")
+
+    def status(self, status: str) -> None:
+        self.send(f"STATUS={status}")
+
+    def stopping(self) -> None:
+        self.send("STOPPING=1\nSTATUS=stopping")
+
+    def watchdog_interval(self) -> float | None:
+        """Half of WatchdogSec, when systemd asked this process for keep-alives."""
+        usec = os.environ.get("WATCHDOG_USEC")
+        pid = os.environ.get("WATCHDOG_PID")
+        if self._notify is None or not usec or (pid and int(pid) != os.getpid()):
+            return None
+        return int(usec) / 2_000_000
+
+    async def run_watchdog(self) -> None:
+        interval = self.watchdog_interval()
+        if interval is None:
+            return
+        while True:
+            self.send("WATCHDOG=1")
+            await asyncio.sleep(interval)

@@ -1,0 +1,85 @@
+"""The openvzd command: the daemon, and its `check` and `--simulate` forms."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from pathlib import Path
+
+from openvzd import __version__
+from openvzd.config import DEFAULT_CONFIG_PATH, DEFAULTS_DOC, ConfigError, load_config
+from openvzd.config import simulated_config
+from openvzd.logs import setup_logging
+
+log = logging.getLogger("openvzd")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="openvzd",
+        description="The OpenVZ container driver service: owns the host's containers and "
+        "serves them over gRPC.",
+    )
+    parser.add_argument("--version", action="version", version=f"openvzd {__version__}")
+    parser.add_argument(
+        "--config", type=Path, default=DEFAULT_CONFIG_PATH, help="configuration file (TOML)"
+    )
+    parser.add_argument(
+        "--simulate",
+        type=Path,
+        metavar="DIR",
+        help="serve a simulated OpenVZ host kept in DIR (made if needed); no root needed",
+    )
+    parser.add_argument(
+        "--tour", action="store_true", help="with --simulate: print how to connect and a short tour"
+    )
+    parser.add_argument("--debug", action="store_true", help="log debug messages")
+    parser.add_argument(
+        "--print-default-config",
+        action="store_true",
+        help="print every configuration key with its default, then exit",
+    )
+    parser.add_argument(
+        "command",
+        nargs="?",
+        choices=["serve", "check"],
+        default="serve",
+        help="serve (the default) or check the host like virt-host-validate",
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = _parser().parse_args(argv)
+    if args.print_default_config:
+        sys.stdout.write(DEFAULTS_DOC)
+        return
+    setup_logging(logging.DEBUG if args.debug else logging.INFO)
+    try:
+        if args.simulate is not None:
+            config = simulated_config(args.simulate)
+        else:
+            config = load_config(args.config)
+    except ConfigError as err:
+        sys.exit(f"openvzd: {err}")
+
+    if args.command == "check":
+        from openvzd.hostcheck import run_checks_cli
+
+        sys.exit(run_checks_cli(config))
+
+    if not config.simulated and os.geteuid() != 0:
+        sys.exit(
+            "openvzd: must run as root to drive vzctl; "
+            "to try it without OpenVZ, run: openvzd --simulate DIR"
+        )
+    from openvzd.daemon import run
+
+    sys.exit(asyncio.run(run(config, tour=args.tour)))
+
+
+if __name__ == "__main__":
+    main()

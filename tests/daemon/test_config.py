@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from openvzd.config import DEFAULTS_DOC, Config, ConfigError, load_config, parse_config
+
+
+def test_the_documented_defaults_are_the_defaults() -> None:
+    assert parse_config(DEFAULTS_DOC) == Config()
+
+
+def test_a_missing_file_means_the_defaults(tmp_path: Path) -> None:
+    assert load_config(tmp_path / "absent.toml") == Config()
+
+
+def test_values_are_read_and_typed() -> None:
+    config = parse_config(
+        '[jobs]\nmax_workers = 3\n[tools]\nvzctl = "/opt/vz/vzctl"\n[sockets]\nro_mode = 0o644\n'
+    )
+    assert config.jobs.max_workers == 3
+    assert str(config.tools.vzctl) == "/opt/vz/vzctl"
+    assert config.sockets.ro_mode == 0o644
+    assert config.rw_socket == Path("/run/openvzd/openvzd.sock")
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("[jobs]\nmax_wrokers = 3\n", ["unknown key", "max_wrokers", "max_workers"]),
+        ("[job]\nmax_workers = 3\n", ["unknown section", "[job]"]),
+        ('[tools]\nvzctl = "vzctl"\n', ["absolute path", "[tools] vzctl"]),
+        ("[jobs]\nmax_workers = 0\n", ["max_workers", "at least 1"]),
+        ('[timeouts]\nstart = "soon"\n', ["[timeouts] start", "seconds"]),
+        ("[jobs\n", ["not valid TOML"]),
+    ],
+)
+def test_bad_settings_name_the_key_and_the_fix(text: str, words: list[str]) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text)
+    for word in words:
+        assert word in str(caught.value)
