@@ -18,6 +18,7 @@ $(VENV)/bin/python:
 $(STAMP): pyproject.toml $(VENV)/bin/python
 	@extras=test,dev; \
 	if PYTHON=$(PYTHON) scripts/system-packages.sh run; then extras=$$extras,systemd; fi; \
+	if command -v krb5-config >/dev/null; then extras=$$extras,kerberos; fi; \
 	echo "Installing openvzd[$$extras] into $(VENV)"; \
 	$(BIN)/python -m pip install --quiet -e ".[$$extras]" 2>&1 | grep -v 'is ignored' || true; \
 	$(BIN)/python -c 'import openvzd, openvz, vzsim, grpc'
@@ -26,8 +27,10 @@ $(STAMP): pyproject.toml $(VENV)/bin/python
 run: $(STAMP)
 	$(BIN)/openvzd --simulate $(SIM_DIR) --tour
 
-test: $(STAMP)
+# The test packages come first, so the kerberos extra can build against libkrb5-dev.
+test:
 	PYTHON=$(PYTHON) scripts/system-packages.sh test
+	$(MAKE) --no-print-directory $(STAMP)
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 lint: $(STAMP)

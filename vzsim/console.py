@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
-from typing import TextIO
 
 
 class VzError(Exception):
@@ -26,14 +25,14 @@ class Console:
         self.ctid: int | None = None
 
     def info(self, message: str) -> None:
-        self._emit(message, sys.stdout)
+        self._emit(message, to_stderr=False)
 
     def error(self, message: str) -> None:
-        self._emit(message, sys.stderr)
+        self._emit(message, to_stderr=True)
 
-    def _emit(self, message: str, stream: TextIO) -> None:
+    def _emit(self, message: str, to_stderr: bool) -> None:
         if not self.quiet:
-            print(message, file=stream, flush=True)
+            print(message, file=sys.stderr if to_stderr else sys.stdout, flush=True)
         if self.log_file is not None:
             self._log(message)
 

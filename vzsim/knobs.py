@@ -9,16 +9,13 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 REALISTIC_DELAYS = {
     "create": 2.0,
     "start": 1.0,
     "stop": 0.5,
     "stop_fast": 0.1,
-    "restart": 1.5,
     "destroy": 0.2,
     "chkpnt": 1.0,
     "restore": 1.0,
@@ -29,27 +26,33 @@ REALISTIC_DELAYS = {
 }
 
 
-@dataclass
 class Fault:
-    command: str
-    exit: int | None = None
-    hang: bool = False
-    die_during_config_write: bool = False
+    def __init__(
+        self,
+        command: str,
+        exit: int | None = None,
+        hang: bool = False,
+        die_during_config_write: bool = False,
+    ) -> None:
+        self.command = command
+        self.exit = exit
+        self.hang = hang
+        self.die_during_config_write = die_during_config_write
 
 
-@dataclass
 class Knobs:
-    personality: str = "4.x"
-    delays: dict[str, float] = field(default_factory=dict)
-    hold_lock: float = 0.0
-    env_faults: list[Fault] = field(default_factory=list)
+    def __init__(self, personality: str, delays: dict[str, float], hold_lock: float) -> None:
+        self.personality = personality
+        self.delays = delays
+        self.hold_lock = hold_lock
+        self.env_faults: list[Fault] = []
 
 
 def knobs_path(state_dir: Path) -> Path:
     return state_dir / "knobs.json"
 
 
-def read_file(state_dir: Path) -> dict[str, Any]:
+def read_file(state_dir: Path) -> dict[str, object]:
     try:
         data = json.loads(knobs_path(state_dir).read_text())
     except (FileNotFoundError, ValueError):
@@ -57,7 +60,7 @@ def read_file(state_dir: Path) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def write_file(state_dir: Path, data: dict[str, Any]) -> None:
+def write_file(state_dir: Path, data: dict[str, object]) -> None:
     path = knobs_path(state_dir)
     temp = path.with_name(f"knobs.json.{os.getpid()}.tmp")
     temp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
@@ -78,13 +81,13 @@ def load(state_dir: Path) -> Knobs:
     knobs = Knobs(
         personality=str(env.get("VZSIM_PERSONALITY") or data.get("personality") or "4.x"),
         delays=delays_from(data.get("delay")),
-        hold_lock=float(env.get("VZSIM_HOLD_LOCK") or data.get("hold_lock") or 0.0),
+        hold_lock=float(env.get("VZSIM_HOLD_LOCK") or str(data.get("hold_lock") or 0)),
     )
     if "VZSIM_DELAYS" in env:
         knobs.delays = delays_from(env["VZSIM_DELAYS"])
     for name, value in env.items():
         if name.startswith("VZSIM_DELAY_"):
-            knobs.delays[name[len("VZSIM_DELAY_"):].lower()] = float(value)
+            knobs.delays[name[len("VZSIM_DELAY_") :].lower()] = float(value)
     if env.get("VZSIM_FAULT"):
         knobs.env_faults = [_parse_env_fault(spec) for spec in env["VZSIM_FAULT"].split(",")]
     return knobs

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import fcntl
 import os
-import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -42,7 +41,7 @@ def acquire_ct_lock(
     """Take LOCKDIR/CTID.lck by hard-linking a temp file to it, or fail at once with 9."""
     try:
         lock_dir.mkdir(parents=True, exist_ok=True)
-        temp = lock_dir / f"{ctid}.lck{secrets.token_hex(3)}"
+        temp = lock_dir / f"{ctid}.lck{os.urandom(3).hex()}"
         temp.write_text(f"{os.getpid()}\n\n")
     except OSError as error:
         raise VzError(3, "Unable to lock container") from error
@@ -86,7 +85,7 @@ def host_lock(state_dir: Path) -> Iterator[None]:
 def try_host_lock(state_dir: Path) -> Iterator[bool]:
     """Like host_lock but never waits; yields whether the lock was taken."""
     try:
-        handle = open(state_dir / "host.lock", "a")
+        handle = open(state_dir / "host.lock", "a")  # noqa: SIM115 - closed by the `with` below
     except OSError:
         yield False
         return

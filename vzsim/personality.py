@@ -2,23 +2,32 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 
-
-@dataclass(frozen=True)
 class Personality:
-    name: str
-    version: str
-    status_width: int
-    strips_trailing_spaces: bool
-    has_json: bool
-    has_aliases: bool
-    has_suspended_word: bool
-    ubc_single_value: bool
-    lock_shows_pid: bool
-    umount_running_exit: int
-    save_refuses_on_failure: bool
-    empty_list_exit: int
+    """Plain class rather than a dataclass: the tools must start fast (no `inspect`)."""
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        version: str,
+        status_width: int,
+        strips_trailing_spaces: bool,
+        has_suspended_word: bool,
+        lock_shows_pid: bool,
+        umount_running_exit: int,
+        save_refuses_on_failure: bool,
+        empty_list_exit: int,
+    ) -> None:
+        self.name = name
+        self.version = version
+        self.status_width = status_width
+        self.strips_trailing_spaces = strips_trailing_spaces
+        self.has_suspended_word = has_suspended_word
+        self.lock_shows_pid = lock_shows_pid
+        self.umount_running_exit = umount_running_exit
+        self.save_refuses_on_failure = save_refuses_on_failure
+        self.empty_list_exit = empty_list_exit
 
     @property
     def is_legacy(self) -> bool:
@@ -30,10 +39,7 @@ MODERN = Personality(
     version="4.11.1",
     status_width=9,
     strips_trailing_spaces=True,
-    has_json=True,
-    has_aliases=True,
     has_suspended_word=True,
-    ubc_single_value=True,
     lock_shows_pid=True,
     umount_running_exit=32,
     save_refuses_on_failure=True,
@@ -45,10 +51,7 @@ LEGACY = Personality(
     version="3.0.23",
     status_width=7,
     strips_trailing_spaces=False,
-    has_json=False,
-    has_aliases=False,
     has_suspended_word=False,
-    ubc_single_value=False,
     lock_shows_pid=False,
     umount_running_exit=0,
     save_refuses_on_failure=False,

@@ -27,13 +27,25 @@ class RunLog:
             os.close(fd)
 
     def start(self) -> None:
-        self._append({
-            "event": "start", "t_start": self.t_start, "pid": os.getpid(),
-            "tool": self.tool, "argv": self.argv,
-        })
+        self._append(
+            {
+                "event": "start",
+                "t_start": self.t_start,
+                "pid": os.getpid(),
+                "tool": self.tool,
+                "argv": self.argv,
+            }
+        )
 
     def end(self, exit_code: int) -> None:
-        self._append({
-            "event": "end", "t_start": self.t_start, "t_end": time.time(), "pid": os.getpid(),
-            "tool": self.tool, "argv": self.argv, "exit": exit_code,
-        })
+        self._append(
+            {
+                "event": "end",
+                "t_start": self.t_start,
+                "t_end": time.time(),
+                "pid": os.getpid(),
+                "tool": self.tool,
+                "argv": self.argv,
+                "exit": exit_code,
+            }
+        )

@@ -9,21 +9,53 @@ PAGE_SIZE = 4096
 
 BYTE_PARAMS = ("kmemsize", "tcpsndbuf", "tcprcvbuf", "othersockbuf", "dgramrcvbuf", "dcachesize")
 PAGE_PARAMS = (
-    "lockedpages", "privvmpages", "shmpages", "physpages", "vmguarpages", "oomguarpages",
+    "lockedpages",
+    "privvmpages",
+    "shmpages",
+    "physpages",
+    "vmguarpages",
+    "oomguarpages",
     "swappages",
 )
 ITEM_PARAMS = (
-    "numproc", "numtcpsock", "numothersock", "numfile", "numflock", "numpty", "numsiginfo",
-    "numiptent", "avnumproc",
+    "numproc",
+    "numtcpsock",
+    "numothersock",
+    "numfile",
+    "numflock",
+    "numpty",
+    "numsiginfo",
+    "numiptent",
+    "avnumproc",
 )
 # The kernel's row order in /proc/user_beancounters, dummy rows included (spec §7.3).
 PROC_ROWS = (
-    "kmemsize", "lockedpages", "privvmpages", "shmpages", "dummy", "numproc", "physpages",
-    "vmguarpages", "oomguarpages", "numtcpsock", "numflock", "numpty", "numsiginfo",
-    "tcpsndbuf", "tcprcvbuf", "othersockbuf", "dgramrcvbuf", "numothersock", "dcachesize",
-    "numfile", "dummy", "dummy", "dummy", "numiptent",
+    "kmemsize",
+    "lockedpages",
+    "privvmpages",
+    "shmpages",
+    "dummy",
+    "numproc",
+    "physpages",
+    "vmguarpages",
+    "oomguarpages",
+    "numtcpsock",
+    "numflock",
+    "numpty",
+    "numsiginfo",
+    "tcpsndbuf",
+    "tcprcvbuf",
+    "othersockbuf",
+    "dgramrcvbuf",
+    "numothersock",
+    "dcachesize",
+    "numfile",
+    "dummy",
+    "dummy",
+    "dummy",
+    "numiptent",
 )
-KERNEL_PARAMS = tuple(name for name in PROC_ROWS if name != "dummy") + ("swappages",)
+KERNEL_PARAMS = (*(name for name in PROC_ROWS if name != "dummy"), "swappages")
 
 _MULTIPLIERS = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 
