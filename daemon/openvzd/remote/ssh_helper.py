@@ -1,0 +1,91 @@
+"""openvzd-ssh-helper: joins stdin/stdout to the daemon's unix socket.
+
+The openvz+ssh transport runs it on the daemon's host through ssh, as libvirt's
+remote driver runs virt-ssh-helper. It runs as the ssh login user, so the
+socket's own permissions decide who gets in: the read-write socket is root's
+alone, the read-only one (--readonly) is open to every local user.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import selectors
+import socket
+import sys
+from pathlib import Path
+
+from openvzd.config import DEFAULT_CONFIG_PATH, ConfigError, load_config
+
+_CHUNK = 64 * 1024
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="openvzd-ssh-helper",
+        description="Join stdin and stdout to openvzd's socket (run by `ovzsh -c openvz+ssh://`).",
+    )
+    parser.add_argument("--readonly", action="store_true", help="use the read-only socket")
+    parser.add_argument("--socket", type=Path, help="the socket (default: from the config)")
+    parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG_PATH,
+                        help="the daemon's configuration (default: %(default)s)")
+    return parser
+
+
+def default_socket(config_path: Path, readonly: bool) -> Path:
+    config = load_config(config_path)
+    return config.ro_socket if readonly else config.rw_socket
+
+
+def bridge(sock: socket.socket, stdin_fd: int, stdout_fd: int) -> None:
+    """Copy stdin to sock and sock to stdout until the daemon closes the socket.
+
+    Ends when the connection does: the daemon's end of stream, or a write error
+    when ssh has gone away.
+    """
+    selector = selectors.DefaultSelector()
+    selector.register(stdin_fd, selectors.EVENT_READ)
+    selector.register(sock, selectors.EVENT_READ)
+    try:
+        while True:
+            for key, _ in selector.select():
+                if key.fileobj == stdin_fd:
+                    data = os.read(stdin_fd, _CHUNK)
+                    if not data:
+                        selector.unregister(stdin_fd)
+                        sock.shutdown(socket.SHUT_WR)
+                    else:
+                        sock.sendall(data)
+                else:
+                    data = sock.recv(_CHUNK)
+                    if not data:
+                        return
+                    _write_all(stdout_fd, data)
+    finally:
+        selector.close()
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = _parser().parse_args(argv)
+    try:
+        path = args.socket or default_socket(args.config, args.readonly)
+    except ConfigError as err:
+        sys.exit(f"openvzd-ssh-helper: {err}")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.connect(str(path))
+    except OSError as err:
+        sys.exit(f"openvzd-ssh-helper: cannot connect to {path}: {err.strerror} "
+                 "(is openvzd running, and may this user use that socket?)")
+    try:
+        bridge(sock, sys.stdin.fileno(), sys.stdout.fileno())
+    except (BrokenPipeError, ConnectionError):
+        pass  # ssh or the daemon went away: the connection is over either way
+    finally:
+        sock.close()

@@ -1,0 +1,100 @@
+"""A stand-in for the daemon's two unix sockets.
+
+The real daemon is wired to these transports by the lead; until then the tests
+serve a tiny Host.GetVersion and Domains.Start on a read-write and a read-only
+(access.ReadOnlyInterceptor) unix socket, exactly as the daemon lays them out.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import grpc
+from openvz.transport import LocalRelay, remote_channel_options
+from openvz.v1 import common_pb2, domains_pb2, domains_pb2_grpc, host_pb2, host_pb2_grpc
+from openvzd.access import ReadOnlyInterceptor
+
+STANDIN_VERSION = "standin-7.3.1-marker"
+
+
+class HostStandIn(host_pb2_grpc.HostServicer):
+    async def GetVersion(
+        self, request: host_pb2.VersionRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> host_pb2.Version:
+        return host_pb2.Version(daemon=STANDIN_VERSION, protocol=1, simulated=True)
+
+
+@dataclass
+class DomainsStandIn(domains_pb2_grpc.DomainsServicer):
+    started: list[int] = field(default_factory=list)
+
+    async def Start(
+        self, request: domains_pb2.DomainCall, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> common_pb2.JobReply:
+        self.started.append(request.domain.id)
+        job = common_pb2.Job(id=f"job-{len(self.started)}", operation="start",
+                             veid=request.domain.id)
+        return common_pb2.JobReply(job=job)
+
+
+@dataclass
+class StandInServices:
+    domains: DomainsStandIn = field(default_factory=DomainsStandIn)
+    host: HostStandIn = field(default_factory=HostStandIn)
+
+    def add_to(self, server: grpc.aio.Server) -> None:
+        host_pb2_grpc.add_HostServicer_to_server(self.host, server)
+        domains_pb2_grpc.add_DomainsServicer_to_server(self.domains, server)
+
+
+@dataclass
+class StandInDaemon:
+    rw_socket: Path
+    ro_socket: Path
+    services: StandInServices
+    servers: Sequence[grpc.aio.Server]
+
+    async def stop(self) -> None:
+        for server in self.servers:
+            await server.stop(None)
+
+
+async def start_standin(run_dir: Path) -> StandInDaemon:
+    services = StandInServices()
+    rw = grpc.aio.server()
+    ro = grpc.aio.server(interceptors=[ReadOnlyInterceptor("the read-only socket")])
+    services.add_to(rw)
+    services.add_to(ro)
+    rw_socket, ro_socket = run_dir / "openvzd.sock", run_dir / "openvzd-ro.sock"
+    rw.add_insecure_port(f"unix:{rw_socket}")
+    ro.add_insecure_port(f"unix:{ro_socket}")
+    await rw.start()
+    await ro.start()
+    return StandInDaemon(rw_socket, ro_socket, services, (rw, ro))
+
+
+async def get_version(channel: grpc.aio.Channel, timeout: float = 10) -> str:
+    reply = await host_pb2_grpc.HostStub(channel).GetVersion(
+        host_pb2.VersionRequest(), timeout=timeout
+    )
+    return reply.daemon
+
+
+async def start_domain(channel: grpc.aio.Channel, veid: int, timeout: float = 10) -> str:
+    reply = await domains_pb2_grpc.DomainsStub(channel).Start(
+        domains_pb2.DomainCall(domain=common_pb2.DomainRef(id=veid)), timeout=timeout
+    )
+    return reply.job.id
+
+
+@contextlib.asynccontextmanager
+async def channel_through(relay: LocalRelay) -> AsyncIterator[grpc.aio.Channel]:
+    """A started relay and a channel through it; both closed on the way out."""
+    async with relay as target, grpc.aio.insecure_channel(
+        target, options=remote_channel_options()
+    ) as channel:
+        yield channel

@@ -1,0 +1,113 @@
+"""openvz+ssh end to end: a real OpenSSH sshd on loopback (own config, throwaway
+host key and authorized_keys), ssh run by the client end, and openvzd-ssh-helper
+on the "remote" side bridging to the daemon stand-in's unix sockets."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import grpc
+import pytest
+from openvz.transport import AuthenticationFailed, SshTunnel, TransportError
+from openvz.transport.options import remote_channel_options
+from openvz.transport.ssh import remote_command, ssh_argv
+from openvzd.remote.ssh_helper import default_socket
+
+from tests.remote.sshd import Sshd
+from tests.remote.standin import (
+    STANDIN_VERSION,
+    StandInDaemon,
+    channel_through,
+    get_version,
+    start_domain,
+)
+
+HELPER = str(Path(sys.executable).parent / "openvzd-ssh-helper")
+
+
+def params(sshd: Sshd, standin: StandInDaemon, **extra: str) -> dict[str, str]:
+    readonly = extra.get("readonly") == "1"
+    socket = standin.ro_socket if readonly else standin.rw_socket
+    return {"keyfile": str(sshd.client_key), "known_hosts": str(sshd.known_hosts),
+            "command": HELPER, "socket": str(socket), **extra}
+
+
+async def test_read_write_over_ssh(sshd: Sshd, standin: StandInDaemon) -> None:
+    tunnel = SshTunnel("127.0.0.1", sshd.port, sshd.user, params(sshd, standin))
+    async with channel_through(tunnel) as ch:
+        assert await get_version(ch) == STANDIN_VERSION
+        assert await start_domain(ch, 11) == "job-1"
+        assert standin.services.domains.started == [11]
+
+
+async def test_read_only_over_ssh(sshd: Sshd, standin: StandInDaemon) -> None:
+    tunnel = SshTunnel("127.0.0.1", sshd.port, sshd.user, params(sshd, standin, readonly="1"))
+    async with channel_through(tunnel) as ch:
+        assert await get_version(ch) == STANDIN_VERSION
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await start_domain(ch, 11)
+        assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
+
+
+async def test_each_grpc_connection_gets_its_own_ssh(sshd: Sshd, standin: StandInDaemon) -> None:
+    tunnel = SshTunnel("127.0.0.1", sshd.port, sshd.user, params(sshd, standin))
+    async with tunnel as target:
+        for _ in range(3):
+            async with grpc.aio.insecure_channel(target, options=remote_channel_options()) as ch:
+                assert await get_version(ch) == STANDIN_VERSION
+
+
+async def test_a_key_the_server_does_not_know_is_refused(
+    sshd: Sshd, standin: StandInDaemon, tmp_path: Path
+) -> None:
+    stranger = tmp_path / "stranger"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(stranger)],
+                   check=True, timeout=20)
+    tunnel = SshTunnel("127.0.0.1", sshd.port, sshd.user,
+                       params(sshd, standin, keyfile=str(stranger)))
+    with pytest.raises(AuthenticationFailed, match="refused"):
+        await tunnel.start_async()
+
+
+async def test_an_unknown_host_key_is_refused(
+    sshd: Sshd, standin: StandInDaemon, tmp_path: Path
+) -> None:
+    empty = tmp_path / "known_hosts"
+    empty.write_text("")
+    tunnel = SshTunnel("127.0.0.1", sshd.port, sshd.user,
+                       params(sshd, standin, known_hosts=str(empty)))
+    with pytest.raises(AuthenticationFailed, match="host key"):
+        await tunnel.start_async()
+
+
+async def test_a_missing_remote_socket_is_named(sshd: Sshd, standin: StandInDaemon,
+                                                tmp_path: Path) -> None:
+    tunnel = SshTunnel("127.0.0.1", sshd.port, sshd.user,
+                       params(sshd, standin, socket=str(tmp_path / "no.sock")))
+    with pytest.raises(TransportError, match=r"cannot connect to .*no\.sock"):
+        await tunnel.start_async()
+
+
+def test_ssh_command_line_is_argv_with_options_before_the_host() -> None:
+    argv = ssh_argv("example.com", 2222, "root",
+                    {"keyfile": "/k", "known_hosts": "/kh", "readonly": "1",
+                     "socket": "/run/x y.sock"})
+    assert argv[0] == "ssh" and argv[-3] == "--" and argv[-2] == "example.com"
+    assert "BatchMode=yes" in argv and "StrictHostKeyChecking=yes" in argv
+    assert argv[-1] == "openvzd-ssh-helper --readonly --socket '/run/x y.sock'"
+    assert remote_command({"command": "/opt/helper; rm -rf /"}) == "'/opt/helper; rm -rf /'"
+
+
+@pytest.mark.parametrize("host", ["-oProxyCommand=evil", "a b", ""])
+def test_hosts_that_could_be_read_as_options_are_refused(host: str) -> None:
+    with pytest.raises(TransportError):
+        ssh_argv(host, None, None, {})
+
+
+def test_the_helper_finds_the_sockets_in_the_daemon_config(tmp_path: Path) -> None:
+    config = tmp_path / "openvzd.toml"
+    config.write_text('[paths]\nrun_dir = "/srv/run"\n')
+    assert default_socket(config, readonly=False) == Path("/srv/run/openvzd.sock")
+    assert default_socket(config, readonly=True) == Path("/srv/run/openvzd-ro.sock")
