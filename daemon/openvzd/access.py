@@ -16,7 +16,6 @@ from typing import Any
 import grpc
 from google.protobuf import descriptor_pool
 from google.protobuf.descriptor import ServiceDescriptor
-
 from openvz.v1 import common_pb2, domains_pb2, events_pb2, host_pb2, jobs_pb2
 
 # Services of ours, by their descriptors; importing the modules registers them.

@@ -16,7 +16,7 @@ from typing import Any
 
 DEFAULT_CONFIG_PATH = Path("/etc/openvzd/openvzd.toml")
 
-DEFAULTS_DOC = '''\
+DEFAULTS_DOC = """\
 # openvzd configuration. Every key is shown with its default.
 
 [paths]
@@ -69,7 +69,7 @@ max_concurrent_rpcs = 512
 [monitor]
 # Seconds between looks at the host for changes made outside the daemon.
 refresh_interval = 2.0
-'''
+"""
 
 
 class ConfigError(Exception):

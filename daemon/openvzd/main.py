@@ -10,8 +10,13 @@ import sys
 from pathlib import Path
 
 from openvzd import __version__
-from openvzd.config import DEFAULT_CONFIG_PATH, DEFAULTS_DOC, ConfigError, load_config
-from openvzd.config import simulated_config
+from openvzd.config import (
+    DEFAULT_CONFIG_PATH,
+    DEFAULTS_DOC,
+    ConfigError,
+    load_config,
+    simulated_config,
+)
 from openvzd.logs import setup_logging
 
 log = logging.getLogger("openvzd")
@@ -32,6 +37,12 @@ def _parser() -> argparse.ArgumentParser:
         type=Path,
         metavar="DIR",
         help="serve a simulated OpenVZ host kept in DIR (made if needed); no root needed",
+    )
+    parser.add_argument(
+        "--sim-delays",
+        choices=["realistic", "none"],
+        default="realistic",
+        help="with --simulate, for a new host: tool run times like a real host's, or none",
     )
     parser.add_argument(
         "--tour", action="store_true", help="with --simulate: print how to connect and a short tour"
@@ -78,7 +89,9 @@ def main(argv: list[str] | None = None) -> None:
         )
     from openvzd.daemon import run
 
-    sys.exit(asyncio.run(run(config, tour=args.tour)))
+    sys.exit(
+        asyncio.run(run(config, tour=args.tour, realistic_delays=args.sim_delays == "realistic"))
+    )
 
 
 if __name__ == "__main__":

@@ -3,7 +3,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from openvzd.config import DEFAULTS_DOC, Config, ConfigError, load_config, parse_config
 
 

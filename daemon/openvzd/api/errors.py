@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import NoReturn
 
 import grpc
-
 from openvz.v1 import common_pb2
 
 STATUS_BY_KIND: dict[str, grpc.StatusCode] = {

@@ -1,0 +1,191 @@
+"""The daemon's life: start-up, serving, reload and shutdown.
+
+Start-up order matters: the instance lock first (nothing else may touch the
+run directory before it), then the journal's recovery, then the host model, then
+the interrupted jobs' containers are reconciled, and only then do the sockets
+open, so no client ever sees a state from before the crash.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import time
+from typing import Any
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+from openvz.v1 import (
+    domains_pb2,
+    domains_pb2_grpc,
+    events_pb2,
+    events_pb2_grpc,
+    host_pb2,
+    host_pb2_grpc,
+    jobs_pb2,
+    jobs_pb2_grpc,
+)
+
+from openvzd.access import Level, ReadOnlyInterceptor
+from openvzd.api.domains import DomainsService
+from openvzd.api.events import EventsService
+from openvzd.api.host import HostService
+from openvzd.api.jobs import JobsService
+from openvzd.config import Config, ConfigError
+from openvzd.events import EventBus
+from openvzd.jobs import Job, JobContext, JobQueue
+from openvzd.listeners import (
+    InstanceLock,
+    InstanceLocked,
+    SystemdNotifier,
+    bind_unix,
+    server_options,
+)
+from openvzd.monitor import HostMonitor
+from openvzd.operations import Operations
+from openvzd.runtime import Runtime
+from openvzd.simhost import SimulationError, ensure_simulated_host
+from openvzd.tour import print_tour
+from openvzd.vz.errors import VzError
+
+log = logging.getLogger(__name__)
+
+EVENT_SEQ_MARGIN = 100_000
+EVENT_SEQ_SAVE_INTERVAL = 5.0
+
+SERVICE_NAMES = (
+    domains_pb2.DESCRIPTOR.services_by_name["Domains"].full_name,
+    jobs_pb2.DESCRIPTOR.services_by_name["Jobs"].full_name,
+    events_pb2.DESCRIPTOR.services_by_name["Events"].full_name,
+    host_pb2.DESCRIPTOR.services_by_name["Host"].full_name,
+    health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+    reflection.SERVICE_NAME,
+)
+
+
+class Daemon:
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.notifier = SystemdNotifier()
+        self._lock = InstanceLock(config.paths.run_dir)
+        self._servers: list[grpc.aio.Server] = []
+        self._health = health.aio.HealthServicer()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        started = time.monotonic()
+        config = self.config
+        self._lock.acquire()
+        config.paths.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.runtime = runtime = await Runtime.create(config)
+        self.queue = queue = JobQueue(
+            config.journal_path,
+            self._execute,
+            max_workers=config.jobs.max_workers,
+            history_limit=config.jobs.history_limit,
+        )
+        last_seq = int(queue.meta("last_event_seq") or 0)
+        # Past anything a client of the previous run may have seen, even after a crash.
+        self.events = events = EventBus(first_seq=last_seq + EVENT_SEQ_MARGIN + 1)
+        self.operations = operations = Operations(runtime, events)
+        queue.on_change = operations.job_changed
+        await runtime.host.refresh()
+        interrupted = await queue.start()
+        for job in interrupted:
+            log.warning(
+                "job %s (%s) was interrupted by a daemon stop; reading the container back",
+                job.id,
+                job.operation,
+                extra={"veid": job.veid, "job_id": job.id},
+            )
+            await operations.reconcile(job.veid)
+        self._servers = [self._make_server(Level.READ_WRITE), self._make_server(Level.READ_ONLY)]
+        bind_unix(self._servers[0], config.rw_socket, config.sockets.rw_mode, config.rw_gid())
+        bind_unix(self._servers[1], config.ro_socket, config.sockets.ro_mode, None)
+        for server in self._servers:
+            await server.start()
+        monitor = HostMonitor(runtime, operations, queue, config.monitor.refresh_interval)
+        self._tasks = [
+            asyncio.create_task(monitor.run(), name="host-monitor"),
+            asyncio.create_task(self.notifier.run_watchdog(), name="watchdog"),
+            asyncio.create_task(self._save_event_seq(), name="event-seq"),
+        ]
+        await self._health.set("", health_pb2.HealthCheckResponse.SERVING)
+        status = f"serving {len(runtime.host.containers)} containers on {config.rw_socket}"
+        self.notifier.ready(status)
+        log.info("%s (ready in %.2f s)", status, time.monotonic() - started)
+
+    async def _execute(self, job: Job, ctx: JobContext) -> dict[str, Any] | None:
+        return await self.operations.execute(job, ctx)
+
+    async def _save_event_seq(self) -> None:
+        while True:
+            await asyncio.sleep(EVENT_SEQ_SAVE_INTERVAL)
+            self.queue.set_meta("last_event_seq", str(self.events.last_seq))
+
+    def _make_server(self, level: Level) -> grpc.aio.Server:
+        interceptors: list[grpc.aio.ServerInterceptor] = []
+        if level is Level.READ_ONLY:
+            interceptors.append(ReadOnlyInterceptor("the read-only socket"))
+        server = grpc.aio.server(
+            interceptors=interceptors,
+            options=server_options(self.config.limits.max_message_bytes),
+            maximum_concurrent_rpcs=self.config.limits.max_concurrent_rpcs,
+        )
+        domains_pb2_grpc.add_DomainsServicer_to_server(
+            DomainsService(self.runtime, self.queue), server
+        )
+        jobs_pb2_grpc.add_JobsServicer_to_server(JobsService(self.queue), server)
+        events_pb2_grpc.add_EventsServicer_to_server(EventsService(self.events), server)
+        host_pb2_grpc.add_HostServicer_to_server(HostService(self.runtime), server)
+        health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
+        reflection.enable_server_reflection(SERVICE_NAMES, server)
+        return server
+
+    async def stop(self) -> None:
+        self.notifier.stopping()
+        log.info("stopping: no new calls; running jobs get %.0f s", self.config.jobs.stop_grace)
+        await self._health.enter_graceful_shutdown()
+        self.events.close()
+        await asyncio.gather(*(server.stop(grace=2.0) for server in self._servers))
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self.queue.set_meta("last_event_seq", str(self.events.last_seq))
+        await self.queue.stop(self.config.jobs.stop_grace)
+        self._lock.release()
+        log.info("stopped; containers were left as they are")
+
+
+async def run(config: Config, *, tour: bool = False, realistic_delays: bool = True) -> int:
+    """Serve until SIGTERM or SIGINT; SIGHUP is logged (nothing reloads yet)."""
+    if config.simulated:
+        try:
+            ensure_simulated_host(config.paths.host_root, realistic_delays=realistic_delays)
+        except SimulationError as err:
+            log.error("%s", err)
+            return 1
+    daemon = Daemon(config)
+    try:
+        await daemon.start()
+    except (InstanceLocked, VzError, ConfigError, OSError) as err:
+        log.error("cannot start: %s", getattr(err, "message", None) or err)
+        return 1
+    if tour:
+        print_tour(config, config.paths.host_root.parent)
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    loop.add_signal_handler(
+        signal.SIGHUP,
+        lambda: log.info("SIGHUP: nothing to reload yet (configuration reload is unfinished)"),
+    )
+    await stop.wait()
+    await daemon.stop()
+    return 0

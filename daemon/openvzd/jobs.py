@@ -1,0 +1,514 @@
+"""The job queue: every change, journaled before it is acknowledged, run on its
+container's lane.
+
+Invariants (after Ganeti's jqueue):
+- A job is in the SQLite journal (WAL, synchronous=FULL) before submit() returns,
+  and marked RUNNING there before its tool runs. So after a crash a QUEUED job
+  never ran and runs now, and a RUNNING one may have run: it becomes INTERRUPTED
+  and is never run again.
+- Jobs of one VEID run one at a time in submission order; different VEIDs run in
+  parallel up to max_workers; VEID 0 is the host-wide lane.
+- A submit identical to a job still QUEUED on its lane returns that job (two
+  `start 101` run once); a submit with a known idempotency key returns the job
+  that key made.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import json
+import logging
+import sqlite3
+import time
+import uuid
+from collections import OrderedDict, deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+
+
+class JobState(enum.Enum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    INTERRUPTED = "interrupted"
+
+    @property
+    def finished(self) -> bool:
+        return self not in (JobState.QUEUED, JobState.RUNNING)
+
+
+@dataclass(slots=True)
+class JobError:
+    kind: str
+    message: str
+    tool: str = ""
+    exit_code: int = 0
+
+
+@dataclass(slots=True)
+class Job:
+    id: str
+    operation: str
+    veid: int
+    params: dict[str, Any]
+    state: JobState = JobState.QUEUED
+    progress_percent: int = 0
+    progress_step: str = ""
+    error: JobError | None = None
+    result: dict[str, Any] | None = None
+    created: float = field(default_factory=time.time)
+    started: float | None = None
+    finished: float | None = None
+    idempotency_key: str | None = None
+    cancellable: bool = True
+    not_cancellable_reason: str = ""
+
+    def snapshot(self) -> Job:
+        return replace(self, params=dict(self.params))
+
+
+class JobFailure(Exception):
+    """Raised by an executor to fail its job with a kind and a message."""
+
+    def __init__(self, kind: str, message: str, tool: str = "", exit_code: int = 0) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+        self.tool = tool
+        self.exit_code = exit_code
+
+
+class UnknownJob(KeyError):
+    pass
+
+
+class NotCancellable(Exception):
+    pass
+
+
+class JobConflict(Exception):
+    """An idempotency key reused for a different request."""
+
+
+class ShuttingDown(Exception):
+    pass
+
+
+class JobContext:
+    """What an executor may tell its job while it runs."""
+
+    def __init__(self, queue: JobQueue, job: Job) -> None:
+        self._queue = queue
+        self.job = job
+
+    def progress(self, percent: int, step: str) -> None:
+        self.job.progress_percent = max(0, min(100, percent))
+        self.job.progress_step = step
+        self._queue._changed(self.job)
+
+    def set_cancellable(self, cancellable: bool, reason: str = "") -> None:
+        self.job.cancellable = cancellable
+        self.job.not_cancellable_reason = "" if cancellable else reason
+
+
+Executor = Callable[[Job, JobContext], Awaitable[dict[str, Any] | None]]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS jobs (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT UNIQUE NOT NULL,
+    operation TEXT NOT NULL,
+    veid INTEGER NOT NULL,
+    params TEXT NOT NULL,
+    state TEXT NOT NULL,
+    error TEXT,
+    result TEXT,
+    created REAL NOT NULL,
+    started REAL,
+    finished REAL,
+    idempotency_key TEXT UNIQUE
+);
+CREATE TABLE IF NOT EXISTS archive (
+    id TEXT PRIMARY KEY, veid INTEGER NOT NULL, record TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS jobs_state ON jobs (state);
+"""
+
+
+def _request_key(operation: str, veid: int, params: dict[str, Any]) -> str:
+    return json.dumps([operation, veid, params], sort_keys=True, separators=(",", ":"))
+
+
+class JobQueue:
+    def __init__(
+        self,
+        journal_path: Path,
+        executor: Executor,
+        *,
+        max_workers: int = 8,
+        history_limit: int = 10_000,
+    ) -> None:
+        self._path = journal_path
+        self._executor = executor
+        self._max_workers = max_workers
+        self._history_limit = history_limit
+        self._db = sqlite3.connect(journal_path, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.executescript(_SCHEMA)
+        self._db.execute(
+            "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+        )
+        self._jobs: dict[str, Job] = {}
+        self._by_key: dict[str, str] = {}
+        self._lanes: OrderedDict[int, deque[str]] = OrderedDict()
+        self._busy_lanes: set[int] = set()
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._watchers: dict[str, asyncio.Event] = {}
+        self._accepting = False
+        self._finished_since_trim = 0
+        self.on_change: Callable[[Job], None] | None = None
+
+    # -- start and stop ------------------------------------------------------
+
+    async def start(self) -> list[Job]:
+        """Load the journal; return the jobs a crash interrupted (never rerun)."""
+        interrupted: list[Job] = []
+        rows = self._db.execute(
+            "SELECT id, operation, veid, params, state, error, result, created, started, "
+            "finished, idempotency_key FROM jobs ORDER BY seq"
+        ).fetchall()
+        for row in rows:
+            job = _job_from_row(row)
+            if job.state is JobState.RUNNING:
+                job.state = JobState.INTERRUPTED
+                job.finished = time.time()
+                job.error = JobError(
+                    "INTERRUPTED",
+                    "openvzd stopped while this job ran; it was not run again and the "
+                    "container's state was read back from the host",
+                )
+                self._persist_end(job)
+                interrupted.append(job)
+            self._jobs[job.id] = job
+            if job.idempotency_key:
+                self._by_key[job.idempotency_key] = job.id
+            if job.state is JobState.QUEUED:
+                self._lanes.setdefault(job.veid, deque()).append(job.id)
+        self._accepting = True
+        self._pump()
+        return interrupted
+
+    async def stop(self, grace: float) -> None:
+        """Refuse new jobs, give running ones `grace` seconds, leave queued ones journaled."""
+        self._accepting = False
+        self._lanes.clear()
+        running = list(self._tasks.values())
+        if running:
+            _, pending = await asyncio.wait(running, timeout=grace)
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.wait(pending, timeout=10)
+        # Jobs still marked RUNNING are found so at the next start: interrupted.
+        self._db.close()
+
+    # -- meta ------------------------------------------------------------------
+
+    def meta(self, key: str) -> str | None:
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
+    # -- submit ------------------------------------------------------------------
+
+    def submit(
+        self,
+        operation: str,
+        veid: int,
+        params: dict[str, Any] | None = None,
+        *,
+        idempotency_key: str | None = None,
+        mergeable: bool = True,
+    ) -> Job:
+        if not self._accepting:
+            raise ShuttingDown("openvzd is stopping and accepts no new jobs; retry once it is back")
+        params = params or {}
+        key = _request_key(operation, veid, params)
+        if idempotency_key:
+            known = self._by_key.get(idempotency_key)
+            if known is not None:
+                job = self._jobs[known]
+                if _request_key(job.operation, job.veid, job.params) != key:
+                    raise JobConflict(
+                        f"idempotency key {idempotency_key!r} was used for a different request "
+                        f"({job.operation} on {job.veid}); use a new key for a new request"
+                    )
+                return job
+        if mergeable:
+            for queued_id in self._lanes.get(veid, ()):
+                queued = self._jobs[queued_id]
+                if _request_key(queued.operation, queued.veid, queued.params) == key:
+                    return queued
+        job = Job(uuid.uuid4().hex, operation, veid, params, idempotency_key=idempotency_key)
+        self._db.execute(
+            "INSERT INTO jobs (id, operation, veid, params, state, created, idempotency_key) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                job.id,
+                operation,
+                veid,
+                json.dumps(params),
+                job.state.value,
+                job.created,
+                idempotency_key,
+            ),
+        )
+        self._jobs[job.id] = job
+        if idempotency_key:
+            self._by_key[idempotency_key] = job.id
+        self._lanes.setdefault(veid, deque()).append(job.id)
+        self._changed(job)
+        self._pump()
+        return job
+
+    # -- queries -------------------------------------------------------------------
+
+    def get(self, job_id: str) -> Job | None:
+        return self._jobs.get(job_id)
+
+    def list(
+        self, veid: int | None = None, states: Iterable[JobState] | None = None, limit: int = 100
+    ) -> list[Job]:
+        wanted = set(states) if states else None
+        found: list[Job] = []
+        for job in reversed(self._jobs.values()):
+            if (veid is None or job.veid == veid) and (wanted is None or job.state in wanted):
+                found.append(job)
+                if len(found) >= limit:
+                    break
+        return found
+
+    def busy_lanes(self) -> set[int]:
+        """Lanes with a job running or queued."""
+        return self._busy_lanes | {veid for veid, lane in self._lanes.items() if lane}
+
+    async def wait(self, job_id: str, timeout: float | None = None) -> Job:
+        job = self._jobs.get(job_id)
+        if job is None:
+            raise UnknownJob(job_id)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not job.state.finished:
+            event = self._watchers.setdefault(job_id, asyncio.Event())
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                break
+            try:
+                await asyncio.wait_for(event.wait(), remaining)
+            except TimeoutError:
+                break
+        return job
+
+    async def watch(self, job_id: str, timeout: float | None = None) -> AsyncIterator[Job]:
+        """Snapshots of the job now and at each change until it ends (or timeout)."""
+        job = self._jobs.get(job_id)
+        if job is None:
+            raise UnknownJob(job_id)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        yield job.snapshot()
+        while not job.state.finished:
+            event = self._watchers.setdefault(job_id, asyncio.Event())
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                return
+            try:
+                await asyncio.wait_for(event.wait(), remaining)
+            except TimeoutError:
+                return
+            yield job.snapshot()
+
+    # -- cancel ------------------------------------------------------------------
+
+    async def cancel(self, job_id: str) -> Job:
+        job = self._jobs.get(job_id)
+        if job is None:
+            raise UnknownJob(job_id)
+        if job.state.finished:
+            raise NotCancellable(f"job {job_id} already finished: {job.state.value}")
+        if job.state is JobState.QUEUED:
+            lane = self._lanes.get(job.veid)
+            if lane is not None and job_id in lane:
+                lane.remove(job_id)
+            job.state = JobState.CANCELLED
+            job.finished = time.time()
+            job.error = JobError("CANCELLED", "cancelled before it started")
+            self._persist_end(job)
+            self._changed(job)
+            return job
+        if not job.cancellable:
+            raise NotCancellable(
+                f"job {job_id} cannot be cancelled now: {job.not_cancellable_reason}; "
+                "it will run to its end"
+            )
+        task = self._tasks.get(job_id)
+        if task is not None:
+            task.cancel()
+            await asyncio.wait([task], timeout=30)
+        return job
+
+    # -- running -------------------------------------------------------------------
+
+    def _pump(self) -> None:
+        if not self._accepting:
+            return
+        for veid in list(self._lanes):
+            if len(self._tasks) >= self._max_workers:
+                return
+            lane = self._lanes[veid]
+            if veid in self._busy_lanes:
+                continue
+            if not lane:
+                del self._lanes[veid]
+                continue
+            job = self._jobs[lane.popleft()]
+            if not lane:
+                del self._lanes[veid]
+            self._busy_lanes.add(veid)
+            self._tasks[job.id] = asyncio.create_task(self._run(job), name=f"job-{job.id}")
+
+    async def _run(self, job: Job) -> None:
+        job.state = JobState.RUNNING
+        job.started = time.time()
+        self._db.execute(
+            "UPDATE jobs SET state = ?, started = ? WHERE id = ?",
+            (job.state.value, job.started, job.id),
+        )
+        self._changed(job)
+        context = JobContext(self, job)
+        try:
+            job.result = await self._executor(job, context)
+            job.state = JobState.SUCCEEDED
+            job.progress_percent = 100
+        except asyncio.CancelledError:
+            job.state = JobState.CANCELLED if self._accepting else JobState.INTERRUPTED
+            job.error = JobError(
+                job.state.name,
+                "cancelled while it ran; the tool run was stopped"
+                if self._accepting
+                else "openvzd stopped before this job finished",
+            )
+        except Exception as failure:
+            job.state = JobState.FAILED
+            job.error = _error_of(failure)
+            if job.error.kind == "INTERNAL" and not hasattr(failure, "kind"):
+                log.exception(
+                    "job %s failed unexpectedly", job.id, extra={"veid": job.veid, "job_id": job.id}
+                )
+        finally:
+            job.finished = time.time()
+            job.cancellable = False
+            job.not_cancellable_reason = "it has finished"
+            if self._accepting or job.state is not JobState.INTERRUPTED:
+                self._persist_end(job)
+            self._busy_lanes.discard(job.veid)
+            self._tasks.pop(job.id, None)
+            self._changed(job)
+            self._pump()
+            self._trim_history()
+
+    def _persist_end(self, job: Job) -> None:
+        error = None if job.error is None else json.dumps(asdict(job.error))
+        try:
+            self._db.execute(
+                "UPDATE jobs SET state = ?, error = ?, result = ?, started = ?, finished = ? "
+                "WHERE id = ?",
+                (job.state.value, error, json.dumps(job.result), job.started, job.finished, job.id),
+            )
+        except sqlite3.ProgrammingError:
+            log.warning("journal closed before job %s's end was written", job.id)
+
+    def _changed(self, job: Job) -> None:
+        event = self._watchers.pop(job.id, None)
+        if event is not None:
+            event.set()
+        if self.on_change is not None:
+            self.on_change(job.snapshot())
+
+    def _trim_history(self) -> None:
+        """Move the oldest finished jobs past history_limit to the archive, in bulk."""
+        self._finished_since_trim += 1
+        if self._finished_since_trim < max(self._history_limit // 10, 1):
+            return
+        self._finished_since_trim = 0
+        finished = [j for j in self._jobs.values() if j.state.finished]
+        excess = len(finished) - self._history_limit
+        if excess <= 0:
+            return
+        old = finished[:excess]
+        with self._db:
+            self._db.executemany(
+                "INSERT OR REPLACE INTO archive VALUES (?, ?, ?)",
+                [(j.id, j.veid, json.dumps(_record(j))) for j in old],
+            )
+            self._db.executemany("DELETE FROM jobs WHERE id = ?", [(j.id,) for j in old])
+        for job in old:
+            del self._jobs[job.id]
+            if job.idempotency_key:
+                self._by_key.pop(job.idempotency_key, None)
+
+
+def _error_of(failure: BaseException) -> JobError:
+    kind = getattr(failure, "kind", None)
+    if kind is None:
+        return JobError("INTERNAL", f"{type(failure).__name__}: {failure}")
+    return JobError(
+        str(getattr(kind, "name", kind)),
+        str(getattr(failure, "message", failure)),
+        str(getattr(failure, "tool", "") or ""),
+        int(getattr(failure, "exit_code", 0) or 0),
+    )
+
+
+def _record(job: Job) -> dict[str, Any]:
+    return {
+        "id": job.id,
+        "operation": job.operation,
+        "veid": job.veid,
+        "params": job.params,
+        "state": job.state.value,
+        "error": None if job.error is None else job.error.message,
+        "created": job.created,
+        "started": job.started,
+        "finished": job.finished,
+    }
+
+
+def _job_from_row(row: tuple[Any, ...]) -> Job:
+    (job_id, operation, veid, params, state, error, result, created, started, finished, key) = row
+    parsed_error = json.loads(error) if error else None
+    return Job(
+        id=job_id,
+        operation=operation,
+        veid=veid,
+        params=json.loads(params),
+        state=JobState(state),
+        error=JobError(**parsed_error) if parsed_error else None,
+        result=json.loads(result) if result else None,
+        created=created,
+        started=started,
+        finished=finished,
+        idempotency_key=key,
+        cancellable=JobState(state) is JobState.QUEUED,
+    )

@@ -1,0 +1,204 @@
+"""What each job does on the host: the executors of the job queue.
+
+The API layer validates a request and submits a job with plain parameters; the
+executor here turns them into vzctl runs on the container's lane, brings the
+host model up to date and publishes what changed. A define that fails half-way
+destroys what it created.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from openvzd.domxml import parse_domain
+from openvzd.events import EventBus, JobEvent, LifecycleEvent
+from openvzd.jobs import Job, JobContext
+from openvzd.runtime import Runtime
+from openvzd.vz.conffile import updated_text, write_atomically
+from openvzd.vz.errors import ErrorKind, VzError
+from openvzd.vz.host import Change
+from openvzd.vz.spec import plan_define
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Job, JobContext], Awaitable[dict[str, Any] | None]]
+
+LIFECYCLE_BY_STATUS = {
+    "running": "STARTED",
+    "stopped": "STOPPED",
+    "mounted": "MOUNTED",
+    "suspended": "SUSPENDED",
+}
+
+
+def lifecycle_events(change: Change, cause: str, job_id: str = "") -> list[LifecycleEvent]:
+    state = change.new_status or change.old_status or "stopped"
+    if change.what == "added":
+        kinds = ["DEFINED"] + (["STARTED"] if change.new_status == "running" else [])
+    elif change.what == "removed":
+        kinds = ["UNDEFINED"]
+    elif change.what == "status":
+        kinds = [LIFECYCLE_BY_STATUS.get(change.new_status or "", "CHANGED")]
+    else:
+        kinds = ["CHANGED"]
+    return [LifecycleEvent(change.veid, kind, state, cause, job_id) for kind in kinds]
+
+
+class Operations:
+    def __init__(self, runtime: Runtime, events: EventBus) -> None:
+        self.runtime = runtime
+        self.events = events
+        self._handlers: dict[str, Handler] = {
+            "define": self._define,
+            "create": self._create,
+            "undefine": self._undefine,
+            "start": self._simple("start", "start"),
+            "shutdown": self._shutdown,
+            "destroy": self._simple("stop", "stop", "--fast"),
+            "reboot": self._simple("restart", "start"),
+            "suspend": self._pause,
+            "resume": self._unpause,
+            "set": self._set,
+            "migrate": self._migrate,
+        }
+
+    @property
+    def operations(self) -> frozenset[str]:
+        return frozenset(self._handlers)
+
+    async def execute(self, job: Job, ctx: JobContext) -> dict[str, Any] | None:
+        handler = self._handlers.get(job.operation)
+        if handler is None:
+            raise VzError(ErrorKind.NOT_SUPPORTED, f"unknown operation {job.operation!r}")
+        try:
+            return await handler(job, ctx)
+        finally:
+            await self._publish_changes(job.veid, "job", job.id)
+
+    def job_changed(self, job: Job) -> None:
+        self.events.publish(JobEvent(job))
+
+    async def reconcile(self, veid: int) -> None:
+        """Read a container's state back from the host after an interrupted job."""
+        await self._publish_changes(veid, "external")
+
+    async def _publish_changes(self, veid: int, cause: str, job_id: str = "") -> None:
+        if veid <= 0:
+            return
+        try:
+            changes = await self.runtime.host.refresh([veid])
+        except VzError as err:
+            log.warning(
+                "cannot read container %s back: %s", veid, err.message, extra={"veid": veid}
+            )
+            return
+        self.publish(changes, cause, job_id)
+
+    def publish(self, changes: list[Change], cause: str, job_id: str = "") -> None:
+        for change in changes:
+            if change.what in ("removed", "status") and change.new_status != "running":
+                self.runtime.paused.discard(change.veid)
+            for event in lifecycle_events(change, cause, job_id):
+                self.events.publish(event)
+
+    async def _vzctl(self, operation: str, *args: str) -> None:
+        await self.runtime.runner.run("vzctl", args, operation=operation)
+
+    def _simple(self, command: str, timeout: str, *extra: str) -> Handler:
+        async def run(job: Job, ctx: JobContext) -> dict[str, Any] | None:
+            ctx.progress(10, command)
+            await self._vzctl(timeout, command, str(job.veid), *extra)
+            if command in ("stop", "restart"):
+                self.runtime.set_paused(job.veid, False)
+            return None
+
+        return run
+
+    async def _shutdown(self, job: Job, ctx: JobContext) -> dict[str, Any] | None:
+        ctx.progress(10, "stop")
+        await self._vzctl("stop", "stop", str(job.veid))
+        self.runtime.set_paused(job.veid, False)
+        return None
+
+    async def _pause(self, job: Job, ctx: JobContext) -> dict[str, Any] | None:
+        await self._vzctl("suspend", "chkpnt", str(job.veid), "--suspend")
+        self.runtime.set_paused(job.veid, True)
+        self.events.publish(LifecycleEvent(job.veid, "PAUSED", "paused", "job", job.id))
+        return None
+
+    async def _unpause(self, job: Job, ctx: JobContext) -> dict[str, Any] | None:
+        await self._vzctl("suspend", "chkpnt", str(job.veid), "--resume")
+        self.runtime.set_paused(job.veid, False)
+        self.events.publish(LifecycleEvent(job.veid, "RESUMED", "running", "job", job.id))
+        return None
+
+    async def _define(self, job: Job, ctx: JobContext) -> dict[str, Any] | None:
+        spec = parse_domain(job.params["xml"])
+        if (
+            spec.veid in self.runtime.host.containers
+            or self.runtime.paths.ct_conf(spec.veid).exists()
+        ):
+            raise VzError(
+                ErrorKind.ALREADY_EXISTS,
+                f"container {spec.veid} already exists; undefine it first or choose another ID",
+            )
+        steps = plan_define(spec, vswap=True)
+        ctx.set_cancellable(False, "vzctl create is writing the container's private area")
+        try:
+            for number, step in enumerate(steps):
+                ctx.progress(10 + 80 * number // len(steps), step.args[1])
+                await self._vzctl(step.operation, *step.args)
+            conf = self.runtime.paths.ct_conf(spec.veid)
+            write_atomically(conf, updated_text(conf.read_text(), {}, uuid=spec.uuid))
+        except BaseException:
+            await self._roll_back_define(spec.veid)
+            raise
+        return {"veid": spec.veid, "uuid": spec.uuid}
+
+    async def _roll_back_define(self, veid: int) -> None:
+        if not self.runtime.paths.ct_conf(veid).exists():
+            return
+        log.warning("define of %s failed; destroying what it created", veid, extra={"veid": veid})
+        try:
+            await self._vzctl("destroy", "--quiet", "destroy", str(veid))
+        except VzError as err:
+            log.error("roll-back of %s failed: %s", veid, err.message, extra={"veid": veid})
+
+    async def _create(self, job: Job, ctx: JobContext) -> dict[str, Any] | None:
+        result = await self._define(job, ctx)
+        ctx.progress(90, "start")
+        await self._vzctl("start", "start", str(job.veid))
+        return result
+
+    async def _undefine(self, job: Job, ctx: JobContext) -> dict[str, Any] | None:
+        veid = str(job.veid)
+        container = self.runtime.host.containers.get(job.veid)
+        if container is not None and container.status == "running":
+            raise VzError(
+                ErrorKind.WRONG_STATE,
+                f"container {veid} is running; stop it (ovzsh destroy {veid}) before undefining",
+            )
+        if container is not None and container.status == "mounted":
+            await self._vzctl("stop", "umount", veid)
+        ctx.set_cancellable(False, "vzctl destroy is removing the private area")
+        await self._vzctl("destroy", "destroy", veid)
+        return None
+
+    async def _set(self, job: Job, ctx: JobContext) -> dict[str, Any] | None:
+        args: list[str] = list(job.params["args"])
+        await self._vzctl("set", "set", str(job.veid), *args, "--save")
+        return None
+
+    async def _migrate(self, job: Job, ctx: JobContext) -> dict[str, Any] | None:
+        args = ["--online"] if job.params.get("online") else []
+        if job.params.get("keep_source"):
+            args += ["-r", "no"]
+        ctx.set_cancellable(False, "vzmigrate is copying the container")
+        ctx.progress(5, "migrate")
+        await self.runtime.runner.run(
+            "vzmigrate", [*args, job.params["destination"], str(job.veid)], operation="migrate"
+        )
+        self.events.publish(LifecycleEvent(job.veid, "MIGRATED", "stopped", "job", job.id))
+        return None

@@ -1,0 +1,160 @@
+"""CTID.conf and vz.conf, read by vzctl's rules and edited without losing a line.
+
+Reading follows spec §3.1: `KEY=value` lines, `#` comments, a quoted value runs
+to the last quote on the line (an unmatched quote skips the line), backslashes
+escape, and the FIRST occurrence of a key wins, as vzctl reads it (libvirt took
+the last one). A line that cannot be parsed is reported with its number and the
+rest of the file still counts, so one bad line never hides a container.
+
+libvirt's `#UUID: ...` comment is read as the container's UUID.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+_UUID_COMMENT = re.compile(r"#UUID:\s*([0-9a-fA-F-]{36})\s*\Z")
+
+
+@dataclass(slots=True)
+class ParseProblem:
+    line_number: int
+    text: str
+    why: str
+
+    def __str__(self) -> str:
+        return f"line {self.line_number}: {self.why}: {self.text!r}"
+
+
+@dataclass(slots=True)
+class ConfigFile:
+    """The effective values of one config file and what could not be read."""
+
+    values: dict[str, str] = field(default_factory=dict)
+    uuid: str | None = None
+    problems: list[ParseProblem] = field(default_factory=list)
+
+
+def _unquote(raw: str) -> str | None:
+    """The value part after '=': None for an unmatched quote."""
+    if raw.startswith('"'):
+        end = raw.rfind('"')
+        if end == 0:
+            return None
+        raw = raw[1:end]
+    if "\\" not in raw:
+        return raw
+    return re.sub(r"\\(.)", r"\1", raw)
+
+
+def parse_config(text: str) -> ConfigFile:
+    """Parse config text; never raises on content."""
+    result = ConfigFile()
+    for number, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        if not stripped:
+            continue
+        if stripped.startswith("#"):
+            match = _UUID_COMMENT.match(stripped)
+            if match and result.uuid is None:
+                result.uuid = match.group(1).lower()
+            continue
+        key, sep, raw = stripped.partition("=")
+        if not sep:
+            result.problems.append(ParseProblem(number, line, "'=' not found"))
+            continue
+        if not _KEY.match(key):
+            result.problems.append(ParseProblem(number, line, "not a KEY=value line"))
+            continue
+        value = _unquote(raw)
+        if value is None:
+            result.problems.append(ParseProblem(number, line, "unmatched quotes"))
+            continue
+        result.values.setdefault(key, value)
+    return result
+
+
+def read_config(path: Path) -> ConfigFile:
+    """Read a config file; an unreadable file is one problem, not an exception."""
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        return ConfigFile(problems=[ParseProblem(0, str(path), err.strerror or str(err))])
+    return parse_config(data.decode("utf-8", errors="replace"))
+
+
+def expand_veid(value: str, veid: int) -> str:
+    """$VEID / ${VEID} replaced, trailing slashes dropped, as vzctl reads paths."""
+    expanded = value.replace("${VEID}", str(veid)).replace("$VEID", str(veid))
+    return expanded.rstrip("/") or "/"
+
+
+def quote(value: str) -> str:
+    """A value as vzctl writes it: always in double quotes."""
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def updated_text(text: str, changes: Mapping[str, str | None], uuid: str | None = None) -> str:
+    """text with changes applied: the first line of each key rewritten in place
+    (None deletes it), new keys appended, every other line and comment kept; with
+    uuid, the #UUID comment set (appended after a blank line if absent)."""
+    pending = dict(changes)
+    seen: set[str] = set()
+    lines: list[str] = []
+    uuid_written = False
+    for line in text.splitlines():
+        stripped = line.strip()
+        if uuid is not None and _UUID_COMMENT.match(stripped):
+            if not uuid_written:
+                lines.append(f"#UUID: {uuid}")
+                uuid_written = True
+            continue
+        key, sep, _ = stripped.partition("=")
+        if sep and key in pending and key not in seen:
+            seen.add(key)
+            value = pending.pop(key)
+            if value is not None:
+                lines.append(f"{key}={quote(value)}")
+            continue
+        lines.append(line)
+    lines.extend(f"{key}={quote(value)}" for key, value in pending.items() if value is not None)
+    if uuid is not None and not uuid_written:
+        lines.extend(["", f"#UUID: {uuid}"])
+    return "\n".join(lines) + "\n"
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Replace path with text: temp file in the same folder, fsync, rename, fsync
+    the folder; the file's mode is kept. A crash leaves the old or the new file."""
+    try:
+        mode = path.stat().st_mode & 0o7777
+    except FileNotFoundError:
+        mode = 0o644
+    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fchmod(handle.fileno(), mode)
+            os.fsync(handle.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        with_suppressed_unlink(temp)
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def with_suppressed_unlink(path: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)

@@ -1,0 +1,195 @@
+"""The host model: every container's status and settings, kept current cheaply.
+
+One vzlist run gives the set of containers and their status (never one process
+per container, as libvirt did); the settings come from the CTID.conf files,
+re-read only when a file's (mtime, size, inode) changed. A refresh returns what
+changed, so the daemon can publish events for changes made outside it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from openvzd.vz.conffile import ConfigFile, read_config
+from openvzd.vz.errors import ErrorKind, VzError
+from openvzd.vz.runner import ToolRunner, tool_failure
+
+log = logging.getLogger(__name__)
+
+STATUSES = frozenset({"running", "stopped", "mounted", "suspended"})
+
+
+@dataclass(frozen=True, slots=True)
+class HostPaths:
+    """The OpenVZ host's files under a root: "/" on a real host, vzsim's ROOT otherwise."""
+
+    root: Path
+
+    @property
+    def vz_conf(self) -> Path:
+        return self.root / "etc/vz/vz.conf"
+
+    @property
+    def conf_dir(self) -> Path:
+        return self.root / "etc/vz/conf"
+
+    @property
+    def names_dir(self) -> Path:
+        return self.root / "etc/vz/names"
+
+    @property
+    def proc(self) -> Path:
+        return self.root / "proc"
+
+    def ct_conf(self, veid: int) -> Path:
+        return self.conf_dir / f"{veid}.conf"
+
+    def host_path(self, path: str) -> Path:
+        """A path as the host's configs name it (/vz/private/101), under the root."""
+        return self.root / path.lstrip("/")
+
+
+@dataclass(slots=True)
+class Container:
+    veid: int
+    status: str
+    config: ConfigFile = field(default_factory=ConfigFile)
+    conf_stamp: tuple[int, int, int] = (0, 0, 0)
+
+    @property
+    def values(self) -> dict[str, str]:
+        return self.config.values
+
+    @property
+    def vz_name(self) -> str:
+        return self.values.get("NAME", "")
+
+    @property
+    def hostname(self) -> str:
+        return self.values.get("HOSTNAME", "")
+
+    @property
+    def ip_addresses(self) -> list[str]:
+        return self.values.get("IP_ADDRESS", "").split()
+
+    @property
+    def autostart(self) -> bool:
+        # A config without ONBOOT means "no" (libvirt crashed on it).
+        return self.values.get("ONBOOT", "no").lower() == "yes"
+
+    @property
+    def uuid(self) -> str | None:
+        return self.config.uuid
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    veid: int
+    what: str  # "added", "removed", "status", "config"
+    old_status: str | None
+    new_status: str | None
+
+
+def _stamp(path: Path) -> tuple[int, int, int]:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return (0, 0, 0)
+    return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+
+def parse_status_lines(text: str) -> dict[int, str]:
+    """`vzlist -a -H -o ctid,status` output: 'ID STATUS' per line, IDs right-aligned."""
+    statuses: dict[int, str] = {}
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) != 2 or not parts[0].isdigit() or parts[1] not in STATUSES:
+            raise VzError(
+                ErrorKind.INTERNAL,
+                f"vzlist printed a line that is not 'CTID STATUS': {line!r}",
+                tool="vzlist",
+            )
+        statuses[int(parts[0])] = parts[1]
+    return statuses
+
+
+class HostModel:
+    def __init__(self, paths: HostPaths, runner: ToolRunner) -> None:
+        self.paths = paths
+        self.runner = runner
+        self.containers: dict[int, Container] = {}
+
+    async def list_statuses(self, veids: Iterable[int] = ()) -> dict[int, str]:
+        wanted = [str(v) for v in veids]
+        result = await self.runner.run(
+            "vzlist", ["-a", "-H", "-o", "ctid,status", *wanted], operation="query", check=False
+        )
+        # "Container(s) not found" (exit 1): none of the named, or none at all on 3.0.
+        if result.exit_code != 0:
+            if "not found" in result.stderr:
+                return {}
+            raise tool_failure("vzlist", result)
+        return parse_status_lines(result.stdout)
+
+    async def refresh(
+        self, veids: Iterable[int] | None = None, *, skip: Collection[int] = ()
+    ) -> list[Change]:
+        """Bring the model up to date (all containers, or only the given ones);
+        containers in skip are left as they are (their jobs read them back)."""
+        wanted = None if veids is None else sorted(set(veids))
+        statuses = await self.list_statuses(wanted or ())
+        for veid in skip:
+            statuses.pop(veid, None)
+        scope = self.containers.keys() if wanted is None else wanted
+        changes: list[Change] = []
+        gone = [v for v in scope if v in self.containers and v not in statuses and v not in skip]
+        for veid in gone:
+            old = self.containers.pop(veid)
+            changes.append(Change(veid, "removed", old.status, None))
+        for veid, status in statuses.items():
+            container = self.containers.get(veid)
+            stamp = _stamp(self.paths.ct_conf(veid))
+            if container is None:
+                container = Container(veid, status, read_config(self.paths.ct_conf(veid)), stamp)
+                self.containers[veid] = container
+                self._report_problems(container)
+                changes.append(Change(veid, "added", None, status))
+                continue
+            if stamp != container.conf_stamp:
+                container.config = read_config(self.paths.ct_conf(veid))
+                container.conf_stamp = stamp
+                self._report_problems(container)
+                changes.append(Change(veid, "config", container.status, status))
+            if status != container.status:
+                changes.append(Change(veid, "status", container.status, status))
+                container.status = status
+        return changes
+
+    def _report_problems(self, container: Container) -> None:
+        for problem in container.config.problems:
+            log.warning(
+                "%s: %s (the rest of the file is used)",
+                self.paths.ct_conf(container.veid),
+                problem,
+                extra={"veid": container.veid},
+            )
+
+    def find(self, name: str) -> Container | None:
+        """A container by its decimal CTID or its OpenVZ NAME."""
+        if name.isdigit():
+            return self.containers.get(int(name))
+        for container in self.containers.values():
+            if container.vz_name == name:
+                return container
+        return None
+
+    def find_uuid(self, uuid: str) -> Container | None:
+        uuid = uuid.lower()
+        for container in self.containers.values():
+            if container.uuid == uuid:
+                return container
+        return None

@@ -1,0 +1,142 @@
+"""The host's /proc files (under the host root): node info, CPU time, beancounters."""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+
+USER_HZ = 100
+
+
+@dataclass(frozen=True, slots=True)
+class NodeInfo:
+    model: str
+    cpus: int
+    mhz: int
+    sockets: int
+    cores: int
+    threads: int
+    memory_kib: int
+    free_memory_kib: int
+
+
+def read_node_info(proc: Path) -> NodeInfo:
+    """CPUs, model and memory from proc/cpuinfo and proc/meminfo."""
+    processors = 0
+    model, mhz = "", 0
+    physical: set[str] = set()
+    cores = 1
+    siblings = 1
+    for line in _read(proc / "cpuinfo").splitlines():
+        key, _, value = (part.strip() for part in line.partition(":"))
+        if key == "processor":
+            processors += 1
+        elif key == "model name" and not model:
+            model = value
+        elif key == "cpu MHz" and not mhz:
+            mhz = int(float(value or 0))
+        elif key == "physical id":
+            physical.add(value)
+        elif key == "cpu cores" and value.isdigit():
+            cores = int(value)
+        elif key == "siblings" and value.isdigit():
+            siblings = int(value)
+    memory = _meminfo(proc / "meminfo")
+    free = memory.get("MemFree", 0) + memory.get("Buffers", 0) + memory.get("Cached", 0)
+    return NodeInfo(
+        model=model or "unknown",
+        cpus=processors or (os.cpu_count() or 1),
+        mhz=mhz,
+        sockets=max(len(physical), 1),
+        cores=cores,
+        threads=max(siblings // max(cores, 1), 1),
+        memory_kib=memory.get("MemTotal", 0),
+        free_memory_kib=free,
+    )
+
+
+def read_hostname(root: Path) -> str:
+    if root == Path("/"):
+        return socket.gethostname()
+    text = _read(root / "etc" / "hostname").strip()
+    return text or socket.gethostname()
+
+
+@dataclass(frozen=True, slots=True)
+class CpuTime:
+    user_ns: int
+    nice_ns: int
+    system_ns: int
+    uptime_seconds: float
+
+    @property
+    def total_ns(self) -> int:
+        return self.user_ns + self.nice_ns + self.system_ns
+
+
+def read_vestat(proc: Path) -> dict[int, CpuTime]:
+    """proc/vz/vestat: user, nice, system in jiffies; uptime in jiffies too."""
+    tick_ns = 1_000_000_000 // USER_HZ
+    result: dict[int, CpuTime] = {}
+    for line in _read(proc / "vz" / "vestat").splitlines():
+        fields = line.split()
+        if len(fields) < 5 or not fields[0].isdigit():
+            continue
+        try:
+            user, nice, system, uptime = (int(f) for f in fields[1:5])
+        except ValueError:
+            continue
+        result[int(fields[0])] = CpuTime(
+            user * tick_ns, nice * tick_ns, system * tick_ns, uptime / USER_HZ
+        )
+    return result
+
+
+@dataclass(frozen=True, slots=True)
+class BeanCounter:
+    resource: str
+    held: int
+    maxheld: int
+    barrier: int
+    limit: int
+    failcnt: int
+
+
+def read_beancounters(proc: Path) -> dict[int, list[BeanCounter]]:
+    """proc/user_beancounters: a 'uid:' line opens each container's block."""
+    result: dict[int, list[BeanCounter]] = {}
+    current: list[BeanCounter] | None = None
+    for line in _read(proc / "user_beancounters").splitlines():
+        fields = line.split()
+        if not fields or fields[0] in ("Version:", "uid"):
+            continue
+        if fields[0].endswith(":") and fields[0][:-1].isdigit():
+            current = result.setdefault(int(fields[0][:-1]), [])
+            fields = fields[1:]
+        if current is None or len(fields) != 6:
+            continue
+        try:
+            numbers = [int(f) for f in fields[1:]]
+        except ValueError:
+            continue
+        current.append(BeanCounter(fields[0], *numbers))
+    return result
+
+
+def _meminfo(path: Path) -> dict[str, int]:
+    values: dict[str, int] = {}
+    for line in _read(path).splitlines():
+        key, _, rest = line.partition(":")
+        number = rest.split()
+        if number and number[0].isdigit():
+            values[key.strip()] = int(number[0])
+    return values
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(errors="replace")
+    except OSError:
+        return ""

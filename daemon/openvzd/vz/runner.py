@@ -1,0 +1,138 @@
+"""Running the OpenVZ tools: argv only, a minimal environment, a timeout per kind
+of operation, and the whole process group killed when time runs out or the
+caller is cancelled (a job's cancel ends here)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from openvzd.vz.errors import ErrorKind, VzError, kind_for_exit
+
+log = logging.getLogger(__name__)
+
+ENVIRONMENT = {"LC_ALL": "C", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
+KILL_GRACE_SECONDS = 3.0
+
+
+@dataclass(frozen=True, slots=True)
+class ToolPaths:
+    vzctl: Path
+    vzlist: Path
+    vzmigrate: Path
+
+    def path(self, tool: str) -> Path:
+        return Path(getattr(self, tool))
+
+
+@dataclass(frozen=True, slots=True)
+class ToolResult:
+    argv: tuple[str, ...]
+    exit_code: int
+    stdout: str
+    stderr: str
+    seconds: float
+
+
+class ToolRunner:
+    """Runs vzctl, vzlist and vzmigrate by absolute path with per-operation timeouts."""
+
+    def __init__(self, paths: ToolPaths, timeouts: Mapping[str, float]) -> None:
+        self.paths = paths
+        self._timeouts = dict(timeouts)
+
+    def timeout_for(self, operation: str) -> float:
+        return self._timeouts.get(operation, self._timeouts.get("default", 300.0))
+
+    async def run(
+        self, tool: str, args: Sequence[str], *, operation: str = "default", check: bool = True
+    ) -> ToolResult:
+        """Run tool with args; with check, a non-zero exit raises VzError of its kind."""
+        path = self.paths.path(tool)
+        argv = (str(path), *args)
+        timeout = self.timeout_for(operation)
+        started = time.monotonic()
+        try:
+            process = await asyncio.create_subprocess_exec(
+                *argv,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                env=ENVIRONMENT,
+                start_new_session=True,
+            )
+        except FileNotFoundError:
+            raise VzError(
+                ErrorKind.TOOL_MISSING,
+                f"{tool} is not installed at {path}; install vzctl or set [tools] {tool} "
+                "in /etc/openvzd/openvzd.toml",
+                tool=tool,
+                argv=argv,
+            ) from None
+        except PermissionError:
+            raise VzError(
+                ErrorKind.TOOL_MISSING, f"{path} is not executable", tool=tool, argv=argv
+            ) from None
+        try:
+            out, err = await asyncio.wait_for(process.communicate(), timeout)
+        except TimeoutError:
+            await _kill_group(process)
+            raise VzError(
+                ErrorKind.TIMED_OUT,
+                f"{tool} {' '.join(args)} did not finish within {timeout:.0f} s and was killed "
+                f"(raise [timeouts] {operation} if the host is just slow)",
+                tool=tool,
+                argv=argv,
+            ) from None
+        except asyncio.CancelledError:
+            await _kill_group(process)
+            raise
+        result = ToolResult(
+            argv,
+            process.returncode or 0,
+            out.decode(errors="replace"),
+            err.decode(errors="replace"),
+            time.monotonic() - started,
+        )
+        log.debug("%s -> %d in %.3f s", " ".join(argv), result.exit_code, result.seconds)
+        if check and result.exit_code != 0:
+            raise tool_failure(tool, result)
+        return result
+
+
+def tool_failure(tool: str, result: ToolResult) -> VzError:
+    said = result.stderr.strip() or result.stdout.strip() or "no message"
+    kind = kind_for_exit(tool, result.exit_code)
+    if result.exit_code < 0:
+        kind = ErrorKind.INTERNAL
+        said = f"killed by signal {-result.exit_code}"
+    return VzError(
+        kind,
+        f"{tool} {' '.join(result.argv[1:])} failed with exit code {result.exit_code}: {said}",
+        tool=tool,
+        argv=result.argv,
+        exit_code=result.exit_code,
+        stderr=result.stderr,
+    )
+
+
+async def _kill_group(process: asyncio.subprocess.Process) -> None:
+    """SIGTERM the tool's whole process group, then SIGKILL what is left."""
+    for sig, wait in ((signal.SIGTERM, KILL_GRACE_SECONDS), (signal.SIGKILL, KILL_GRACE_SECONDS)):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, sig)
+        try:
+            await asyncio.wait_for(process.wait(), wait)
+        except TimeoutError:
+            continue
+        # The leader is gone; children in its group may not be.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        return
