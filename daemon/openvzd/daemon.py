@@ -48,7 +48,7 @@ from openvzd.monitor import HostMonitor
 from openvzd.operations import Operations
 from openvzd.runtime import Runtime
 from openvzd.simhost import SimulationError, ensure_simulated_host
-from openvzd.tour import print_tour
+from openvzd.tour import print_tour, write_example
 from openvzd.vz.errors import VzError
 
 log = logging.getLogger(__name__)
@@ -167,6 +167,7 @@ async def run(config: Config, *, tour: bool = False, realistic_delays: bool = Tr
     if config.simulated:
         try:
             ensure_simulated_host(config.paths.host_root, realistic_delays=realistic_delays)
+            write_example(config.paths.host_root.parent)
         except SimulationError as err:
             log.error("%s", err)
             return 1

@@ -33,6 +33,17 @@ LIFECYCLE_BY_STATUS = {
 }
 
 
+EXPECTED_LIFECYCLE = {
+    "define": "DEFINED",
+    "create": "STARTED",
+    "undefine": "UNDEFINED",
+    "start": "STARTED",
+    "reboot": "STARTED",
+    "shutdown": "STOPPED",
+    "destroy": "STOPPED",
+}
+
+
 def lifecycle_events(change: Change, cause: str, job_id: str = "") -> list[LifecycleEvent]:
     state = change.new_status or change.old_status or "stopped"
     if change.what == "added":
@@ -73,9 +84,22 @@ class Operations:
         if handler is None:
             raise VzError(ErrorKind.NOT_SUPPORTED, f"unknown operation {job.operation!r}")
         try:
-            return await handler(job, ctx)
-        finally:
+            result = await handler(job, ctx)
+        except BaseException:
             await self._publish_changes(job.veid, "job", job.id)
+            raise
+        changes = await self._publish_changes(job.veid, "job", job.id)
+        expected = EXPECTED_LIFECYCLE.get(job.operation)
+        # The model may have been stale (an administrator's vzctl between two looks),
+        # so a job that did change the state says so even when the read-back did not.
+        if expected and not any(c.what != "config" for c in changes):
+            state = (
+                self.runtime.state_of(job.veid)
+                if job.veid in self.runtime.host.containers
+                else "stopped"
+            )
+            self.events.publish(LifecycleEvent(job.veid, expected, state, "job", job.id))
+        return result
 
     def job_changed(self, job: Job) -> None:
         self.events.publish(JobEvent(job))
@@ -84,17 +108,18 @@ class Operations:
         """Read a container's state back from the host after an interrupted job."""
         await self._publish_changes(veid, "external")
 
-    async def _publish_changes(self, veid: int, cause: str, job_id: str = "") -> None:
+    async def _publish_changes(self, veid: int, cause: str, job_id: str = "") -> list[Change]:
         if veid <= 0:
-            return
+            return []
         try:
             changes = await self.runtime.host.refresh([veid])
         except VzError as err:
             log.warning(
                 "cannot read container %s back: %s", veid, err.message, extra={"veid": veid}
             )
-            return
+            return []
         self.publish(changes, cause, job_id)
+        return changes
 
     def publish(self, changes: list[Change], cause: str, job_id: str = "") -> None:
         for change in changes:

@@ -116,8 +116,11 @@ class GssapiServerMechanism:
             raise LoginRefused(f"Kerberos refused the login: {_gss_message(err)}") from None
         if self._context.complete:
             flags = self._context.actual_flags
-            missing = [name for name in self.REQUIRED
-                       if getattr(self._gssapi.RequirementFlag, name) not in flags]
+            missing = [
+                name
+                for name in self.REQUIRED
+                if getattr(self._gssapi.RequirementFlag, name) not in flags
+            ]
             if missing:
                 raise LoginRefused(f"the Kerberos context lacks {', '.join(missing)}")
         return bytes(answer or b"")

@@ -70,8 +70,9 @@ def decoy_entry(name: str, secret: bytes) -> ScramEntry:
     """Stand-in for an unknown user, so that the exchange fails only at the proof
     and does not tell a prober which names exist. Stable per name and secret."""
     salt = hmac.new(secret, name.encode(), hashlib.sha256).digest()[:16]
-    return ScramEntry(name, Level.READ_ONLY, ITERATIONS, salt, secrets.token_bytes(32),
-                      secrets.token_bytes(32))
+    return ScramEntry(
+        name, Level.READ_ONLY, ITERATIONS, salt, secrets.token_bytes(32), secrets.token_bytes(32)
+    )
 
 
 def read_db(path: Path) -> dict[str, ScramEntry]:
@@ -88,8 +89,12 @@ def read_db(path: Path) -> dict[str, ScramEntry]:
         try:
             name, level, iterations, salt, stored, server = line.split(":")
             entries[name] = ScramEntry(
-                name, Level(level), int(iterations), base64.b64decode(salt, validate=True),
-                base64.b64decode(stored, validate=True), base64.b64decode(server, validate=True),
+                name,
+                Level(level),
+                int(iterations),
+                base64.b64decode(salt, validate=True),
+                base64.b64decode(stored, validate=True),
+                base64.b64decode(server, validate=True),
             )
         except ValueError:
             raise PasswordDbError(
@@ -133,11 +138,16 @@ def _passwd_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("user", help="the user name (letters, digits, . _ -)")
     what = parser.add_mutually_exclusive_group()
-    what.add_argument("--readonly", action="store_true",
-                      help="this user may only read, never change the host")
+    what.add_argument(
+        "--readonly", action="store_true", help="this user may only read, never change the host"
+    )
     what.add_argument("--delete", action="store_true", help="remove the user")
-    parser.add_argument("--db", type=Path, default=SaslSettings().password_db,
-                        help="the password database (default: %(default)s)")
+    parser.add_argument(
+        "--db",
+        type=Path,
+        default=SaslSettings().password_db,
+        help="the password database (default: %(default)s)",
+    )
     return parser
 
 
@@ -169,6 +179,8 @@ def passwd_main(argv: list[str]) -> int:
         print(f"openvzd passwd: cannot write {args.db}: {err.strerror}", file=sys.stderr)
         return 1
     access = "read-only" if args.readonly else "read-write"
-    print(f"set the password of {args.user} ({access}) in {args.db}; the user must also "
-          "be in [sasl] allowed_users or readonly_users")
+    print(
+        f"set the password of {args.user} ({access}) in {args.db}; the user must also "
+        "be in [sasl] allowed_users or readonly_users"
+    )
     return 0

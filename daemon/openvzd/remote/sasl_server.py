@@ -61,8 +61,9 @@ def check_sasl_settings(settings: SaslSettings) -> None:
 class SaslListener:
     """A running SASL listener; stop() closes it and every session it serves."""
 
-    def __init__(self, settings: SaslSettings, sockets: dict[Level, Path],
-                 gss_credentials: Any) -> None:
+    def __init__(
+        self, settings: SaslSettings, sockets: dict[Level, Path], gss_credentials: Any
+    ) -> None:
         self.settings = settings
         self._sockets = sockets
         self._gss_credentials = gss_credentials
@@ -95,8 +96,9 @@ class SaslListener:
         self._sessions.add(task)
         task.add_done_callback(self._sessions.discard)
 
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                     full: bool) -> None:
+    async def _serve(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, full: bool
+    ) -> None:
         peer = _peer(writer)
         try:
             if full:
@@ -115,8 +117,9 @@ class SaslListener:
             with contextlib.suppress(ConnectionError, OSError):
                 await writer.wait_closed()
 
-    async def _session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                       peer: str) -> None:
+    async def _session(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: str
+    ) -> None:
         self._unauthenticated += 1
         try:
             async with asyncio.timeout(self.settings.auth_timeout):
@@ -139,8 +142,9 @@ class SaslListener:
         finally:
             daemon_writer.close()
 
-    async def _login(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                     peer: str) -> tuple[ServerMechanism, Level] | None:
+    async def _login(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: str
+    ) -> tuple[ServerMechanism, Level] | None:
         writer.write(wire.frame(wire.greeting(self.settings.mechanisms)))
         payload = await reader_frame(reader)
         name, token = wire.parse_start(payload)
@@ -160,14 +164,17 @@ class SaslListener:
             return None
         writer.write(wire.frame(wire.SUCCESS + answer))
         await writer.drain()
-        log.info("SASL login of %s via %s from %s (%s)", mechanism.identity, name, peer,
-                 level.value)
+        log.info(
+            "SASL login of %s via %s from %s (%s)", mechanism.identity, name, peer, level.value
+        )
         return mechanism, level
 
     def _mechanism(self, name: str) -> ServerMechanism:
         if name not in self.settings.mechanisms:
-            raise LoginRefused(f"mechanism {name!r} is not offered here; offered: "
-                               f"{' '.join(self.settings.mechanisms)}")
+            raise LoginRefused(
+                f"mechanism {name!r} is not offered here; offered: "
+                f"{' '.join(self.settings.mechanisms)}"
+            )
         if name == wire.GSSAPI:
             return GssapiServerMechanism(self._gss_credentials)
         try:
@@ -201,17 +208,22 @@ async def _refuse(writer: asyncio.StreamWriter, message: str, peer: str) -> None
         await writer.drain()
 
 
-async def _join(client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter,
-                daemon_reader: asyncio.StreamReader, daemon_writer: asyncio.StreamWriter,
-                gss_context: Any) -> None:
+async def _join(
+    client_reader: asyncio.StreamReader,
+    client_writer: asyncio.StreamWriter,
+    daemon_reader: asyncio.StreamReader,
+    daemon_writer: asyncio.StreamWriter,
+    gss_context: Any,
+) -> None:
     """Copy both ways until either side ends; through GSS wrap when there is a context."""
     if gss_context is None:
         inbound = _copy(client_reader.read, daemon_writer, bytes)
         outbound = _copy(daemon_reader.read, client_writer, bytes)
     else:
         inbound = _copy(_unsealed(client_reader, gss_context), daemon_writer, bytes)
-        outbound = _copy(daemon_reader.read, client_writer,
-                         lambda data: wire.seal(gss_context, data))
+        outbound = _copy(
+            daemon_reader.read, client_writer, lambda data: wire.seal(gss_context, data)
+        )
     tasks = [asyncio.ensure_future(inbound), asyncio.ensure_future(outbound)]
     try:
         done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
@@ -231,8 +243,9 @@ def _unsealed(reader: asyncio.StreamReader, gss_context: Any) -> Callable[[int],
     return read
 
 
-async def _copy(read: Callable[[int], Any], writer: asyncio.StreamWriter,
-                encode: Callable[[bytes], bytes]) -> None:
+async def _copy(
+    read: Callable[[int], Any], writer: asyncio.StreamWriter, encode: Callable[[bytes], bytes]
+) -> None:
     while data := await read(_READ_CHUNK):
         writer.write(encode(data))
         await writer.drain()
@@ -249,8 +262,9 @@ def _peer(writer: asyncio.StreamWriter) -> str:
     return f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
 
 
-async def start_sasl_server(settings: SaslSettings, rw_socket: Path,
-                            ro_socket: Path) -> SaslListener:
+async def start_sasl_server(
+    settings: SaslSettings, rw_socket: Path, ro_socket: Path
+) -> SaslListener:
     """Check [sasl] and start listening; raises SaslConfigError when it cannot serve."""
     check_sasl_settings(settings)
     gss_credentials = None
@@ -265,8 +279,12 @@ async def start_sasl_server(settings: SaslSettings, rw_socket: Path,
         settings, {Level.READ_WRITE: rw_socket, Level.READ_ONLY: ro_socket}, gss_credentials
     )
     await listener._open()
-    log.info("SASL listener on %s port %d (%s)", settings.address, listener.port,
-             " ".join(settings.mechanisms))
+    log.info(
+        "SASL listener on %s port %d (%s)",
+        settings.address,
+        listener.port,
+        " ".join(settings.mechanisms),
+    )
     return listener
 
 

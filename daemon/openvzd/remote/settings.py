@@ -14,7 +14,7 @@ from pathlib import Path
 DEFAULT_TLS_PORT = 16520
 DEFAULT_SASL_PORT = 16519
 
-REMOTE_DEFAULTS_DOC = '''\
+REMOTE_DEFAULTS_DOC = """\
 [tls]
 # The TLS listener (openvz://host/system): mutual x509, off unless enabled.
 enabled = false
@@ -64,7 +64,7 @@ max_unauthenticated = 20
 max_clients = 200
 # Seconds a client has to authenticate.
 auth_timeout = 10.0
-'''
+"""
 
 
 @dataclass(slots=True)

@@ -27,8 +27,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--readonly", action="store_true", help="use the read-only socket")
     parser.add_argument("--socket", type=Path, help="the socket (default: from the config)")
-    parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG_PATH,
-                        help="the daemon's configuration (default: %(default)s)")
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=DEFAULT_CONFIG_PATH,
+        help="the daemon's configuration (default: %(default)s)",
+    )
     return parser
 
 
@@ -68,7 +72,7 @@ def bridge(sock: socket.socket, stdin_fd: int, stdout_fd: int) -> None:
 def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
-        view = view[os.write(fd, view):]
+        view = view[os.write(fd, view) :]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -81,8 +85,10 @@ def main(argv: list[str] | None = None) -> None:
     try:
         sock.connect(str(path))
     except OSError as err:
-        sys.exit(f"openvzd-ssh-helper: cannot connect to {path}: {err.strerror} "
-                 "(is openvzd running, and may this user use that socket?)")
+        sys.exit(
+            f"openvzd-ssh-helper: cannot connect to {path}: {err.strerror} "
+            "(is openvzd running, and may this user use that socket?)"
+        )
     try:
         bridge(sock, sys.stdin.fileno(), sys.stdout.fileno())
     except (BrokenPipeError, ConnectionError):

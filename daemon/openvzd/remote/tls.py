@@ -162,11 +162,15 @@ class TlsListener:
         )
         self._pending.offer(certificates)
         self._guard.set_lists(settings.allowed_dn, settings.readonly_dn)
-        self.settings = dataclasses.replace(settings, address=self.settings.address,
-                                            port=self.settings.port)
+        self.settings = dataclasses.replace(
+            settings, address=self.settings.address, port=self.settings.port
+        )
         self.certificates = certificates
-        log.info("TLS listener reloaded: serving %s, valid until %s",
-                 certificates.subject, certificates.not_after)
+        log.info(
+            "TLS listener reloaded: serving %s, valid until %s",
+            certificates.subject,
+            certificates.not_after,
+        )
         return certificates
 
     async def stop(self, grace: float | None) -> None:
