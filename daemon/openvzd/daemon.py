@@ -93,7 +93,7 @@ class Daemon:
         self.operations = operations = Operations(runtime, events)
         queue.on_change = operations.job_changed
         await runtime.host.refresh()
-        interrupted = await queue.start()
+        interrupted = await queue.load()
         for job in interrupted:
             log.warning(
                 "job %s (%s) was interrupted by a daemon stop; reading the container back",
@@ -101,7 +101,13 @@ class Daemon:
                 job.operation,
                 extra={"veid": job.veid, "job_id": job.id},
             )
+            # Its vzctl outlives the daemon; the lane stays closed until it is done.
+            if not await runtime.host.wait_unlocked(
+                job.veid, runtime.runner.timeout_for(job.operation)
+            ):
+                log.error("container %s is still locked by another process", job.veid)
             await operations.reconcile(job.veid)
+        queue.run()
         self._servers = [self._make_server(Level.READ_WRITE), self._make_server(Level.READ_ONLY)]
         bind_unix(self._servers[0], config.rw_socket, config.sockets.rw_mode, config.rw_gid())
         bind_unix(self._servers[1], config.ro_socket, config.sockets.ro_mode, None)

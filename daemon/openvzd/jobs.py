@@ -181,8 +181,10 @@ class JobQueue:
 
     # -- start and stop ------------------------------------------------------
 
-    async def start(self) -> list[Job]:
-        """Load the journal; return the jobs a crash interrupted (never rerun)."""
+    async def load(self) -> list[Job]:
+        """Load the journal; return the jobs a crash interrupted (never rerun).
+        Nothing runs until run() is called, so the caller can first wait for the
+        interrupted jobs' tools (which outlive the daemon) and read their containers."""
         interrupted: list[Job] = []
         rows = self._db.execute(
             "SELECT id, operation, veid, params, state, error, result, created, started, "
@@ -205,9 +207,12 @@ class JobQueue:
                 self._by_key[job.idempotency_key] = job.id
             if job.state is JobState.QUEUED:
                 self._lanes.setdefault(job.veid, deque()).append(job.id)
+        return interrupted
+
+    def run(self) -> None:
+        """Start running queued jobs and accepting new ones."""
         self._accepting = True
         self._pump()
-        return interrupted
 
     async def stop(self, grace: float) -> None:
         """Refuse new jobs, give running ones `grace` seconds, leave queued ones journaled."""

@@ -8,8 +8,10 @@ changed, so the daemon can publish events for changes made outside it.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
+import time
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -177,6 +179,25 @@ class HostModel:
                 problem,
                 extra={"veid": container.veid},
             )
+
+    def lock_holder(self, veid: int) -> int | None:
+        """The pid in LOCKDIR/CTID.lck if that process is alive (spec §1.7)."""
+        lockdir = read_config(self.paths.vz_conf).values.get("LOCKDIR", "/vz/lock")
+        try:
+            text = (self.paths.host_path(lockdir) / f"{veid}.lck").read_text()
+            pid = int(text.split()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+        return pid if Path(f"/proc/{pid}").exists() else None
+
+    async def wait_unlocked(self, veid: int, timeout: float) -> bool:
+        """Wait until no live process holds the container's vzctl lock."""
+        deadline = time.monotonic() + timeout
+        while self.lock_holder(veid) is not None:
+            if time.monotonic() >= deadline:
+                return False
+            await asyncio.sleep(0.1)
+        return True
 
     def find(self, name: str) -> Container | None:
         """A container by its decimal CTID or its OpenVZ NAME."""

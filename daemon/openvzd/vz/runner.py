@@ -9,10 +9,12 @@ import contextlib
 import logging
 import os
 import signal
+import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from openvzd.vz.errors import ErrorKind, VzError, kind_for_exit
 
@@ -59,52 +61,60 @@ class ToolRunner:
         argv = (str(path), *args)
         timeout = self.timeout_for(operation)
         started = time.monotonic()
-        try:
-            process = await asyncio.create_subprocess_exec(
-                *argv,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
-                env=ENVIRONMENT,
-                start_new_session=True,
+        # Output goes to files, not pipes: if openvzd dies, a vzctl it started
+        # finishes its work instead of dying of SIGPIPE half-way.
+        with tempfile.TemporaryFile() as out_file, tempfile.TemporaryFile() as err_file:
+            try:
+                process = await asyncio.create_subprocess_exec(
+                    *argv,
+                    stdin=asyncio.subprocess.DEVNULL,
+                    stdout=out_file,
+                    stderr=err_file,
+                    env=ENVIRONMENT,
+                    start_new_session=True,
+                )
+            except FileNotFoundError:
+                raise VzError(
+                    ErrorKind.TOOL_MISSING,
+                    f"{tool} is not installed at {path}; install vzctl or set [tools] {tool} "
+                    "in /etc/openvzd/openvzd.toml",
+                    tool=tool,
+                    argv=argv,
+                ) from None
+            except PermissionError:
+                raise VzError(
+                    ErrorKind.TOOL_MISSING, f"{path} is not executable", tool=tool, argv=argv
+                ) from None
+            try:
+                await asyncio.wait_for(process.wait(), timeout)
+            except TimeoutError:
+                await _kill_group(process)
+                raise VzError(
+                    ErrorKind.TIMED_OUT,
+                    f"{tool} {' '.join(args)} did not finish within {timeout:.0f} s and was "
+                    f"killed (raise [timeouts] {operation} if the host is just slow)",
+                    tool=tool,
+                    argv=argv,
+                ) from None
+            except asyncio.CancelledError:
+                await _kill_group(process)
+                raise
+            result = ToolResult(
+                argv,
+                process.returncode or 0,
+                _read_all(out_file),
+                _read_all(err_file),
+                time.monotonic() - started,
             )
-        except FileNotFoundError:
-            raise VzError(
-                ErrorKind.TOOL_MISSING,
-                f"{tool} is not installed at {path}; install vzctl or set [tools] {tool} "
-                "in /etc/openvzd/openvzd.toml",
-                tool=tool,
-                argv=argv,
-            ) from None
-        except PermissionError:
-            raise VzError(
-                ErrorKind.TOOL_MISSING, f"{path} is not executable", tool=tool, argv=argv
-            ) from None
-        try:
-            out, err = await asyncio.wait_for(process.communicate(), timeout)
-        except TimeoutError:
-            await _kill_group(process)
-            raise VzError(
-                ErrorKind.TIMED_OUT,
-                f"{tool} {' '.join(args)} did not finish within {timeout:.0f} s and was killed "
-                f"(raise [timeouts] {operation} if the host is just slow)",
-                tool=tool,
-                argv=argv,
-            ) from None
-        except asyncio.CancelledError:
-            await _kill_group(process)
-            raise
-        result = ToolResult(
-            argv,
-            process.returncode or 0,
-            out.decode(errors="replace"),
-            err.decode(errors="replace"),
-            time.monotonic() - started,
-        )
         log.debug("%s -> %d in %.3f s", " ".join(argv), result.exit_code, result.seconds)
         if check and result.exit_code != 0:
             raise tool_failure(tool, result)
         return result
+
+
+def _read_all(handle: IO[bytes]) -> str:
+    handle.seek(0)
+    return handle.read().decode(errors="replace")
 
 
 def tool_failure(tool: str, result: ToolResult) -> VzError:

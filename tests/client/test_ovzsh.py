@@ -1,0 +1,123 @@
+"""ovzsh and the library against a real `openvzd --simulate` process."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import openvz
+from tests.daemon_process import BIN, DaemonProcess, running_daemon
+
+
+@pytest.fixture(scope="module")
+def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DaemonProcess]:
+    with running_daemon(tmp_path_factory.mktemp("ovzsh") / "sim") as process:
+        yield process
+
+
+def ovzsh(
+    daemon: DaemonProcess, *args: str, read_only: bool = False
+) -> subprocess.CompletedProcess[str]:
+    uri = f"openvz+unix:///system?socket={daemon.rw_socket}"
+    flags = ["-r"] if read_only else []
+    return subprocess.run(
+        [str(BIN / "ovzsh"), "-c", uri, *flags, *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_tour(daemon: DaemonProcess) -> None:
+    example = daemon.sim_dir / "example-150.xml"
+    defined = ovzsh(daemon, "define", str(example))
+    assert defined.returncode == 0, defined.stderr
+    assert defined.stdout.strip() == f"Domain '150' defined from {example}"
+    assert ovzsh(daemon, "start", "150").returncode == 0
+    listed = ovzsh(daemon, "list", "--all").stdout.splitlines()
+    assert listed[0].split() == ["Id", "Name", "State"]
+    assert listed[2].split() == ["150", "150", "running"]
+    info = ovzsh(daemon, "dominfo", "150").stdout
+    assert "State:          running" in info
+    assert "Max memory:     524288 KiB" in info
+    xml = ovzsh(daemon, "dumpxml", "150").stdout
+    assert "<name>150</name>" in xml and "centos-7-x86_64-minimal" in xml
+    assert ovzsh(daemon, "destroy", "150").returncode == 0
+    assert ovzsh(daemon, "domstate", "--reason", "150").stdout.strip() == "shut off (shutdown)"
+    # What dumpxml printed defines an identical container again.
+    saved = ovzsh(daemon, "dumpxml", "--inactive", "150").stdout
+    assert ovzsh(daemon, "undefine", "150").returncode == 0
+    assert "150" not in ovzsh(daemon, "list", "--all", "--name").stdout.split()
+    again = daemon.sim_dir / "again.xml"
+    again.write_text(saved)
+    redefined = ovzsh(daemon, "define", str(again))
+    assert redefined.returncode == 0, redefined.stderr
+    assert ovzsh(daemon, "dumpxml", "--inactive", "150").stdout == saved
+
+
+def test_errors_say_what_is_wrong(daemon: DaemonProcess) -> None:
+    unknown = ovzsh(daemon, "start", "4242")
+    assert unknown.returncode == 1
+    assert unknown.stderr.startswith("error: no container named '4242'")
+    refused = ovzsh(daemon, "start", "150", read_only=True)
+    assert refused.returncode == 1
+    assert "read-only" in refused.stderr
+    missing = subprocess.run(
+        [
+            str(BIN / "ovzsh"),
+            "-c",
+            "openvz+unix:///system?socket=/nonexistent/openvzd.sock",
+            "list",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert missing.returncode == 1
+    assert "/nonexistent/openvzd.sock" in missing.stderr
+    assert "openvzd --simulate" in missing.stderr
+
+
+def test_library_round_trip(daemon: DaemonProcess) -> None:
+    uri = f"openvz+unix:///system?socket={daemon.rw_socket}"
+    with openvz.open(uri) as conn:
+        xml = (daemon.sim_dir / "example-150.xml").read_text().replace("150", "160")
+        dom = conn.define_xml(xml)
+        assert isinstance(dom, openvz.Domain)
+        job = dom.create(wait=False)
+        assert job is not None
+        job.wait(timeout=30)
+        assert job.state == "succeeded"
+        assert dom.state() == ("running", "booted")
+        with pytest.raises(openvz.WrongState):
+            dom.undefine()
+        dom.destroy()
+        dom.undefine()
+        with pytest.raises(openvz.NotFound):
+            conn.lookup_by_id(160)
+    with openvz.open_read_only(uri) as conn:
+        assert conn.version().simulated
+        with pytest.raises(openvz.PermissionDenied):
+            conn.lookup_by_name("150").create()
+
+
+def test_bad_xml_is_refused_before_it_becomes_a_job(daemon: DaemonProcess, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.xml"
+    bad.write_text(
+        '<!DOCTYPE d [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+        "<domain type='openvz'><name>&x;</name></domain>"
+    )
+    result = ovzsh(daemon, "define", str(bad))
+    assert result.returncode == 1
+    assert "DOCTYPE" in result.stderr
+    disk = tmp_path / "disk.xml"
+    disk.write_text(
+        "<domain type='openvz'><name>170</name><devices><disk type='file'/></devices></domain>"
+    )
+    result = ovzsh(daemon, "define", str(disk))
+    assert result.returncode == 1 and "<disk>" in result.stderr
