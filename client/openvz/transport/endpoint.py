@@ -46,17 +46,23 @@ class RemoteEndpoint:
             self.relay.close()
 
 
-def open_remote(transport: str, host: str, port: int | None, user: str | None,
-                params: Mapping[str, str], password: PasswordSource | None = None
-                ) -> RemoteEndpoint:
+def open_remote(
+    transport: str,
+    host: str,
+    port: int | None,
+    user: str | None,
+    params: Mapping[str, str],
+    password: PasswordSource | None = None,
+) -> RemoteEndpoint:
     """transport: "tls" (openvz://host), "tcp" (openvz+tcp://), "ssh" (openvz+ssh://).
 
     Blocks while a tunnel logs in; raises TransportError / AuthenticationFailed.
     """
     if transport == "tls":
         credentials, name_override = tls_channel_credentials(host, port, params)
-        return RemoteEndpoint(target_of(host, port), credentials,
-                              [*name_override, *remote_channel_options()])
+        return RemoteEndpoint(
+            target_of(host, port), credentials, [*name_override, *remote_channel_options()]
+        )
     relay: LocalRelay
     if transport == "tcp":
         relay = SaslTunnel(host, port, user, params, password)
@@ -67,8 +73,13 @@ def open_remote(transport: str, host: str, port: int | None, user: str | None,
     return RemoteEndpoint(relay.start(), None, relay=relay)
 
 
-async def open_remote_async(transport: str, host: str, port: int | None, user: str | None,
-                            params: Mapping[str, str], password: PasswordSource | None = None
-                            ) -> RemoteEndpoint:
+async def open_remote_async(
+    transport: str,
+    host: str,
+    port: int | None,
+    user: str | None,
+    params: Mapping[str, str],
+    password: PasswordSource | None = None,
+) -> RemoteEndpoint:
     """open_remote() for asyncio callers: the blocking log-in runs in a worker thread."""
     return await asyncio.to_thread(open_remote, transport, host, port, user, params, password)

@@ -86,8 +86,9 @@ class LocalRelay:
             )
         except TimeoutError:
             self.close()
-            raise TransportError(f"{self._label}: no answer within "
-                                 f"{self._connect_timeout:.0f} s") from None
+            raise TransportError(
+                f"{self._label}: no answer within {self._connect_timeout:.0f} s"
+            ) from None
         except BaseException:
             self.close()
             raise
@@ -130,8 +131,7 @@ class LocalRelay:
     async def _open(self) -> None:
         upstream = await self._first_bytes_from_new_upstream()
         self._spare = upstream
-        self._server = await asyncio.start_unix_server(self._accepted,
-                                                       path=str(self.socket_path))
+        self._server = await asyncio.start_unix_server(self._accepted, path=str(self.socket_path))
 
     async def _first_bytes_from_new_upstream(self) -> tuple[Upstream, bytes]:
         async with asyncio.timeout(self._connect_timeout):
@@ -189,8 +189,9 @@ class LocalRelay:
             await asyncio.gather(*pending, return_exceptions=True)
 
 
-async def _join(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                upstream: Upstream) -> None:
+async def _join(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, upstream: Upstream
+) -> None:
     async def outward() -> None:
         while data := await reader.read(_CHUNK):
             await upstream.send(data)

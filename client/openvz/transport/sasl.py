@@ -31,8 +31,13 @@ PasswordSource = Callable[[], str]
 class SaslSession:
     """One authenticated TCP session; after GSSAPI it seals and unseals every byte."""
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                 gss_context: Any, host: str) -> None:
+    def __init__(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        gss_context: Any,
+        host: str,
+    ) -> None:
         self._reader = reader
         self._writer = writer
         self._gss = gss_context
@@ -49,8 +54,10 @@ class SaslSession:
         return b"" if payload is None else wire.unseal(self._gss, payload)
 
     async def failure(self) -> TransportError:
-        return TransportError(f"{self._host} closed the session after login "
-                              "(is the daemon behind the SASL listener running?)")
+        return TransportError(
+            f"{self._host} closed the session after login "
+            "(is the daemon behind the SASL listener running?)"
+        )
 
     async def close(self) -> None:
         self._writer.close()
@@ -61,9 +68,14 @@ class SaslSession:
 class SaslTunnel(LocalRelay):
     """openvz+tcp: start() logs in once (errors surface there) and returns the grpc target."""
 
-    def __init__(self, host: str, port: int | None = None, user: str | None = None,
-                 params: Mapping[str, str] | None = None,
-                 password: PasswordSource | None = None) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int | None = None,
+        user: str | None = None,
+        params: Mapping[str, str] | None = None,
+        password: PasswordSource | None = None,
+    ) -> None:
         params = params or {}
         self._host = host.strip("[]")
         self._port = port or DEFAULT_SASL_PORT
@@ -81,8 +93,9 @@ class SaslTunnel(LocalRelay):
         try:
             reader, writer = await asyncio.open_connection(self._host, self._port)
         except OSError as err:
-            raise TransportError(f"cannot reach {self._host} port {self._port}: "
-                                 f"{err.strerror or err}") from None
+            raise TransportError(
+                f"cannot reach {self._host} port {self._port}: {err.strerror or err}"
+            ) from None
         try:
             offered = wire.parse_greeting(await _handshake_frame(reader))
             mechanism = self._choose(offered)
@@ -110,16 +123,21 @@ class SaslTunnel(LocalRelay):
         try:
             import gssapi
         except ImportError:
-            raise TransportError("GSSAPI needs the python gssapi package "
-                                 "(pip install 'openvzd[kerberos]')") from None
+            raise TransportError(
+                "GSSAPI needs the python gssapi package (pip install 'openvzd[kerberos]')"
+            ) from None
         from gssapi.raw.misc import GSSError
 
         wanted = gssapi.RequirementFlag
-        flags = (wanted.mutual_authentication | wanted.confidentiality | wanted.integrity
-                 | wanted.replay_detection | wanted.out_of_sequence_detection)
+        flags = (
+            wanted.mutual_authentication
+            | wanted.confidentiality
+            | wanted.integrity
+            | wanted.replay_detection
+            | wanted.out_of_sequence_detection
+        )
         try:
-            target = gssapi.Name(f"{self._service}@{self._host}",
-                                 gssapi.NameType.hostbased_service)
+            target = gssapi.Name(f"{self._service}@{self._host}", gssapi.NameType.hostbased_service)
             context = gssapi.SecurityContext(name=target, usage="initiate", flags=flags)
             # The first step may ask the KDC for a ticket: blocking network I/O.
             token = await asyncio.to_thread(context.step)

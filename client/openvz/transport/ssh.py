@@ -34,8 +34,9 @@ _SAFE_WORD = re.compile(r"[A-Za-z0-9_.:%\[\]][A-Za-z0-9_.:%@\[\]-]*")
 _STDERR_KEEP = 8192
 
 
-def ssh_argv(host: str, port: int | None, user: str | None, params: Mapping[str, str],
-             ssh: str = "ssh") -> list[str]:
+def ssh_argv(
+    host: str, port: int | None, user: str | None, params: Mapping[str, str], ssh: str = "ssh"
+) -> list[str]:
     """The ssh command line for one connection (no shell involved locally)."""
     host = host.strip("[]")
     for what, value in (("host", host), ("user", user or "x")):
@@ -54,12 +55,19 @@ def ssh_argv(host: str, port: int | None, user: str | None, params: Mapping[str,
     if params.get("known_hosts"):
         argv += ["-o", f"UserKnownHostsFile={params['known_hosts']}"]
     argv += [
-        "-o", "BatchMode=yes",
-        "-o", f"StrictHostKeyChecking={_HOST_KEY_CHECKING[verify]}",
-        "-o", "ConnectTimeout=10",
-        "-o", "ServerAliveInterval=15",
-        "-o", "ServerAliveCountMax=3",
-        "--", host, remote_command(params),
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        f"StrictHostKeyChecking={_HOST_KEY_CHECKING[verify]}",
+        "-o",
+        "ConnectTimeout=10",
+        "-o",
+        "ServerAliveInterval=15",
+        "-o",
+        "ServerAliveCountMax=3",
+        "--",
+        host,
+        remote_command(params),
     ]
     return argv
 
@@ -103,8 +111,9 @@ class SshUpstream:
             async with asyncio.timeout(5):
                 await self._process.wait()
                 await self._stderr_task
-        return explain_ssh_failure(self._host, self._process.returncode,
-                                   self._stderr.decode(errors="replace"))
+        return explain_ssh_failure(
+            self._host, self._process.returncode, self._stderr.decode(errors="replace")
+        )
 
     async def close(self) -> None:
         if self._process.returncode is None:
@@ -147,8 +156,14 @@ def explain_ssh_failure(host: str, returncode: int | None, stderr: str) -> Trans
 class SshTunnel(LocalRelay):
     """openvz+ssh: start() returns the grpc target (unix:PATH) to connect to."""
 
-    def __init__(self, host: str, port: int | None = None, user: str | None = None,
-                 params: Mapping[str, str] | None = None, ssh: str = "ssh") -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int | None = None,
+        user: str | None = None,
+        params: Mapping[str, str] | None = None,
+        ssh: str = "ssh",
+    ) -> None:
         self.argv = ssh_argv(host, port, user, params or {}, ssh)
         self._host = host
         super().__init__(self._spawn, label=f"ssh {host}")

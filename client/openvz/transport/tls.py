@@ -47,8 +47,9 @@ def locate_client_pki(params: Mapping[str, str]) -> ClientPki:
     user = USER_PKI_DIR.expanduser()
     if (user / "clientcert.pem").exists() and (user / "clientkey.pem").exists():
         ca = user / "cacert.pem"
-        return ClientPki(ca if ca.exists() else SYSTEM_CA, user / "clientcert.pem",
-                         user / "clientkey.pem")
+        return ClientPki(
+            ca if ca.exists() else SYSTEM_CA, user / "clientcert.pem", user / "clientkey.pem"
+        )
     return ClientPki(SYSTEM_CA, SYSTEM_CLIENT_CERT, SYSTEM_CLIENT_KEY)
 
 
@@ -114,11 +115,15 @@ def _check_client_certificate(pem: bytes, path: Path) -> None:
         raise TransportError(f"{path} is not a PEM certificate") from None
     now = datetime.datetime.now(datetime.UTC)
     if now < cert.not_valid_before_utc:
-        raise TransportError(f"the client certificate {path} is not valid yet "
-                             f"(from {cert.not_valid_before_utc:%Y-%m-%d %H:%M} UTC)")
+        raise TransportError(
+            f"the client certificate {path} is not valid yet "
+            f"(from {cert.not_valid_before_utc:%Y-%m-%d %H:%M} UTC)"
+        )
     if now > cert.not_valid_after_utc:
-        raise TransportError(f"the client certificate {path} expired on "
-                             f"{cert.not_valid_after_utc:%Y-%m-%d %H:%M} UTC")
+        raise TransportError(
+            f"the client certificate {path} expired on "
+            f"{cert.not_valid_after_utc:%Y-%m-%d %H:%M} UTC"
+        )
 
 
 def _pin_presented_certificate(host: str, port: int, pki: ClientPki) -> tuple[bytes, str]:
@@ -128,9 +133,10 @@ def _pin_presented_certificate(host: str, port: int, pki: ClientPki) -> tuple[by
     context.verify_mode = ssl.CERT_NONE
     context.load_cert_chain(pki.cert_file, pki.key_file)
     try:
-        with socket.create_connection((host, port), timeout=10) as raw, context.wrap_socket(
-            raw, server_hostname=host
-        ) as tls:
+        with (
+            socket.create_connection((host, port), timeout=10) as raw,
+            context.wrap_socket(raw, server_hostname=host) as tls,
+        ):
             der = tls.getpeercert(binary_form=True)
     except (OSError, ssl.SSLError) as err:
         raise TransportError(f"cannot reach {host}:{port} over TLS: {err}") from None
