@@ -190,7 +190,7 @@ class Connection:
                     yield event
                 return
             except grpc.RpcError as err:
-                if err.code() is not grpc.StatusCode.UNAVAILABLE:  # type: ignore[attr-defined]
+                if err.code() is not grpc.StatusCode.UNAVAILABLE:
                     raise from_rpc_error(err, self.target) from None
                 time.sleep(1.0)
 

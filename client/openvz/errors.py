@@ -3,6 +3,8 @@ each carrying the daemon's message and the gRPC status code."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import grpc
 
 
@@ -78,10 +80,11 @@ _BY_CODE: dict[grpc.StatusCode, type[Error]] = {
 
 def from_rpc_error(err: grpc.RpcError, target: str = "") -> Error:
     """The Error for a failed call; UNAVAILABLE names the socket and how to start the daemon."""
-    code: grpc.StatusCode = err.code()  # type: ignore[attr-defined]
-    message: str = err.details() or code.name  # type: ignore[attr-defined]
+    call: Any = err  # a failed call's error is also its grpc.Call
+    code: grpc.StatusCode = call.code()
+    message: str = call.details() or code.name
     job_id = ""
-    for key, value in err.trailing_metadata() or ():  # type: ignore[attr-defined]
+    for key, value in call.trailing_metadata() or ():
         if key == "openvz-job-id":
             job_id = str(value)
     if code is grpc.StatusCode.UNAVAILABLE and target:

@@ -74,9 +74,11 @@ class ReadOnlyInterceptor(grpc.aio.ServerInterceptor):
 
     async def intercept_service(
         self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        continuation: Callable[
+            [grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any] | None]
+        ],
         handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
+    ) -> grpc.RpcMethodHandler[Any, Any] | None:
         method: str = handler_call_details.method
         allowed = self._decisions.get(method)
         if allowed is None:
@@ -86,13 +88,13 @@ class ReadOnlyInterceptor(grpc.aio.ServerInterceptor):
         return _refusal(method, self._why)
 
 
-def _refusal(method: str, why: str) -> grpc.RpcMethodHandler:
+def _refusal(method: str, why: str) -> grpc.RpcMethodHandler[Any, Any]:
     message = f"{method} changes the host and this connection is read-only ({why})"
 
-    async def deny_unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
+    async def deny_unary(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
         await context.abort(grpc.StatusCode.PERMISSION_DENIED, message)
 
-    async def deny_stream(request: Any, context: grpc.aio.ServicerContext) -> Any:
+    async def deny_stream(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
         await context.abort(grpc.StatusCode.PERMISSION_DENIED, message)
         yield  # pragma: no cover - makes this an async generator
 

@@ -58,12 +58,18 @@ def _parser() -> argparse.ArgumentParser:
         nargs="?",
         choices=["serve", "check"],
         default="serve",
-        help="serve (the default) or check the host like virt-host-validate",
+        help="serve (the default), check the host like virt-host-validate; "
+        "`openvzd passwd USER` manages SCRAM passwords",
     )
     return parser
 
 
 def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["passwd"]:
+        from openvzd.remote.passwords import passwd_main
+
+        sys.exit(passwd_main(argv[1:]))
     args = _parser().parse_args(argv)
     if args.print_default_config:
         sys.stdout.write(DEFAULTS_DOC)

@@ -6,9 +6,9 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
+import openvz
 import pytest
 
-import openvz
 from tests.daemon_process import BIN, DaemonProcess, running_daemon
 
 

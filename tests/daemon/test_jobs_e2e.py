@@ -10,7 +10,6 @@ from pathlib import Path
 
 import grpc
 import pytest
-
 from openvz.v1 import (
     common_pb2,
     domains_pb2,
@@ -20,6 +19,7 @@ from openvz.v1 import (
     jobs_pb2,
     jobs_pb2_grpc,
 )
+
 from tests.daemon_process import DaemonProcess, running_daemon, start_daemon
 
 
@@ -85,8 +85,12 @@ def test_identical_queued_starts_merge(daemon: DaemonProcess) -> None:
         third = stub.Start(domains_pb2.DomainCall(domain=ref, options=nowait))
         assert second.job.id == third.job.id != first.job.id
         keyed = common_pb2.JobOptions(no_wait=True, idempotency_key="k-203")
-        once = stub.Start(domains_pb2.DomainCall(domain=common_pb2.DomainRef(id=203), options=keyed))
-        again = stub.Start(domains_pb2.DomainCall(domain=common_pb2.DomainRef(id=203), options=keyed))
+        once = stub.Start(
+            domains_pb2.DomainCall(domain=common_pb2.DomainRef(id=203), options=keyed)
+        )
+        again = stub.Start(
+            domains_pb2.DomainCall(domain=common_pb2.DomainRef(id=203), options=keyed)
+        )
         assert once.job.id == again.job.id
         jobs = jobs_pb2_grpc.JobsStub(channel)
         final = list(jobs.Wait(jobs_pb2.WaitJobRequest(id=third.job.id), timeout=30))[-1]
@@ -110,8 +114,11 @@ def test_cancel_a_hanging_start(daemon: DaemonProcess) -> None:
     with daemon.channel() as channel:
         stub = domains_pb2_grpc.DomainsStub(channel)
         jobs = jobs_pb2_grpc.JobsStub(channel)
-        reply = stub.Start(domains_pb2.DomainCall(
-            domain=common_pb2.DomainRef(id=205), options=common_pb2.JobOptions(no_wait=True)))
+        reply = stub.Start(
+            domains_pb2.DomainCall(
+                domain=common_pb2.DomainRef(id=205), options=common_pb2.JobOptions(no_wait=True)
+            )
+        )
         deadline = time.monotonic() + 20
         while jobs.Get(jobs_pb2.JobRef(id=reply.job.id)).state != common_pb2.JOB_STATE_RUNNING:
             assert time.monotonic() < deadline
@@ -151,7 +158,9 @@ def test_kill_9_with_queued_and_running_jobs_loses_nothing_and_repeats_nothing(
         stub = domains_pb2_grpc.DomainsStub(channel)
         nowait = common_pb2.JobOptions(no_wait=True)
         accepted = [
-            stub.Start(domains_pb2.DomainCall(domain=common_pb2.DomainRef(id=veid), options=nowait)).job.id
+            stub.Start(
+                domains_pb2.DomainCall(domain=common_pb2.DomainRef(id=veid), options=nowait)
+            ).job.id
             for veid in (300, 300, 301, 302, 303)
         ]
     time.sleep(0.5)  # some are running now, the rest are queued
@@ -163,8 +172,11 @@ def test_kill_9_with_queued_and_running_jobs_loses_nothing_and_repeats_nothing(
         for job_id in accepted:
             finals[job_id] = list(jobs.Wait(jobs_pb2.WaitJobRequest(id=job_id), timeout=30))[-1]
         states = {f.state for f in finals.values()}
-        assert states <= {common_pb2.JOB_STATE_SUCCEEDED, common_pb2.JOB_STATE_INTERRUPTED,
-                          common_pb2.JOB_STATE_FAILED}
+        assert states <= {
+            common_pb2.JOB_STATE_SUCCEEDED,
+            common_pb2.JOB_STATE_INTERRUPTED,
+            common_pb2.JOB_STATE_FAILED,
+        }
         domains = domains_pb2_grpc.DomainsStub(channel)
         records = [
             json.loads(line)
@@ -172,13 +184,18 @@ def test_kill_9_with_queued_and_running_jobs_loses_nothing_and_repeats_nothing(
         ]
         for veid in (300, 301, 302, 303):
             begun = [
-                r for r in records
-                if r.get("event") == "start" and r.get("tool") == "vzctl"
+                r
+                for r in records
+                if r.get("event") == "start"
+                and r.get("tool") == "vzctl"
                 and r["argv"][1:3] == ["start", str(veid)]
             ]
             mine = {job_id: final for job_id, final in finals.items() if final.veid == veid}
-            finished = [f for f in mine.values() if f.state in (
-                common_pb2.JOB_STATE_SUCCEEDED, common_pb2.JOB_STATE_FAILED)]
+            finished = [
+                f
+                for f in mine.values()
+                if f.state in (common_pb2.JOB_STATE_SUCCEEDED, common_pb2.JOB_STATE_FAILED)
+            ]
             # Each job ran its vzctl at most once (never again after the crash), and
             # every job that reports an end did run it.
             assert len(finished) <= len(begun) <= len(mine), (veid, begun, mine)

@@ -72,7 +72,7 @@ def domain_to_proto(runtime: Runtime, veid: int, *, names_only: bool = False) ->
         name=str(veid),
         uuid=runtime.uuid_of(veid),
         vz_name=container.vz_name,
-        state=STATE_BY_WORD.get(word, domains_pb2.DOMAIN_STATE_UNSPECIFIED),  # type: ignore[arg-type]
+        state=STATE_BY_WORD.get(word, domains_pb2.DOMAIN_STATE_UNSPECIFIED),
         state_reason=REASON_BY_WORD.get(word, ""),
         autostart=container.autostart,
         persistent=True,
@@ -93,7 +93,7 @@ def event_to_proto(event: Event) -> events_pb2.Event:
             events_pb2.LifecycleEvent(
                 veid=payload.veid,
                 kind=events_pb2.LifecycleKind.Value(f"LIFECYCLE_KIND_{payload.kind}"),
-                state=STATE_BY_WORD.get(payload.state, domains_pb2.DOMAIN_STATE_UNSPECIFIED),  # type: ignore[arg-type]
+                state=STATE_BY_WORD.get(payload.state, domains_pb2.DOMAIN_STATE_UNSPECIFIED),
                 cause=payload.cause,
                 job_id=payload.job_id,
             )

@@ -60,7 +60,7 @@ class DomainsService(domains_pb2_grpc.DomainsServicer):
             raise ApiError("NOT_FOUND", f"no container with UUID {ref.uuid}")
         raise ApiError("BAD_ARGUMENT", "name the container by id, name or uuid")
 
-    async def _guard(self, context: grpc.aio.ServicerContext, call: Any) -> Any:
+    async def _guard(self, context: grpc.aio.ServicerContext[Any, Any], call: Any) -> Any:
         try:
             return await call()
         except ApiError as err:
@@ -71,7 +71,7 @@ class DomainsService(domains_pb2_grpc.DomainsServicer):
     # -- reads -------------------------------------------------------------------
 
     async def List(
-        self, request: domains_pb2.ListDomainsRequest, context: grpc.aio.ServicerContext
+        self, request: domains_pb2.ListDomainsRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> domains_pb2.ListDomainsResponse:
         runtime = self._runtime
         both = request.active == request.inactive
@@ -89,7 +89,7 @@ class DomainsService(domains_pb2_grpc.DomainsServicer):
         return domains_pb2.ListDomainsResponse(domains=found)
 
     async def Lookup(
-        self, request: common_pb2.DomainRef, context: grpc.aio.ServicerContext
+        self, request: common_pb2.DomainRef, context: grpc.aio.ServicerContext[Any, Any]
     ) -> domains_pb2.Domain:
         async def call() -> domains_pb2.Domain:
             return domain_to_proto(self._runtime, self._resolve(request))
@@ -101,7 +101,7 @@ class DomainsService(domains_pb2_grpc.DomainsServicer):
         return spec_from_config(container.values, veid, self._runtime.uuid_of(veid))
 
     async def GetXML(
-        self, request: domains_pb2.GetXMLRequest, context: grpc.aio.ServicerContext
+        self, request: domains_pb2.GetXMLRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> domains_pb2.DomainXML:
         async def call() -> domains_pb2.DomainXML:
             veid = self._resolve(request.domain)
@@ -112,7 +112,7 @@ class DomainsService(domains_pb2_grpc.DomainsServicer):
         return await self._guard(context, call)  # type: ignore[no-any-return]
 
     async def GetInfo(
-        self, request: common_pb2.DomainRef, context: grpc.aio.ServicerContext
+        self, request: common_pb2.DomainRef, context: grpc.aio.ServicerContext[Any, Any]
     ) -> domains_pb2.DomainInfo:
         async def call() -> domains_pb2.DomainInfo:
             veid = self._resolve(request)
@@ -135,7 +135,7 @@ class DomainsService(domains_pb2_grpc.DomainsServicer):
         return await self._guard(context, call)  # type: ignore[no-any-return]
 
     async def GetStats(
-        self, request: domains_pb2.GetStatsRequest, context: grpc.aio.ServicerContext
+        self, request: domains_pb2.GetStatsRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> domains_pb2.GetStatsResponse:
         async def call() -> domains_pb2.GetStatsResponse:
             runtime = self._runtime
@@ -179,7 +179,7 @@ class DomainsService(domains_pb2_grpc.DomainsServicer):
         return await self._guard(context, call)  # type: ignore[no-any-return]
 
     async def GetMemoryParameters(
-        self, request: common_pb2.DomainRef, context: grpc.aio.ServicerContext
+        self, request: common_pb2.DomainRef, context: grpc.aio.ServicerContext[Any, Any]
     ) -> domains_pb2.MemoryParameters:
         async def call() -> domains_pb2.MemoryParameters:
             spec = self._spec(self._resolve(request))
@@ -193,7 +193,7 @@ class DomainsService(domains_pb2_grpc.DomainsServicer):
 
     async def _submit(
         self,
-        context: grpc.aio.ServicerContext,
+        context: grpc.aio.ServicerContext[Any, Any],
         operation: str,
         veid: int,
         params: dict[str, Any],
@@ -226,7 +226,7 @@ class DomainsService(domains_pb2_grpc.DomainsServicer):
 
     async def _job(
         self,
-        context: grpc.aio.ServicerContext,
+        context: grpc.aio.ServicerContext[Any, Any],
         operation: str,
         ref: common_pb2.DomainRef,
         options: common_pb2.JobOptions,
@@ -240,7 +240,10 @@ class DomainsService(domains_pb2_grpc.DomainsServicer):
         return await self._guard(context, call)  # type: ignore[no-any-return]
 
     async def _define(
-        self, request: domains_pb2.DefineRequest, context: grpc.aio.ServicerContext, operation: str
+        self,
+        request: domains_pb2.DefineRequest,
+        context: grpc.aio.ServicerContext[Any, Any],
+        operation: str,
     ) -> common_pb2.JobReply:
         async def call() -> common_pb2.JobReply:
             spec = parse_domain(request.xml)  # refuse bad XML before it is journaled
@@ -257,17 +260,17 @@ class DomainsService(domains_pb2_grpc.DomainsServicer):
         return await self._guard(context, call)  # type: ignore[no-any-return]
 
     async def Define(
-        self, request: domains_pb2.DefineRequest, context: grpc.aio.ServicerContext
+        self, request: domains_pb2.DefineRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> common_pb2.JobReply:
         return await self._define(request, context, "define")
 
     async def Create(
-        self, request: domains_pb2.DefineRequest, context: grpc.aio.ServicerContext
+        self, request: domains_pb2.DefineRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> common_pb2.JobReply:
         return await self._define(request, context, "create")
 
     async def Undefine(
-        self, request: domains_pb2.UndefineRequest, context: grpc.aio.ServicerContext
+        self, request: domains_pb2.UndefineRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> common_pb2.JobReply:
         if request.keep_storage:
             await abort(
@@ -279,38 +282,38 @@ class DomainsService(domains_pb2_grpc.DomainsServicer):
         return await self._job(context, "undefine", request.domain, request.options)
 
     async def Start(
-        self, request: domains_pb2.DomainCall, context: grpc.aio.ServicerContext
+        self, request: domains_pb2.DomainCall, context: grpc.aio.ServicerContext[Any, Any]
     ) -> common_pb2.JobReply:
         return await self._job(context, "start", request.domain, request.options)
 
     async def Shutdown(
-        self, request: domains_pb2.ShutdownRequest, context: grpc.aio.ServicerContext
+        self, request: domains_pb2.ShutdownRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> common_pb2.JobReply:
         return await self._job(context, "shutdown", request.domain, request.options)
 
     async def Destroy(
-        self, request: domains_pb2.DomainCall, context: grpc.aio.ServicerContext
+        self, request: domains_pb2.DomainCall, context: grpc.aio.ServicerContext[Any, Any]
     ) -> common_pb2.JobReply:
         return await self._job(context, "destroy", request.domain, request.options)
 
     async def Reboot(
-        self, request: domains_pb2.DomainCall, context: grpc.aio.ServicerContext
+        self, request: domains_pb2.DomainCall, context: grpc.aio.ServicerContext[Any, Any]
     ) -> common_pb2.JobReply:
         return await self._job(context, "reboot", request.domain, request.options)
 
     async def Suspend(
-        self, request: domains_pb2.DomainCall, context: grpc.aio.ServicerContext
+        self, request: domains_pb2.DomainCall, context: grpc.aio.ServicerContext[Any, Any]
     ) -> common_pb2.JobReply:
         return await self._job(context, "suspend", request.domain, request.options)
 
     async def Resume(
-        self, request: domains_pb2.DomainCall, context: grpc.aio.ServicerContext
+        self, request: domains_pb2.DomainCall, context: grpc.aio.ServicerContext[Any, Any]
     ) -> common_pb2.JobReply:
         return await self._job(context, "resume", request.domain, request.options)
 
     async def _set(
         self,
-        context: grpc.aio.ServicerContext,
+        context: grpc.aio.ServicerContext[Any, Any],
         ref: common_pb2.DomainRef,
         options: common_pb2.JobOptions,
         build: Any,
@@ -325,7 +328,7 @@ class DomainsService(domains_pb2_grpc.DomainsServicer):
         return await self._guard(context, call)  # type: ignore[no-any-return]
 
     async def SetAutostart(
-        self, request: domains_pb2.SetAutostartRequest, context: grpc.aio.ServicerContext
+        self, request: domains_pb2.SetAutostartRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> common_pb2.JobReply:
         return await self._set(
             context,
@@ -335,7 +338,7 @@ class DomainsService(domains_pb2_grpc.DomainsServicer):
         )
 
     async def SetVcpus(
-        self, request: domains_pb2.SetVcpusRequest, context: grpc.aio.ServicerContext
+        self, request: domains_pb2.SetVcpusRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> common_pb2.JobReply:
         def build() -> list[str]:
             if not 1 <= request.vcpus <= MAX_VCPUS:
@@ -345,7 +348,7 @@ class DomainsService(domains_pb2_grpc.DomainsServicer):
         return await self._set(context, request.domain, request.options, build)
 
     async def SetMemory(
-        self, request: domains_pb2.SetMemoryRequest, context: grpc.aio.ServicerContext
+        self, request: domains_pb2.SetMemoryRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> common_pb2.JobReply:
         def build() -> list[str]:
             if request.memory_kib < 1024:
@@ -355,7 +358,9 @@ class DomainsService(domains_pb2_grpc.DomainsServicer):
         return await self._set(context, request.domain, request.options, build)
 
     async def SetMemoryParameters(
-        self, request: domains_pb2.SetMemoryParametersRequest, context: grpc.aio.ServicerContext
+        self,
+        request: domains_pb2.SetMemoryParametersRequest,
+        context: grpc.aio.ServicerContext[Any, Any],
     ) -> common_pb2.JobReply:
         def build() -> list[str]:
             args: list[str] = []
@@ -380,7 +385,7 @@ class DomainsService(domains_pb2_grpc.DomainsServicer):
         return await self._set(context, request.domain, request.options, build)
 
     async def SetHostname(
-        self, request: domains_pb2.SetHostnameRequest, context: grpc.aio.ServicerContext
+        self, request: domains_pb2.SetHostnameRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> common_pb2.JobReply:
         return await self._set(
             context,
@@ -390,7 +395,9 @@ class DomainsService(domains_pb2_grpc.DomainsServicer):
         )
 
     async def SetNameservers(
-        self, request: domains_pb2.SetNameserversRequest, context: grpc.aio.ServicerContext
+        self,
+        request: domains_pb2.SetNameserversRequest,
+        context: grpc.aio.ServicerContext[Any, Any],
     ) -> common_pb2.JobReply:
         def build() -> list[str]:
             args: list[str] = []
@@ -405,7 +412,9 @@ class DomainsService(domains_pb2_grpc.DomainsServicer):
         return await self._set(context, request.domain, request.options, build)
 
     async def SetUserPassword(
-        self, request: domains_pb2.SetUserPasswordRequest, context: grpc.aio.ServicerContext
+        self,
+        request: domains_pb2.SetUserPasswordRequest,
+        context: grpc.aio.ServicerContext[Any, Any],
     ) -> common_pb2.JobReply:
         def build() -> list[str]:
             user = request.user
@@ -419,17 +428,17 @@ class DomainsService(domains_pb2_grpc.DomainsServicer):
         return await self._set(context, request.domain, request.options, build)
 
     async def AttachDevice(
-        self, request: domains_pb2.DeviceRequest, context: grpc.aio.ServicerContext
+        self, request: domains_pb2.DeviceRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> common_pb2.JobReply:
         return await self._device(context, request, attach=True)
 
     async def DetachDevice(
-        self, request: domains_pb2.DeviceRequest, context: grpc.aio.ServicerContext
+        self, request: domains_pb2.DeviceRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> common_pb2.JobReply:
         return await self._device(context, request, attach=False)
 
     async def UpdateDevice(
-        self, request: domains_pb2.DeviceRequest, context: grpc.aio.ServicerContext
+        self, request: domains_pb2.DeviceRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> common_pb2.JobReply:
         await abort(
             context,
@@ -438,7 +447,10 @@ class DomainsService(domains_pb2_grpc.DomainsServicer):
         )
 
     async def _device(
-        self, context: grpc.aio.ServicerContext, request: domains_pb2.DeviceRequest, attach: bool
+        self,
+        context: grpc.aio.ServicerContext[Any, Any],
+        request: domains_pb2.DeviceRequest,
+        attach: bool,
     ) -> common_pb2.JobReply:
         def build() -> list[str]:
             from openvzd.domxml import device_args
@@ -449,7 +461,7 @@ class DomainsService(domains_pb2_grpc.DomainsServicer):
         return await self._set(context, request.domain, request.options, build)
 
     async def Migrate(
-        self, request: domains_pb2.MigrateRequest, context: grpc.aio.ServicerContext
+        self, request: domains_pb2.MigrateRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> common_pb2.JobReply:
         destination = request.destination
         if not destination or destination.startswith("-") or any(c.isspace() for c in destination):

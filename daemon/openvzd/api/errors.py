@@ -8,7 +8,7 @@ fails in a way we cannot classify is UNKNOWN, with the tool's own words.
 
 from __future__ import annotations
 
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import grpc
 from openvz.v1 import common_pb2
@@ -56,6 +56,8 @@ class ApiError(Exception):
         self.message = message
 
 
-async def abort(context: grpc.aio.ServicerContext, kind: object, message: str) -> NoReturn:
+async def abort(
+    context: grpc.aio.ServicerContext[Any, Any], kind: object, message: str
+) -> NoReturn:
     await context.abort(status_for(kind), message)
     raise AssertionError("unreachable: context.abort raises")  # pragma: no cover

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 import grpc
 from openvz.v1 import events_pb2, events_pb2_grpc
@@ -17,7 +18,7 @@ class EventsService(events_pb2_grpc.EventsServicer):
         self._bus = bus
 
     async def Watch(
-        self, request: events_pb2.WatchRequest, context: grpc.aio.ServicerContext
+        self, request: events_pb2.WatchRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> AsyncIterator[events_pb2.Event]:
         if any(veid <= 0 for veid in request.veids):
             await abort(context, "BAD_ARGUMENT", "veids must be container IDs (positive numbers)")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import platform
+from typing import Any
 
 import grpc
 from lxml import etree
@@ -39,7 +40,7 @@ class HostService(host_pb2_grpc.HostServicer):
         self._runtime = runtime
 
     async def GetVersion(
-        self, request: host_pb2.VersionRequest, context: grpc.aio.ServicerContext
+        self, request: host_pb2.VersionRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> host_pb2.Version:
         version = self._runtime.vzctl_version
         return host_pb2.Version(
@@ -51,12 +52,12 @@ class HostService(host_pb2_grpc.HostServicer):
         )
 
     async def GetHostname(
-        self, request: host_pb2.HostnameRequest, context: grpc.aio.ServicerContext
+        self, request: host_pb2.HostnameRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> host_pb2.Hostname:
         return host_pb2.Hostname(hostname=self._runtime.hostname)
 
     async def GetNodeInfo(
-        self, request: host_pb2.NodeInfoRequest, context: grpc.aio.ServicerContext
+        self, request: host_pb2.NodeInfoRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> host_pb2.NodeInfo:
         node = self._runtime.node
         return host_pb2.NodeInfo(
@@ -72,12 +73,12 @@ class HostService(host_pb2_grpc.HostServicer):
         )
 
     async def GetCapabilities(
-        self, request: host_pb2.CapabilitiesRequest, context: grpc.aio.ServicerContext
+        self, request: host_pb2.CapabilitiesRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> host_pb2.Capabilities:
         return host_pb2.Capabilities(xml=capabilities_xml(self._runtime))
 
     async def Check(
-        self, request: host_pb2.CheckRequest, context: grpc.aio.ServicerContext
+        self, request: host_pb2.CheckRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> host_pb2.CheckReport:
         checks = await run_checks(self._runtime.config)
         return host_pb2.CheckReport(

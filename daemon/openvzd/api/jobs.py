@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 import grpc
 from openvz.v1 import common_pb2, jobs_pb2, jobs_pb2_grpc
@@ -20,7 +21,7 @@ class JobsService(jobs_pb2_grpc.JobsServicer):
         self._queue = queue
 
     async def List(
-        self, request: jobs_pb2.ListJobsRequest, context: grpc.aio.ServicerContext
+        self, request: jobs_pb2.ListJobsRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> jobs_pb2.ListJobsResponse:
         if request.veid < 0:
             await abort(context, "BAD_ARGUMENT", "veid must be 0 (every lane) or a container ID")
@@ -35,7 +36,7 @@ class JobsService(jobs_pb2_grpc.JobsServicer):
         return jobs_pb2.ListJobsResponse(jobs=[job_to_proto(job) for job in jobs])
 
     async def Get(
-        self, request: jobs_pb2.JobRef, context: grpc.aio.ServicerContext
+        self, request: jobs_pb2.JobRef, context: grpc.aio.ServicerContext[Any, Any]
     ) -> common_pb2.Job:
         job = self._queue.get(request.id)
         if job is None:
@@ -43,7 +44,7 @@ class JobsService(jobs_pb2_grpc.JobsServicer):
         return job_to_proto(job)
 
     async def Wait(
-        self, request: jobs_pb2.WaitJobRequest, context: grpc.aio.ServicerContext
+        self, request: jobs_pb2.WaitJobRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> AsyncIterator[common_pb2.Job]:
         if request.timeout_seconds < 0:
             await abort(context, "BAD_ARGUMENT", "timeout_seconds must be ≥ 0 (0 = until the end)")
@@ -53,7 +54,7 @@ class JobsService(jobs_pb2_grpc.JobsServicer):
             yield job_to_proto(job)
 
     async def Cancel(
-        self, request: jobs_pb2.JobRef, context: grpc.aio.ServicerContext
+        self, request: jobs_pb2.JobRef, context: grpc.aio.ServicerContext[Any, Any]
     ) -> common_pb2.Job:
         try:
             job = await self._queue.cancel(request.id)
