@@ -1,0 +1,217 @@
+"""openvzd against its baselines, measured in the same run (these machines are noisy).
+
+    .venv/bin/python bench/bench_daemon.py [--quick]
+
+Prints one table: Domains.List latency over the unix socket against a bare
+grpc.aio echo on a unix socket and against running `vzlist -a` directly; a start
+job's time against the same vzctl run directly; 100 parallel starts against the
+ideal for max_workers; startup time and RSS against container count.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import grpc
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from openvz.v1 import common_pb2, domains_pb2, domains_pb2_grpc
+
+from tests.daemon_process import BIN, start_daemon
+
+
+def percentile(samples: list[float], p: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * p))]
+
+
+def timed(call, count: int) -> list[float]:  # type: ignore[no-untyped-def]
+    samples = []
+    for _ in range(count):
+        began = time.perf_counter()
+        call()
+        samples.append(time.perf_counter() - began)
+    return samples
+
+
+ECHO_SERVER = r"""
+import asyncio, sys, grpc
+async def main(path):
+    server = grpc.aio.server()
+    handler = grpc.method_handlers_generic_handler("bench.Echo", {
+        "Echo": grpc.unary_unary_rpc_method_handler(lambda req, ctx: req)})
+    server.add_generic_rpc_handlers((handler,))
+    server.add_insecure_port("unix:" + path)
+    await server.start()
+    print("ready", flush=True)
+    await server.wait_for_termination()
+asyncio.run(main(sys.argv[1]))
+"""
+
+
+def echo_baseline(count: int) -> list[float]:
+    with tempfile.TemporaryDirectory() as scratch:
+        path = f"{scratch}/echo.sock"
+        server = subprocess.Popen([sys.executable, "-c", ECHO_SERVER, path], stdout=subprocess.PIPE)
+        try:
+            assert server.stdout is not None and server.stdout.readline().strip() == b"ready"
+            with grpc.insecure_channel(f"unix:{path}") as channel:
+                echo = channel.unary_unary("/bench.Echo/Echo")
+                echo(b"x" * 32)
+                return timed(lambda: echo(b"x" * 32), count)
+        finally:
+            server.kill()
+            server.wait()
+
+
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true", help="smaller counts")
+    args = parser.parse_args()
+    reps = 100 if args.quick else 300
+    rows: list[tuple[str, str, str]] = []
+    with tempfile.TemporaryDirectory() as scratch:
+        sim = Path(scratch) / "sim"
+        daemon = start_daemon(sim)
+        try:
+            daemon.vzsim("populate", str(daemon.host_root), "--count", "1000", "--first-id", "1000")
+            time.sleep(3)  # the monitor's next look loads them
+            with daemon.channel() as channel:
+                stub = domains_pb2_grpc.DomainsStub(channel)
+                assert len(stub.List(domains_pb2.ListDomainsRequest()).domains) == 1000
+                listing = timed(lambda: stub.List(domains_pb2.ListDomainsRequest()), reps)
+                lookup = timed(lambda: stub.Lookup(common_pb2.DomainRef(id=1500)), reps)
+            echo = echo_baseline(reps)
+            vzlist = timed(
+                lambda: subprocess.run(
+                    [daemon.tool("vzlist"), "-a"], capture_output=True, check=True
+                ),
+                20,
+            )
+            p50 = statistics.median
+            rows.append(
+                (
+                    "List 1,000 CTs p50",
+                    f"{p50(listing) * 1e3:.2f} ms",
+                    f"{p50(listing) / p50(echo):.1f}x echo, {p50(vzlist) / p50(listing):.1f}x faster than vzlist -a",
+                )
+            )
+            rows.append(("List 1,000 CTs p99", f"{percentile(listing, 0.99) * 1e3:.2f} ms", ""))
+            rows.append(
+                (
+                    "Lookup p50",
+                    f"{p50(lookup) * 1e3:.2f} ms",
+                    f"{p50(lookup) / p50(echo):.1f}x echo",
+                )
+            )
+            rows.append(("bare echo p50", f"{p50(echo) * 1e3:.2f} ms", "baseline"))
+            rows.append(("vzlist -a (1,000) p50", f"{p50(vzlist) * 1e3:.1f} ms", "baseline"))
+
+            # Job overhead: start+destroy through the daemon against vzctl run directly.
+            direct, through = [], []
+            with daemon.channel() as channel:
+                stub = domains_pb2_grpc.DomainsStub(channel)
+                for i in range(20):
+                    veid = 1000 + i
+                    began = time.perf_counter()
+                    subprocess.run(
+                        [daemon.tool("vzctl"), "start", str(veid)], capture_output=True, check=True
+                    )
+                    direct.append(time.perf_counter() - began)
+                    subprocess.run(
+                        [daemon.tool("vzctl"), "stop", str(veid), "--fast"],
+                        capture_output=True,
+                        check=True,
+                    )
+                    time.sleep(0.01)
+                    began = time.perf_counter()
+                    stub.Start(
+                        domains_pb2.DomainCall(domain=common_pb2.DomainRef(id=veid)), timeout=60
+                    )
+                    through.append(time.perf_counter() - began)
+            overhead = p50(through) - p50(direct)
+            rows.append(
+                (
+                    "start job p50",
+                    f"{p50(through) * 1e3:.1f} ms",
+                    f"+{overhead * 1e3:.1f} ms over vzctl start ({p50(direct) * 1e3:.1f} ms)",
+                )
+            )
+
+            # 100 starts on 100 CTs with a 200 ms start, against ceil(100/max_workers)*0.2 s.
+            (daemon.host_root / ".vzsim" / "knobs.json").write_text(
+                json.dumps({"delay": {"start": 0.2}})
+            )
+            with daemon.channel() as channel:
+                stub = domains_pb2_grpc.DomainsStub(channel)
+                nowait = common_pb2.JobOptions(no_wait=True)
+                began = time.perf_counter()
+                ids = [
+                    stub.Start(
+                        domains_pb2.DomainCall(domain=common_pb2.DomainRef(id=v), options=nowait)
+                    ).job.id
+                    for v in range(1100, 1200)
+                ]
+                from openvz.v1 import jobs_pb2, jobs_pb2_grpc
+
+                jobs = jobs_pb2_grpc.JobsStub(channel)
+                for job_id in ids:
+                    list(jobs.Wait(jobs_pb2.WaitJobRequest(id=job_id), timeout=120))
+                elapsed = time.perf_counter() - began
+            workers = 8
+            vzctl_alone = p50(direct)
+            ideal = -(-100 // workers) * (0.2 + vzctl_alone)
+            rows.append(
+                (
+                    "100 starts, 8 workers",
+                    f"{elapsed:.2f} s",
+                    f"{elapsed / ideal:.2f}x ideal ({ideal:.2f} s = 13 rounds x (0.2 s + bare vzctl))",
+                )
+            )
+        finally:
+            daemon.stop()
+
+    for count in [100, 1000] if args.quick else [100, 1000, 10000]:
+        with tempfile.TemporaryDirectory() as scratch:
+            sim = Path(scratch) / "sim"
+            subprocess.run(
+                [str(BIN / "vzsim"), "init", str(sim / "host")], check=True, capture_output=True
+            )
+            subprocess.run(
+                [str(BIN / "vzsim"), "populate", str(sim / "host"), "--count", str(count)],
+                check=True,
+                capture_output=True,
+            )
+            began = time.perf_counter()
+            daemon = start_daemon(sim)
+            ready = time.perf_counter() - began
+            rss = rss_kib(daemon.process.pid)
+            daemon.stop()
+            rows.append(
+                (f"{count:,} CTs: start to SERVING", f"{ready:.2f} s", f"RSS {rss / 1024:.0f} MiB")
+            )
+
+    width = max(len(r[0]) for r in rows)
+    for name, value, ratio in rows:
+        print(f"{name:<{width}}  {value:>10}  {ratio}")
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("GRPC_VERBOSITY", "NONE")
+    main()
