@@ -109,7 +109,8 @@ def main() -> None:
                 (
                     "List 1,000 CTs p50",
                     f"{p50(listing) * 1e3:.2f} ms",
-                    f"{p50(listing) / p50(echo):.1f}x echo, {p50(vzlist) / p50(listing):.1f}x faster than vzlist -a",
+                    f"{p50(listing) / p50(echo):.1f}x echo, "
+                    f"{p50(vzlist) / p50(listing):.1f}x faster than vzlist -a",
                 )
             )
             rows.append(("List 1,000 CTs p99", f"{percentile(listing, 0.99) * 1e3:.2f} ms", ""))
@@ -181,7 +182,8 @@ def main() -> None:
                 (
                     "100 starts, 8 workers",
                     f"{elapsed:.2f} s",
-                    f"{elapsed / ideal:.2f}x ideal ({ideal:.2f} s = 13 rounds x (0.2 s + bare vzctl))",
+                    f"{elapsed / ideal:.2f}x ideal "
+                    f"({ideal:.2f} s = 13 rounds x (0.2 s + bare vzctl))",
                 )
             )
         finally:

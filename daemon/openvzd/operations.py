@@ -33,6 +33,18 @@ LIFECYCLE_BY_STATUS = {
 }
 
 
+# The status a successful run of each operation leaves; "" keeps the status and
+# only re-reads the config. Operations not listed are read back with vzlist.
+SETTLED_STATUS = {
+    "start": "running",
+    "reboot": "running",
+    "shutdown": "stopped",
+    "destroy": "stopped",
+    "suspend": "running",
+    "resume": "running",
+    "set": "",
+}
+
 EXPECTED_LIFECYCLE = {
     "define": "DEFINED",
     "create": "STARTED",
@@ -88,7 +100,15 @@ class Operations:
         except BaseException:
             await self._publish_changes(job.veid, "job", job.id)
             raise
-        changes = await self._publish_changes(job.veid, "job", job.id)
+        settled = SETTLED_STATUS.get(job.operation)
+        if settled is not None and job.veid in self.runtime.host.containers:
+            # vzctl's exit 0 says where the container is; a vzlist run would only repeat it.
+            changes = self.runtime.host.settle(
+                job.veid, settled or self.runtime.host.containers[job.veid].status
+            )
+            self.publish(changes, "job", job.id)
+        else:
+            changes = await self._publish_changes(job.veid, "job", job.id)
         expected = EXPECTED_LIFECYCLE.get(job.operation)
         # The model may have been stale (an administrator's vzctl between two looks),
         # so a job that did change the state says so even when the read-back did not.
@@ -124,7 +144,7 @@ class Operations:
     def publish(self, changes: list[Change], cause: str, job_id: str = "") -> None:
         for change in changes:
             if change.what in ("removed", "status") and change.new_status != "running":
-                self.runtime.paused.discard(change.veid)
+                self.runtime.set_paused(change.veid, False)
             for event in lifecycle_events(change, cause, job_id):
                 self.events.publish(event)
 

@@ -29,6 +29,7 @@ class Runtime:
     node: NodeInfo
     hostname: str
     paused: set[int] = field(default_factory=set)
+    _default_uuids: dict[int, str] = field(default_factory=dict)
 
     @classmethod
     async def create(cls, config: Config) -> Runtime:
@@ -67,12 +68,21 @@ class Runtime:
             return set()
 
     def set_paused(self, veid: int, paused: bool) -> None:
+        if (veid in self.paused) == paused:
+            return
         (self.paused.add if paused else self.paused.discard)(veid)
+        self.host.version += 1
         write_atomically(self._paused_file, json.dumps(sorted(self.paused)))
 
     def uuid_of(self, veid: int) -> str:
         """The #UUID in the config, else a stable one derived from host and ID."""
-        return self.host.containers[veid].uuid or default_uuid(self.hostname, veid)
+        known = self.host.containers[veid].uuid
+        if known:
+            return known
+        derived = self._default_uuids.get(veid)
+        if derived is None:
+            derived = self._default_uuids[veid] = default_uuid(self.hostname, veid)
+        return derived
 
     def state_of(self, veid: int) -> str:
         """The container's state word: running, paused, stopped, mounted, suspended."""

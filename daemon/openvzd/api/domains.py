@@ -28,12 +28,14 @@ from openvzd.vz.spec import (
 
 PAGE_KIB = 4
 MAX_VCPUS = 4096
+LIST_CACHE_ENTRIES = 16
 
 
 class DomainsService(domains_pb2_grpc.DomainsServicer):
     def __init__(self, runtime: Runtime, queue: JobQueue) -> None:
         self._runtime = runtime
         self._queue = queue
+        self._list_cache: dict[tuple[bytes, int], domains_pb2.ListDomainsResponse] = {}
 
     # -- lookups ---------------------------------------------------------------
 
@@ -73,6 +75,11 @@ class DomainsService(domains_pb2_grpc.DomainsServicer):
     async def List(
         self, request: domains_pb2.ListDomainsRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> domains_pb2.ListDomainsResponse:
+        # The answer only changes when the model does; listing is the hot read.
+        key = (request.SerializeToString(deterministic=True), self._runtime.host.version)
+        cached = self._list_cache.get(key)
+        if cached is not None:
+            return cached
         runtime = self._runtime
         both = request.active == request.inactive
         found = []
@@ -86,7 +93,11 @@ class DomainsService(domains_pb2_grpc.DomainsServicer):
             if request.no_autostart and container.autostart:
                 continue
             found.append(domain_to_proto(runtime, veid, names_only=request.names_only))
-        return domains_pb2.ListDomainsResponse(domains=found)
+        reply = domains_pb2.ListDomainsResponse(domains=found)
+        if len(self._list_cache) >= LIST_CACHE_ENTRIES:
+            self._list_cache.clear()
+        self._list_cache[key] = reply
+        return reply
 
     async def Lookup(
         self, request: common_pb2.DomainRef, context: grpc.aio.ServicerContext[Any, Any]

@@ -124,6 +124,8 @@ class HostModel:
         self.paths = paths
         self.runner = runner
         self.containers: dict[int, Container] = {}
+        # Grows at every change, so readers can cache what they derive from the model.
+        self.version = 0
 
     async def list_statuses(self, veids: Iterable[int] = ()) -> dict[int, str]:
         wanted = [str(v) for v in veids]
@@ -169,6 +171,28 @@ class HostModel:
             if status != container.status:
                 changes.append(Change(veid, "status", container.status, status))
                 container.status = status
+        if changes:
+            self.version += 1
+        return changes
+
+    def settle(self, veid: int, status: str) -> list[Change]:
+        """Record the status a successful vzctl run left the container in, and
+        re-read its config if the file changed: no vzlist run needed."""
+        container = self.containers.get(veid)
+        if container is None or status not in STATUSES:
+            raise KeyError(veid)
+        changes = []
+        stamp = _stamp(self.paths.ct_conf(veid))
+        if stamp != container.conf_stamp:
+            container.config = read_config(self.paths.ct_conf(veid))
+            container.conf_stamp = stamp
+            self._report_problems(container)
+            changes.append(Change(veid, "config", container.status, status))
+        if status != container.status:
+            changes.append(Change(veid, "status", container.status, status))
+            container.status = status
+        if changes:
+            self.version += 1
         return changes
 
     def _report_problems(self, container: Container) -> None:
