@@ -7,7 +7,6 @@ from pathlib import Path
 
 from hypothesis import given
 from hypothesis import strategies as st
-
 from openvzd.vz.conffile import parse_config, quote, read_config, updated_text, write_atomically
 
 SAMPLE = """\
@@ -49,7 +48,7 @@ def test_edits_keep_every_other_line() -> None:
     text = updated_text(SAMPLE, {"ONBOOT": "no", "HOSTNAME": "ct101", "CPUUNITS": None})
     lines = text.splitlines()
     assert lines[1] == 'ONBOOT="no"'
-    assert 'HOSTNAME="ct101"' == lines[-1]
+    assert lines[-1] == 'HOSTNAME="ct101"'
     assert not any(line.startswith("CPUUNITS=") for line in lines)
     assert "this line is garbage" in lines and "# sample config" in lines
     assert lines.count('DISKSPACE=""') == 1

@@ -8,7 +8,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from lxml import etree
-
 from openvzd.domxml import device_args, format_domain, parse_domain
 from openvzd.vz.errors import ErrorKind, VzError
 from openvzd.vz.spec import ContainerSpec, Interface, plan_define, spec_from_config
