@@ -3,9 +3,10 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 SIM_DIR ?= run/sim
-STAMP := $(VENV)/.installed
+COMMA := ,
 
-.PHONY: run test lint stubs soak bench clean
+.PHONY: run test lint stubs clean
+.PRECIOUS: $(VENV)/.installed-%
 
 $(VENV)/bin/python:
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11) and "openvzd needs Python 3.11")'
@@ -13,31 +14,33 @@ $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-# Reinstall whenever the project's metadata changes. systemd-python is built
-# only where libsystemd-dev is there (scripts/system-packages.sh says why).
-$(STAMP): pyproject.toml $(VENV)/bin/python
-	@extras=test,dev; \
-	if PYTHON=$(PYTHON) scripts/system-packages.sh run; then extras=$$extras,systemd; fi; \
-	if command -v krb5-config >/dev/null; then extras=$$extras,kerberos; fi; \
-	echo "Installing openvzd[$$extras] into $(VENV)"; \
-	$(BIN)/python -m pip install --quiet -e ".[$$extras]" 2>&1 | grep -v 'is ignored' || true; \
+# Reinstall whenever the project's metadata changes. `make run` installs only
+# what the daemon needs; `make test` adds the test tools and the kerberos extra
+# (built against libkrb5-dev, which the test packages bring). systemd-python is
+# built only where libsystemd-dev is there (scripts/system-packages.sh says why).
+$(VENV)/.installed-%: pyproject.toml $(VENV)/bin/python
+	@extras=$(if $(filter test,$*),test$(COMMA)dev$(COMMA)kerberos,); \
+	if PYTHON=$(PYTHON) scripts/system-packages.sh run; then extras=$$extras$${extras:+,}systemd; fi; \
+	target=.; [ -z "$$extras" ] || target=".[$$extras]"; \
+	echo "Installing openvzd$${extras:+[$$extras]} into $(VENV)"; \
+	$(BIN)/python -m pip install --quiet -e "$$target" 2>&1 | grep -v 'is ignored' || true; \
 	$(BIN)/python -c 'import openvzd, openvz, vzsim, grpc'
 	touch $@
 
-run: $(STAMP)
+run: $(VENV)/.installed-run
 	$(BIN)/openvzd --simulate $(SIM_DIR) --tour
 
 # The test packages come first, so the kerberos extra can build against libkrb5-dev.
 test:
 	PYTHON=$(PYTHON) scripts/system-packages.sh test
-	$(MAKE) --no-print-directory $(STAMP)
+	$(MAKE) --no-print-directory $(VENV)/.installed-test
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
-lint: $(STAMP)
+lint: $(VENV)/.installed-test
 	$(BIN)/ruff check daemon client vzsim tests bench scripts
 	$(BIN)/mypy daemon/openvzd client/openvz
 
-stubs: $(STAMP)
+stubs: $(VENV)/.installed-test
 	$(BIN)/python scripts/generate_stubs.py
 
 clean:
