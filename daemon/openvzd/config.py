@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from openvzd.remote.settings import SaslSettings, TlsSettings
+
 DEFAULT_CONFIG_PATH = Path("/etc/openvzd/openvzd.toml")
 
 DEFAULTS_DOC = """\
@@ -142,6 +144,8 @@ class Config:
     sockets: Sockets = field(default_factory=Sockets)
     limits: Limits = field(default_factory=Limits)
     monitor: Monitor = field(default_factory=Monitor)
+    tls: TlsSettings = field(default_factory=TlsSettings)
+    sasl: SaslSettings = field(default_factory=SaslSettings)
     simulated: bool = False
 
     def socket_path(self, name: str) -> Path:
@@ -180,6 +184,8 @@ _SECTIONS: dict[str, type] = {
     "sockets": Sockets,
     "limits": Limits,
     "monitor": Monitor,
+    "tls": TlsSettings,
+    "sasl": SaslSettings,
 }
 
 
@@ -189,6 +195,10 @@ def _coerce(section: str, key: str, value: Any, default: Any) -> Any:
         if not isinstance(value, str) or not value.startswith("/"):
             raise ConfigError(f"{where} must be an absolute path in quotes, not {value!r}")
         return Path(value)
+    if isinstance(default, list):
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f'{where} must be a list of strings, like ["a", "b"], not {value!r}')
+        return list(value)
     if isinstance(default, bool):
         if not isinstance(value, bool):
             raise ConfigError(f"{where} must be true or false, not {value!r}")
@@ -231,6 +241,13 @@ def parse_config(text: str, origin: str = "<config>") -> Config:
     return config
 
 
+def _sections(config: Config, text: str, origin: str, skip: frozenset[str]) -> None:
+    parsed = parse_config(text, origin)
+    for name in _SECTIONS:
+        if name not in skip:
+            setattr(config, name, getattr(parsed, name))
+
+
 def load_config(path: Path) -> Config:
     """The configuration at path; the documented defaults when it does not exist."""
     try:
@@ -244,12 +261,21 @@ def load_config(path: Path) -> Config:
 
 def simulated_config(sim_dir: Path) -> Config:
     """The embedded configuration of `openvzd --simulate DIR`: a vzsim host in DIR/host,
-    sockets in DIR/run, the journal in DIR/state; runs as an ordinary user."""
+    sockets in DIR/run, the journal in DIR/state; runs as an ordinary user. Other
+    settings come from DIR/openvzd.toml when it exists."""
     sim_dir = sim_dir.resolve()
     host = sim_dir / "host"
     sbin = host / "usr" / "sbin"
-    return Config(
+    config = Config(
         paths=Paths(run_dir=sim_dir / "run", state_dir=sim_dir / "state", host_root=host),
         tools=Tools(vzctl=sbin / "vzctl", vzlist=sbin / "vzlist", vzmigrate=sbin / "vzmigrate"),
         simulated=True,
     )
+    # DIR/openvzd.toml may set everything but the paths and tools (remote listeners,
+    # limits, jobs), so a simulated host can be served as a real one would be.
+    overlay = sim_dir / "openvzd.toml"
+    if overlay.exists():
+        _sections(
+            config, overlay.read_text(encoding="utf-8"), str(overlay), frozenset({"paths", "tools"})
+        )
+    return config

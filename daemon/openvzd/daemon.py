@@ -74,6 +74,8 @@ class Daemon:
         self._servers: list[grpc.aio.Server] = []
         self._health = health.aio.HealthServicer()
         self._tasks: list[asyncio.Task[None]] = []
+        self._tls: Any = None
+        self._sasl: Any = None
 
     async def start(self) -> None:
         started = time.monotonic()
@@ -113,6 +115,7 @@ class Daemon:
         bind_unix(self._servers[1], config.ro_socket, config.sockets.ro_mode, None)
         for server in self._servers:
             await server.start()
+        await self._start_remote()
         monitor = HostMonitor(runtime, operations, queue, config.monitor.refresh_interval)
         self._tasks = [
             asyncio.create_task(monitor.run(), name="host-monitor"),
@@ -132,6 +135,59 @@ class Daemon:
             await asyncio.sleep(EVENT_SEQ_SAVE_INTERVAL)
             self.queue.set_meta("last_event_seq", str(self.events.last_seq))
 
+    async def _start_remote(self) -> None:
+        """The TLS and TCP+SASL listeners, when configured; a bad certificate or
+        an unusable SASL setting stops the start with what to fix."""
+        config = self.config
+        if config.tls.enabled:
+            from openvzd.remote.certs import CertificateProblem
+            from openvzd.remote.tls import start_tls_server
+
+            try:
+                self._tls = await start_tls_server(
+                    config.tls,
+                    self._add_servicers,
+                    max_message_bytes=config.limits.max_message_bytes,
+                    max_concurrent_rpcs=config.limits.max_concurrent_rpcs,
+                )
+            except CertificateProblem as err:
+                raise ConfigError(f"[tls]: {err}") from None
+            log.info("TLS listener on %s:%d", config.tls.address, self._tls.port)
+        if config.sasl.enabled:
+            from openvzd.remote.sasl_server import SaslConfigError, start_sasl_server
+
+            try:
+                self._sasl = await start_sasl_server(
+                    config.sasl, config.rw_socket, config.ro_socket
+                )
+            except SaslConfigError as err:
+                raise ConfigError(f"[sasl]: {err}") from None
+            log.info("TCP+SASL listener on %s:%d", config.sasl.address, self._sasl.port)
+
+    def reload(self) -> None:
+        """SIGHUP: new certificates for new TLS connections; nothing else reloads yet."""
+        if self._tls is None:
+            log.info("SIGHUP: no TLS listener, nothing to reload")
+            return
+        from openvzd.remote.certs import CertificateProblem
+
+        try:
+            self._tls.reload()
+        except CertificateProblem as err:
+            log.error("SIGHUP: kept the old certificates: %s", err)
+        else:
+            log.info("SIGHUP: TLS certificates reloaded for new connections")
+
+    def _add_servicers(self, server: grpc.aio.Server) -> None:
+        domains_pb2_grpc.add_DomainsServicer_to_server(
+            DomainsService(self.runtime, self.queue), server
+        )
+        jobs_pb2_grpc.add_JobsServicer_to_server(JobsService(self.queue), server)
+        events_pb2_grpc.add_EventsServicer_to_server(EventsService(self.events), server)
+        host_pb2_grpc.add_HostServicer_to_server(HostService(self.runtime), server)
+        health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
+        reflection.enable_server_reflection(SERVICE_NAMES, server)
+
     def _make_server(self, level: Level) -> grpc.aio.Server:
         interceptors: list[grpc.aio.ServerInterceptor] = []
         if level is Level.READ_ONLY:
@@ -141,14 +197,7 @@ class Daemon:
             options=server_options(self.config.limits.max_message_bytes),
             maximum_concurrent_rpcs=self.config.limits.max_concurrent_rpcs,
         )
-        domains_pb2_grpc.add_DomainsServicer_to_server(
-            DomainsService(self.runtime, self.queue), server
-        )
-        jobs_pb2_grpc.add_JobsServicer_to_server(JobsService(self.queue), server)
-        events_pb2_grpc.add_EventsServicer_to_server(EventsService(self.events), server)
-        host_pb2_grpc.add_HostServicer_to_server(HostService(self.runtime), server)
-        health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
-        reflection.enable_server_reflection(SERVICE_NAMES, server)
+        self._add_servicers(server)
         return server
 
     async def stop(self) -> None:
@@ -156,6 +205,10 @@ class Daemon:
         log.info("stopping: no new calls; running jobs get %.0f s", self.config.jobs.stop_grace)
         await self._health.enter_graceful_shutdown()
         self.events.close()
+        if self._sasl is not None:
+            await self._sasl.stop()
+        if self._tls is not None:
+            await self._tls.stop(2.0)
         await asyncio.gather(*(server.stop(grace=2.0) for server in self._servers))
         for task in self._tasks:
             task.cancel()
@@ -169,7 +222,7 @@ class Daemon:
 
 
 async def run(config: Config, *, tour: bool = False, realistic_delays: bool = True) -> int:
-    """Serve until SIGTERM or SIGINT; SIGHUP is logged (nothing reloads yet)."""
+    """Serve until SIGTERM or SIGINT; SIGHUP reloads the TLS certificates."""
     if config.simulated:
         try:
             ensure_simulated_host(config.paths.host_root, realistic_delays=realistic_delays)
@@ -189,10 +242,7 @@ async def run(config: Config, *, tour: bool = False, realistic_delays: bool = Tr
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    loop.add_signal_handler(
-        signal.SIGHUP,
-        lambda: log.info("SIGHUP: nothing to reload yet (configuration reload is unfinished)"),
-    )
+    loop.add_signal_handler(signal.SIGHUP, daemon.reload)
     await stop.wait()
     await daemon.stop()
     return 0
