@@ -51,6 +51,8 @@ class Connection:
             self.target = f"unix:{uri.socket_path(self.read_only)}"
             self._channel = grpc.insecure_channel(self.target)
         else:
+            from openvz.errors import AuthenticationFailed
+            from openvz.transport import AuthenticationFailed as TransportAuthFailed
             from openvz.transport import TransportError, open_remote
 
             params = dict(uri.params)
@@ -61,6 +63,10 @@ class Connection:
                 self._endpoint = open_remote(
                     uri.transport, uri.host or "", uri.port, uri.user, params
                 )
+            except TransportAuthFailed as err:
+                raise AuthenticationFailed(
+                    f"{uri.text} refused the login: {err}", grpc.StatusCode.UNAUTHENTICATED
+                ) from None
             except TransportError as err:
                 raise Unavailable(f"cannot reach {uri.text}: {err}") from None
             self._channel = self._endpoint.channel()

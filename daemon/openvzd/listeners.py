@@ -91,11 +91,20 @@ def bind_unix(server: grpc.aio.Server, path: Path, mode: int, gid: int | None) -
     os.chmod(path, mode)
 
 
+MAX_CALLS_PER_CONNECTION = 64
+
+
 def server_options(max_message_bytes: int) -> Sequence[tuple[str, Any]]:
+    """Options of the unix-socket servers. SSH and SASL clients arrive through
+    these sockets too, so the per-connection call limit and keepalive apply to them."""
     return (
         ("grpc.max_receive_message_length", max_message_bytes),
         ("grpc.max_send_message_length", max_message_bytes),
         ("grpc.so_reuseport", 0),
+        ("grpc.max_concurrent_streams", MAX_CALLS_PER_CONNECTION),
+        ("grpc.keepalive_time_ms", 60_000),
+        ("grpc.keepalive_timeout_ms", 20_000),
+        ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
     )
 
 
