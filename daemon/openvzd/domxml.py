@@ -76,6 +76,20 @@ def _parser() -> etree.XMLParser:
     )
 
 
+def safe_parse(xml: str, what: str) -> etree._Element:
+    """The root of xml, refused when oversized, with a DOCTYPE (XXE, billion
+    laughs) or not well-formed."""
+    data = xml.encode()
+    if len(data) > MAX_XML_BYTES:
+        raise bad_argument(f"{what} is larger than {MAX_XML_BYTES} bytes")
+    if b"<!DOCTYPE" in data or b"<!ENTITY" in data:
+        raise bad_argument(f"{what} may not have a DOCTYPE or entities; remove them")
+    try:
+        return etree.fromstring(data, _parser())
+    except etree.XMLSyntaxError as err:
+        raise bad_argument(f"{what} is not well-formed: {err}") from None
+
+
 def _size_kib(element: etree._Element, where: str) -> int:
     unit = (element.get("unit") or "KiB").lower()
     if unit not in _UNITS:
@@ -93,15 +107,7 @@ def random_mac() -> str:
 
 def parse_domain(xml: str) -> ContainerSpec:
     """A spec from domain XML; BAD_ARGUMENT errors name the element to change."""
-    data = xml.encode() if isinstance(xml, str) else xml
-    if len(data) > MAX_XML_BYTES:
-        raise bad_argument(f"domain XML is larger than {MAX_XML_BYTES} bytes")
-    if b"<!DOCTYPE" in data or b"<!ENTITY" in data:
-        raise bad_argument("domain XML may not have a DOCTYPE or entities; remove them")
-    try:
-        root = etree.fromstring(data, _parser())
-    except etree.XMLSyntaxError as err:
-        raise bad_argument(f"domain XML is not well-formed: {err}") from None
+    root = safe_parse(xml, "domain XML")
     if root.tag != "domain":
         raise bad_argument(f"the root element is <{root.tag}>, not <domain>")
     if root.get("type") != "openvz":
@@ -320,13 +326,7 @@ def format_domain(spec: ContainerSpec, *, running: bool = False, domain_id: int 
 def device_args(xml: str, current: ContainerSpec, *, attach: bool) -> list[str]:
     """vzctl set options that attach or detach one <interface> of a container."""
     wrapper = ContainerSpec(veid=current.veid)
-    data = xml.encode()
-    if len(data) > MAX_XML_BYTES or b"<!DOCTYPE" in data or b"<!ENTITY" in data:
-        raise bad_argument("device XML may not be larger than 1 MiB or have a DOCTYPE")
-    try:
-        element = etree.fromstring(data, _parser())
-    except etree.XMLSyntaxError as err:
-        raise bad_argument(f"device XML is not well-formed: {err}") from None
+    element = safe_parse(xml, "device XML")
     if element.tag != "interface":
         raise bad_argument(f"<{element.tag}> cannot be attached; only <interface> devices can")
     _parse_interface(element, wrapper)

@@ -31,14 +31,21 @@ class Realm:
         subprocess.run(
             ["kinit", "-k", "-t", str(self.directory / f"{user}.keytab"), f"{user}@{REALM}"],
             env={**os.environ, **self.env, "KRB5CCNAME": ccache},
-            check=True, capture_output=True, timeout=10,
+            check=True,
+            capture_output=True,
+            timeout=10,
         )
         return ccache
 
 
 def _kadmin(env: dict[str, str], query: str) -> None:
-    subprocess.run(["kadmin.local", "-r", REALM, "-q", query], env={**os.environ, **env},
-                   check=True, capture_output=True, timeout=20)
+    subprocess.run(
+        ["kadmin.local", "-r", REALM, "-q", query],
+        env={**os.environ, **env},
+        check=True,
+        capture_output=True,
+        timeout=20,
+    )
 
 
 @contextlib.contextmanager
@@ -78,8 +85,13 @@ def kerberos_realm(directory: Path, users: tuple[str, ...]) -> Iterator[Realm]:
         "KRB5_KDC_PROFILE": str(directory / "kdc.conf"),
         "KRB5RCACHETYPE": "none",
     }
-    subprocess.run(["kdb5_util", "create", "-s", "-r", REALM, "-P", "master-password"],
-                   env={**os.environ, **env}, check=True, capture_output=True, timeout=30)
+    subprocess.run(
+        ["kdb5_util", "create", "-s", "-r", REALM, "-P", "master-password"],
+        env={**os.environ, **env},
+        check=True,
+        capture_output=True,
+        timeout=30,
+    )
     server_keytab = directory / "server.keytab"
     _kadmin(env, f"addprinc -randkey openvzd/{SERVICE_HOST}")
     _kadmin(env, f"ktadd -k {server_keytab} openvzd/{SERVICE_HOST}")
@@ -89,7 +101,9 @@ def kerberos_realm(directory: Path, users: tuple[str, ...]) -> Iterator[Realm]:
     kdc = subprocess.Popen(
         ["krb5kdc", "-n", "-P", str(directory / "kdc.pid")],
         env={**os.environ, **env},
-        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         wait_for_port(port, kdc)

@@ -25,8 +25,12 @@ class Sshd:
 
 
 def _keygen(path: Path) -> None:
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(path)],
-                   check=True, capture_output=True, timeout=20)
+    subprocess.run(
+        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(path)],
+        check=True,
+        capture_output=True,
+        timeout=20,
+    )
 
 
 @contextlib.contextmanager
@@ -53,14 +57,18 @@ UsePAM no
 StrictModes no
 AllowTcpForwarding no
 X11Forwarding no
-PidFile {directory / 'sshd.pid'}
+PidFile {directory / "sshd.pid"}
 LogLevel VERBOSE
 """)
     Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
     log = directory / "sshd.log"
     with log.open("wb") as log_file:
-        sshd = subprocess.Popen([SSHD, "-f", str(config), "-D", "-e"],
-                                stdin=subprocess.DEVNULL, stdout=log_file, stderr=log_file)
+        sshd = subprocess.Popen(
+            [SSHD, "-f", str(config), "-D", "-e"],
+            stdin=subprocess.DEVNULL,
+            stdout=log_file,
+            stderr=log_file,
+        )
     try:
         wait_for_port(port, sshd)
         yield Sshd(port, getpass.getuser(), client_key, known_hosts, log)

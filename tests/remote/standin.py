@@ -36,8 +36,9 @@ class DomainsStandIn(domains_pb2_grpc.DomainsServicer):
         self, request: domains_pb2.DomainCall, context: grpc.aio.ServicerContext[Any, Any]
     ) -> common_pb2.JobReply:
         self.started.append(request.domain.id)
-        job = common_pb2.Job(id=f"job-{len(self.started)}", operation="start",
-                             veid=request.domain.id)
+        job = common_pb2.Job(
+            id=f"job-{len(self.started)}", operation="start", veid=request.domain.id
+        )
         return common_pb2.JobReply(job=job)
 
 
@@ -94,7 +95,8 @@ async def start_domain(channel: grpc.aio.Channel, veid: int, timeout: float = 10
 @contextlib.asynccontextmanager
 async def channel_through(relay: LocalRelay) -> AsyncIterator[grpc.aio.Channel]:
     """A started relay and a channel through it; both closed on the way out."""
-    async with relay as target, grpc.aio.insecure_channel(
-        target, options=remote_channel_options()
-    ) as channel:
+    async with (
+        relay as target,
+        grpc.aio.insecure_channel(target, options=remote_channel_options()) as channel,
+    ):
         yield channel

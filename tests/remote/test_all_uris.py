@@ -39,28 +39,53 @@ Opener = Callable[[bool], Awaitable[tuple[grpc.aio.Channel, Callable[[], Any]]]]
 
 
 @pytest.fixture
-async def openers(standin: StandInDaemon, pki_set: Pki, tmp_path: Path,
-                  sshd: Sshd) -> AsyncIterator[dict[str, Opener]]:
+async def openers(
+    standin: StandInDaemon, pki_set: Pki, tmp_path: Path, sshd: Sshd
+) -> AsyncIterator[dict[str, Opener]]:
     tls_dir = tmp_path / "tls"
     tls_dir.mkdir()
     (tls_dir / "ca.pem").write_bytes(pki_set.ca.cert_pem)
     pki_set.server.write(tls_dir / "cert.pem", tls_dir / "key.pem")
     tls = await start_tls_server(
-        TlsSettings(address="127.0.0.1", port=0, ca_file=tls_dir / "ca.pem",
-                    cert_file=tls_dir / "cert.pem", key_file=tls_dir / "key.pem",
-                    allowed_dn=["CN=root,*"], readonly_dn=["CN=reader,*"]),
-        StandInServices().add_to)
+        TlsSettings(
+            address="127.0.0.1",
+            port=0,
+            ca_file=tls_dir / "ca.pem",
+            cert_file=tls_dir / "cert.pem",
+            key_file=tls_dir / "key.pem",
+            allowed_dn=["CN=root,*"],
+            readonly_dn=["CN=reader,*"],
+        ),
+        StandInServices().add_to,
+    )
     db = tmp_path / "passwd.db"
-    write_db(db, {"root": make_entry("root", "pw", Level.READ_WRITE),
-                  "reader": make_entry("reader", "pw", Level.READ_ONLY)})
+    write_db(
+        db,
+        {
+            "root": make_entry("root", "pw", Level.READ_WRITE),
+            "reader": make_entry("reader", "pw", Level.READ_ONLY),
+        },
+    )
     sasl = await start_sasl_server(
-        SaslSettings(address="127.0.0.1", port=0, mechanisms=[wire.SCRAM_SHA_256],
-                     password_db=db, allow_cleartext=True, allowed_users=["root", "reader"]),
-        standin.rw_socket, standin.ro_socket)
+        SaslSettings(
+            address="127.0.0.1",
+            port=0,
+            mechanisms=[wire.SCRAM_SHA_256],
+            password_db=db,
+            allow_cleartext=True,
+            allowed_users=["root", "reader"],
+        ),
+        standin.rw_socket,
+        standin.ro_socket,
+    )
     pki_dirs = {
-        ro: str(pki.write_client_pki(tmp_path / f"pki-{ro}", pki_set.ca,
-                                     pki.issue(pki_set.ca, "reader" if ro else "root",
-                                               server=False)))
+        ro: str(
+            pki.write_client_pki(
+                tmp_path / f"pki-{ro}",
+                pki_set.ca,
+                pki.issue(pki_set.ca, "reader" if ro else "root", server=False),
+            )
+        )
         for ro in (False, True)
     }
 
@@ -68,35 +93,49 @@ async def openers(standin: StandInDaemon, pki_set: Pki, tmp_path: Path,
         path = standin.ro_socket if readonly else standin.rw_socket
         return grpc.aio.insecure_channel(f"unix:{path}"), lambda: None
 
-    async def remote(transport: str, port: int, user: str | None,
-                     params: dict[str, str]) -> tuple[grpc.aio.Channel, Callable[[], Any]]:
-        endpoint = await open_remote_async(transport, "127.0.0.1", port, user, params,
-                                           password=lambda: "pw")
+    async def remote(
+        transport: str, port: int, user: str | None, params: dict[str, str]
+    ) -> tuple[grpc.aio.Channel, Callable[[], Any]]:
+        endpoint = await open_remote_async(
+            transport, "127.0.0.1", port, user, params, password=lambda: "pw"
+        )
         return endpoint.aio_channel(), endpoint.close
 
     def ssh_params(readonly: bool) -> dict[str, str]:
         socket = standin.ro_socket if readonly else standin.rw_socket
-        return {"keyfile": str(sshd.client_key), "known_hosts": str(sshd.known_hosts),
-                "command": HELPER, "socket": str(socket)}
+        return {
+            "keyfile": str(sshd.client_key),
+            "known_hosts": str(sshd.known_hosts),
+            "command": HELPER,
+            "socket": str(socket),
+        }
 
     try:
         yield {
             "openvz:///system": local,
             "openvz+unix:///system": local,
             "openvz://127.0.0.1/system": lambda ro: remote(
-                "tls", tls.port, None, {"pkipath": pki_dirs[ro]}),
+                "tls", tls.port, None, {"pkipath": pki_dirs[ro]}
+            ),
             "openvz+tcp://root@127.0.0.1/system": lambda ro: remote(
-                "tcp", sasl.port, "reader" if ro else "root", {}),
+                "tcp", sasl.port, "reader" if ro else "root", {}
+            ),
             "openvz+ssh://root@127.0.0.1/system": lambda ro: remote(
-                "ssh", sshd.port, sshd.user, ssh_params(ro)),
+                "ssh", sshd.port, sshd.user, ssh_params(ro)
+            ),
         }
     finally:
         await sasl.stop()
         await tls.stop(None)
 
 
-URIS = ["openvz:///system", "openvz+unix:///system", "openvz://127.0.0.1/system",
-        "openvz+tcp://root@127.0.0.1/system", "openvz+ssh://root@127.0.0.1/system"]
+URIS = [
+    "openvz:///system",
+    "openvz+unix:///system",
+    "openvz://127.0.0.1/system",
+    "openvz+tcp://root@127.0.0.1/system",
+    "openvz+ssh://root@127.0.0.1/system",
+]
 
 
 @pytest.mark.parametrize("uri", URIS)

@@ -14,8 +14,9 @@ from tests.remote.conftest import Pki
 from tests.remote.standin import StandInServices
 
 
-def write(tmp_path: Path, ca: pki.Issued, server: pki.Issued,
-          key_of: pki.Issued | None = None) -> tuple[Path, Path, Path]:
+def write(
+    tmp_path: Path, ca: pki.Issued, server: pki.Issued, key_of: pki.Issued | None = None
+) -> tuple[Path, Path, Path]:
     ca_file, cert_file, key_file = tmp_path / "ca.pem", tmp_path / "cert.pem", tmp_path / "key.pem"
     ca_file.write_bytes(ca.cert_pem)
     cert_file.write_bytes(server.cert_pem)
@@ -42,11 +43,13 @@ def test_unusable_server_certificates_are_named(
 ) -> None:
     ca, server, key_of = pki_set.ca, pki_set.server, None
     if kind == "expired":
-        server = pki.issue(ca, "s", server=True, not_before=pki.NOW - 9 * pki.DAY,
-                           not_after=pki.NOW - pki.DAY)
+        server = pki.issue(
+            ca, "s", server=True, not_before=pki.NOW - 9 * pki.DAY, not_after=pki.NOW - pki.DAY
+        )
     elif kind == "not_yet_valid":
-        server = pki.issue(ca, "s", server=True, not_before=pki.NOW + pki.DAY,
-                           not_after=pki.NOW + 9 * pki.DAY)
+        server = pki.issue(
+            ca, "s", server=True, not_before=pki.NOW + pki.DAY, not_after=pki.NOW + 9 * pki.DAY
+        )
     elif kind == "wrong_key":
         key_of = pki.issue(ca, "other", server=True)
     else:
@@ -67,10 +70,18 @@ def test_missing_and_garbage_files_are_named(tmp_path: Path, pki_set: Pki) -> No
 async def test_the_listener_refuses_to_start_with_an_expired_certificate(
     tmp_path: Path, pki_set: Pki
 ) -> None:
-    expired = pki.issue(pki_set.ca, "s", server=True, not_before=pki.NOW - 9 * pki.DAY,
-                        not_after=pki.NOW - pki.DAY)
+    expired = pki.issue(
+        pki_set.ca, "s", server=True, not_before=pki.NOW - 9 * pki.DAY, not_after=pki.NOW - pki.DAY
+    )
     ca_file, cert_file, key_file = write(tmp_path, pki_set.ca, expired)
-    settings = TlsSettings(enabled=True, address="127.0.0.1", port=0, ca_file=ca_file,
-                           cert_file=cert_file, key_file=key_file, allowed_dn=["*"])
+    settings = TlsSettings(
+        enabled=True,
+        address="127.0.0.1",
+        port=0,
+        ca_file=ca_file,
+        cert_file=cert_file,
+        key_file=key_file,
+        allowed_dn=["*"],
+    )
     with pytest.raises(CertificateProblem, match="expired"):
         await start_tls_server(settings, StandInServices().add_to)

@@ -3,21 +3,14 @@
 from __future__ import annotations
 
 import signal
-import socket
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.daemon_process import BIN, running_daemon
+from tests.daemon_process import BIN, free_port, running_daemon
 from tests.remote.pki import issue, make_ca, write_client_pki
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _ovzsh(uri: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -40,7 +33,7 @@ def tls_sim(tmp_path: Path) -> tuple[Path, int, Path, Path]:
     server.write(pki / "server.pem", pki / "server.key")
     admin = write_client_pki(tmp_path / "admin", ca, issue(ca, "admin", server=False))
     viewer = write_client_pki(tmp_path / "viewer", ca, issue(ca, "viewer", server=False))
-    port = _free_port()
+    port = free_port()
     sim = tmp_path / "sim"
     sim.mkdir()
     (sim / "openvzd.toml").write_text(

@@ -7,7 +7,6 @@ openvzd-ssh-helper, which bridges to the daemon's unix sockets.
 
 from __future__ import annotations
 
-import socket
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,16 +15,10 @@ import pytest
 from openvzd.access import Level
 from openvzd.remote.passwords import make_entry, write_db
 
-from tests.daemon_process import BIN, DaemonProcess, running_daemon
+from tests.daemon_process import BIN, DaemonProcess, free_port, running_daemon
 from tests.remote.pki import issue, make_ca, write_client_pki
 from tests.remote.sshd import Sshd
 from tests.remote.test_ssh import HELPER
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +40,7 @@ def served(
         },
     )
     (base / "pw").write_text("pw\n")
-    tls_port, sasl_port = _free_port(), _free_port()
+    tls_port, sasl_port = free_port(), free_port()
     sim = base / "sim"
     sim.mkdir()
     (sim / "openvzd.toml").write_text(f"""[tls]

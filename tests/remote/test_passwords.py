@@ -34,16 +34,18 @@ def test_set_change_readonly_and_delete(tmp_path: Path, monkeypatch: pytest.Monk
 
 
 @pytest.mark.parametrize("argv", [["bad:name"], ["-x"], ["alice@REALM"]])
-def test_bad_user_names_are_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                    argv: list[str]) -> None:
+def test_bad_user_names_are_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, argv: list[str]
+) -> None:
     db = tmp_path / "passwd.db"
     with pytest.raises(SystemExit) if argv == ["-x"] else _no_raise():
         assert set_password(monkeypatch, [*argv, "--db", str(db)], "pw") == 1
     assert not db.exists()
 
 
-def test_empty_password_and_unknown_delete_fail(tmp_path: Path,
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_empty_password_and_unknown_delete_fail(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     db = tmp_path / "passwd.db"
     assert set_password(monkeypatch, ["alice", "--db", str(db)], "") == 1
     assert passwd_main(["nobody", "--delete", "--db", str(db)]) == 1

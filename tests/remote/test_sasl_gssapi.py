@@ -33,16 +33,20 @@ pytest.importorskip("gssapi")
 
 
 def gss_settings(realm: Realm) -> SaslSettings:
-    return SaslSettings(enabled=True, address="127.0.0.1", port=0,
-                        mechanisms=[wire.GSSAPI], keytab=realm.server_keytab,
-                        allowed_users=[f"alice@{REALM}", f"bob@{REALM}"],
-                        readonly_users=[f"bob@{REALM}"])
+    return SaslSettings(
+        enabled=True,
+        address="127.0.0.1",
+        port=0,
+        mechanisms=[wire.GSSAPI],
+        keytab=realm.server_keytab,
+        allowed_users=[f"alice@{REALM}", f"bob@{REALM}"],
+        readonly_users=[f"bob@{REALM}"],
+    )
 
 
 @pytest.fixture
 async def listener(kerberos_env: Realm, standin: StandInDaemon) -> AsyncIterator[SaslListener]:
-    sasl = await start_sasl_server(gss_settings(kerberos_env), standin.rw_socket,
-                                   standin.ro_socket)
+    sasl = await start_sasl_server(gss_settings(kerberos_env), standin.rw_socket, standin.ro_socket)
     try:
         yield sasl
     finally:
@@ -102,8 +106,11 @@ async def test_an_unknown_service_principal_is_refused(
 
 
 async def test_every_byte_after_a_gssapi_login_is_encrypted(
-    listener: SaslListener, kerberos_env: Realm, monkeypatch: pytest.MonkeyPatch,
-    tmp_path: Path, standin: StandInDaemon,
+    listener: SaslListener,
+    kerberos_env: Realm,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    standin: StandInDaemon,
 ) -> None:
     """An eavesdropper sees the daemon's answers under GSSAPI, never in the clear;
     the same tap does see them in a SCRAM session (so the tap can tell)."""
@@ -121,8 +128,14 @@ async def test_every_byte_after_a_gssapi_login_is_encrypted(
 
     db = tmp_path / "passwd.db"
     write_db(db, {"alice": make_entry("alice", "pw", Level.READ_WRITE)})
-    scram = SaslSettings(address="127.0.0.1", port=0, mechanisms=[wire.SCRAM_SHA_256],
-                         password_db=db, allow_cleartext=True, allowed_users=["alice"])
+    scram = SaslSettings(
+        address="127.0.0.1",
+        port=0,
+        mechanisms=[wire.SCRAM_SHA_256],
+        password_db=db,
+        allow_cleartext=True,
+        allowed_users=["alice"],
+    )
     sasl = await start_sasl_server(scram, standin.rw_socket, standin.ro_socket)
     cleartext_tap = Wiretap(sasl.port)
     await cleartext_tap.start()
@@ -142,16 +155,20 @@ async def test_both_mechanisms_on_one_listener(
     db = tmp_path / "passwd.db"
     write_db(db, {"dave": make_entry("dave", "pw", Level.READ_WRITE)})
     settings = dataclasses.replace(
-        gss_settings(kerberos_env), mechanisms=[wire.GSSAPI, wire.SCRAM_SHA_256],
-        password_db=db, allow_cleartext=True, allowed_users=[f"alice@{REALM}", "dave"],
+        gss_settings(kerberos_env),
+        mechanisms=[wire.GSSAPI, wire.SCRAM_SHA_256],
+        password_db=db,
+        allow_cleartext=True,
+        allowed_users=[f"alice@{REALM}", "dave"],
     )
     sasl = await start_sasl_server(settings, standin.rw_socket, standin.ro_socket)
     try:
         login_as(kerberos_env, "alice", monkeypatch)
         async with tunnel(sasl.port):
             pass
-        async with SaslTunnel("127.0.0.1", sasl.port, "dave", {"auth": "sasl.scram-sha-256"},
-                              password=lambda: "pw"):
+        async with SaslTunnel(
+            "127.0.0.1", sasl.port, "dave", {"auth": "sasl.scram-sha-256"}, password=lambda: "pw"
+        ):
             pass
     finally:
         await sasl.stop()

@@ -31,16 +31,26 @@ from tests.remote.standin import (
 
 def scram_settings(tmp_path: Path) -> SaslSettings:
     db = tmp_path / "passwd.db"
-    write_db(db, {
-        "alice": make_entry("alice", "alice-pw", Level.READ_WRITE),
-        "guest": make_entry("guest", "guest-pw", Level.READ_ONLY),
-        "carol": make_entry("carol", "carol-pw", Level.READ_WRITE),
-        "viewer": make_entry("viewer", "viewer-pw", Level.READ_WRITE),
-    })
-    return SaslSettings(enabled=True, address="127.0.0.1", port=0,
-                        mechanisms=[wire.SCRAM_SHA_256], password_db=db, allow_cleartext=True,
-                        allowed_users=["alice", "guest", "viewer"], readonly_users=["view*"],
-                        auth_timeout=2.0)
+    write_db(
+        db,
+        {
+            "alice": make_entry("alice", "alice-pw", Level.READ_WRITE),
+            "guest": make_entry("guest", "guest-pw", Level.READ_ONLY),
+            "carol": make_entry("carol", "carol-pw", Level.READ_WRITE),
+            "viewer": make_entry("viewer", "viewer-pw", Level.READ_WRITE),
+        },
+    )
+    return SaslSettings(
+        enabled=True,
+        address="127.0.0.1",
+        port=0,
+        mechanisms=[wire.SCRAM_SHA_256],
+        password_db=db,
+        allow_cleartext=True,
+        allowed_users=["alice", "guest", "viewer"],
+        readonly_users=["view*"],
+        auth_timeout=2.0,
+    )
 
 
 @pytest.fixture
@@ -53,8 +63,9 @@ async def listener(tmp_path: Path, standin: StandInDaemon) -> AsyncIterator[Sasl
 
 
 def tunnel(port: int, user: str, password: str) -> SaslTunnel:
-    return SaslTunnel("127.0.0.1", port, user, {"auth": "sasl.scram-sha-256"},
-                      password=lambda: password)
+    return SaslTunnel(
+        "127.0.0.1", port, user, {"auth": "sasl.scram-sha-256"}, password=lambda: password
+    )
 
 
 async def test_a_read_write_user_reads_and_writes(listener: SaslListener) -> None:
@@ -89,8 +100,7 @@ async def test_refused_logins_raise_authentication_failed(
 
 async def test_password_file_parameter(listener: SaslListener, tmp_path: Path) -> None:
     (tmp_path / "pw").write_text("alice-pw\n")
-    relay = SaslTunnel("127.0.0.1", listener.port, "alice",
-                       {"password_file": str(tmp_path / "pw")})
+    relay = SaslTunnel("127.0.0.1", listener.port, "alice", {"password_file": str(tmp_path / "pw")})
     async with channel_through(relay) as ch:
         assert await start_domain(ch, 8)
 
@@ -110,8 +120,10 @@ async def test_nothing_but_the_handshake_before_login(listener: SaslListener) ->
     async with grpc.aio.insecure_channel(f"127.0.0.1:{listener.port}") as channel:
         with pytest.raises(grpc.aio.AioRpcError) as caught:
             await get_version(channel, timeout=3)
-        assert caught.value.code() in (grpc.StatusCode.UNAVAILABLE,
-                                       grpc.StatusCode.DEADLINE_EXCEEDED)
+        assert caught.value.code() in (
+            grpc.StatusCode.UNAVAILABLE,
+            grpc.StatusCode.DEADLINE_EXCEEDED,
+        )
 
 
 async def test_a_silent_client_is_cut_off_after_auth_timeout(listener: SaslListener) -> None:

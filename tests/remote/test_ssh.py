@@ -30,8 +30,13 @@ HELPER = str(Path(sys.executable).parent / "openvzd-ssh-helper")
 def params(sshd: Sshd, standin: StandInDaemon, **extra: str) -> dict[str, str]:
     readonly = extra.get("readonly") == "1"
     socket = standin.ro_socket if readonly else standin.rw_socket
-    return {"keyfile": str(sshd.client_key), "known_hosts": str(sshd.known_hosts),
-            "command": HELPER, "socket": str(socket), **extra}
+    return {
+        "keyfile": str(sshd.client_key),
+        "known_hosts": str(sshd.known_hosts),
+        "command": HELPER,
+        "socket": str(socket),
+        **extra,
+    }
 
 
 async def test_read_write_over_ssh(sshd: Sshd, standin: StandInDaemon) -> None:
@@ -63,10 +68,12 @@ async def test_a_key_the_server_does_not_know_is_refused(
     sshd: Sshd, standin: StandInDaemon, tmp_path: Path
 ) -> None:
     stranger = tmp_path / "stranger"
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(stranger)],
-                   check=True, timeout=20)
-    tunnel = SshTunnel("127.0.0.1", sshd.port, sshd.user,
-                       params(sshd, standin, keyfile=str(stranger)))
+    subprocess.run(
+        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(stranger)], check=True, timeout=20
+    )
+    tunnel = SshTunnel(
+        "127.0.0.1", sshd.port, sshd.user, params(sshd, standin, keyfile=str(stranger))
+    )
     with pytest.raises(AuthenticationFailed, match="refused"):
         await tunnel.start_async()
 
@@ -76,24 +83,30 @@ async def test_an_unknown_host_key_is_refused(
 ) -> None:
     empty = tmp_path / "known_hosts"
     empty.write_text("")
-    tunnel = SshTunnel("127.0.0.1", sshd.port, sshd.user,
-                       params(sshd, standin, known_hosts=str(empty)))
+    tunnel = SshTunnel(
+        "127.0.0.1", sshd.port, sshd.user, params(sshd, standin, known_hosts=str(empty))
+    )
     with pytest.raises(AuthenticationFailed, match="host key"):
         await tunnel.start_async()
 
 
-async def test_a_missing_remote_socket_is_named(sshd: Sshd, standin: StandInDaemon,
-                                                tmp_path: Path) -> None:
-    tunnel = SshTunnel("127.0.0.1", sshd.port, sshd.user,
-                       params(sshd, standin, socket=str(tmp_path / "no.sock")))
+async def test_a_missing_remote_socket_is_named(
+    sshd: Sshd, standin: StandInDaemon, tmp_path: Path
+) -> None:
+    tunnel = SshTunnel(
+        "127.0.0.1", sshd.port, sshd.user, params(sshd, standin, socket=str(tmp_path / "no.sock"))
+    )
     with pytest.raises(TransportError, match=r"cannot connect to .*no\.sock"):
         await tunnel.start_async()
 
 
 def test_ssh_command_line_is_argv_with_options_before_the_host() -> None:
-    argv = ssh_argv("example.com", 2222, "root",
-                    {"keyfile": "/k", "known_hosts": "/kh", "readonly": "1",
-                     "socket": "/run/x y.sock"})
+    argv = ssh_argv(
+        "example.com",
+        2222,
+        "root",
+        {"keyfile": "/k", "known_hosts": "/kh", "readonly": "1", "socket": "/run/x y.sock"},
+    )
     assert argv[0] == "ssh" and argv[-3] == "--" and argv[-2] == "example.com"
     assert "BatchMode=yes" in argv and "StrictHostKeyChecking=yes" in argv
     assert argv[-1] == "openvzd-ssh-helper --readonly --socket '/run/x y.sock'"

@@ -32,10 +32,16 @@ ALICE_DN = "CN=alice,O=openvzd test"
 def server_files(directory: Path, ca: pki.Issued, server: pki.Issued) -> TlsSettings:
     (directory / "ca.pem").write_bytes(ca.cert_pem)
     server.write(directory / "servercert.pem", directory / "serverkey.pem")
-    return TlsSettings(enabled=True, address="127.0.0.1", port=0, ca_file=directory / "ca.pem",
-                       cert_file=directory / "servercert.pem", key_file=directory / "serverkey.pem",
-                       allowed_dn=["CN=alice,O=openvzd test", "CN=ops-*"],
-                       readonly_dn=["CN=auditor,*"])
+    return TlsSettings(
+        enabled=True,
+        address="127.0.0.1",
+        port=0,
+        ca_file=directory / "ca.pem",
+        cert_file=directory / "servercert.pem",
+        key_file=directory / "serverkey.pem",
+        allowed_dn=["CN=alice,O=openvzd test", "CN=ops-*"],
+        readonly_dn=["CN=auditor,*"],
+    )
 
 
 @pytest.fixture
@@ -65,20 +71,23 @@ def raw_channel(port: int, root: bytes, client: pki.Issued | None) -> grpc.aio.C
         private_key=client.key_pem if client else None,
         certificate_chain=client.cert_pem if client else None,
     )
-    return grpc.aio.secure_channel(f"127.0.0.1:{port}", credentials,
-                                   options=remote_channel_options())
+    return grpc.aio.secure_channel(
+        f"127.0.0.1:{port}", credentials, options=remote_channel_options()
+    )
 
 
-async def test_allowed_identity_reads_and_writes(listener: TlsListener, pki_set: Pki,
-                                                 tmp_path: Path) -> None:
+async def test_allowed_identity_reads_and_writes(
+    listener: TlsListener, pki_set: Pki, tmp_path: Path
+) -> None:
     params = client_dir(tmp_path, pki_set.ca, pki.issue(pki_set.ca, "alice", server=False), "a")
     async with open_tls_aio_channel("127.0.0.1", listener.port, params) as channel:
         assert await get_version(channel) == STANDIN_VERSION
         assert await start_domain(channel, 101) == "job-1"
 
 
-async def test_wildcard_dn_and_host_name_target(listener: TlsListener, pki_set: Pki,
-                                                tmp_path: Path) -> None:
+async def test_wildcard_dn_and_host_name_target(
+    listener: TlsListener, pki_set: Pki, tmp_path: Path
+) -> None:
     params = client_dir(tmp_path, pki_set.ca, pki.issue(pki_set.ca, "ops-7", server=False), "o")
     async with open_tls_aio_channel("localhost", listener.port, params) as channel:
         assert await start_domain(channel, 102)
@@ -109,13 +118,15 @@ async def test_identity_not_in_the_allow_list_is_refused(
 
 
 async def test_an_empty_allow_list_admits_nobody(tmp_path: Path, pki_set: Pki) -> None:
-    settings = dataclasses.replace(server_files(tmp_path, pki_set.ca, pki_set.server),
-                                   allowed_dn=[], readonly_dn=[])
+    settings = dataclasses.replace(
+        server_files(tmp_path, pki_set.ca, pki_set.server), allowed_dn=[], readonly_dn=[]
+    )
     tls = await start_tls_server(settings, StandInServices().add_to)
     try:
         alice = pki.issue(pki_set.ca, "alice", server=False)
-        async with open_tls_aio_channel("127.0.0.1", tls.port,
-                                        client_dir(tmp_path, pki_set.ca, alice, "a")) as channel:
+        async with open_tls_aio_channel(
+            "127.0.0.1", tls.port, client_dir(tmp_path, pki_set.ca, alice, "a")
+        ) as channel:
             assert await status_of(lambda: get_version(channel)) == (
                 grpc.StatusCode.PERMISSION_DENIED
             )
@@ -123,19 +134,27 @@ async def test_an_empty_allow_list_admits_nobody(tmp_path: Path, pki_set: Pki) -
         await tls.stop(None)
 
 
-@pytest.mark.parametrize(
-    "client_kind", ["none", "other_ca", "expired", "not_yet_valid"]
-)
+@pytest.mark.parametrize("client_kind", ["none", "other_ca", "expired", "not_yet_valid"])
 async def test_bad_client_certificates_get_no_connection(
     listener: TlsListener, pki_set: Pki, client_kind: str
 ) -> None:
     clients = {
         "none": None,
         "other_ca": pki.issue(pki_set.other_ca, "alice", server=False),
-        "expired": pki.issue(pki_set.ca, "alice", server=False,
-                             not_before=pki.NOW - 10 * pki.DAY, not_after=pki.NOW - pki.DAY),
-        "not_yet_valid": pki.issue(pki_set.ca, "alice", server=False,
-                                   not_before=pki.NOW + pki.DAY, not_after=pki.NOW + 9 * pki.DAY),
+        "expired": pki.issue(
+            pki_set.ca,
+            "alice",
+            server=False,
+            not_before=pki.NOW - 10 * pki.DAY,
+            not_after=pki.NOW - pki.DAY,
+        ),
+        "not_yet_valid": pki.issue(
+            pki_set.ca,
+            "alice",
+            server=False,
+            not_before=pki.NOW + pki.DAY,
+            not_after=pki.NOW + 9 * pki.DAY,
+        ),
     }
     async with raw_channel(listener.port, pki_set.ca.cert_pem, clients[client_kind]) as channel:
         assert await status_of(lambda: get_version(channel, timeout=5)) == (
@@ -151,8 +170,7 @@ def test_the_client_names_its_own_unusable_certificate(
         "expired": (pki.NOW - 10 * pki.DAY, pki.NOW - pki.DAY),
         "not_yet_valid": (pki.NOW + pki.DAY, pki.NOW + 9 * pki.DAY),
     }[client_kind]
-    client = pki.issue(pki_set.ca, "alice", server=False, not_before=window[0],
-                       not_after=window[1])
+    client = pki.issue(pki_set.ca, "alice", server=False, not_before=window[0], not_after=window[1])
     with pytest.raises(TransportError, match=r"expired|not valid yet"):
         open_tls_aio_channel("127.0.0.1", 1, client_dir(tmp_path, pki_set.ca, client, "c"))
 
@@ -210,8 +228,9 @@ async def test_user_pki_directory_is_the_default(
     listener: TlsListener, pki_set: Pki, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     home = tmp_path / "home"
-    pki.write_client_pki(home / ".pki" / "openvz", pki_set.ca,
-                         pki.issue(pki_set.ca, "alice", server=False))
+    pki.write_client_pki(
+        home / ".pki" / "openvz", pki_set.ca, pki.issue(pki_set.ca, "alice", server=False)
+    )
     monkeypatch.setenv("HOME", str(home))
     async with open_tls_aio_channel("127.0.0.1", listener.port, {}) as channel:
         assert await get_version(channel) == STANDIN_VERSION
@@ -221,9 +240,10 @@ def presented_subject(port: int, ca: pki.Issued, client: pki.Issued, tmp_path: P
     client.write(tmp_path / "probe.pem", tmp_path / "probe.key")
     context = ssl.create_default_context(cadata=ca.cert_pem.decode())
     context.load_cert_chain(tmp_path / "probe.pem", tmp_path / "probe.key")
-    with socket.create_connection(("127.0.0.1", port), 5) as raw, context.wrap_socket(
-        raw, server_hostname="localhost"
-    ) as tls:
+    with (
+        socket.create_connection(("127.0.0.1", port), 5) as raw,
+        context.wrap_socket(raw, server_hostname="localhost") as tls,
+    ):
         der = tls.getpeercert(binary_form=True)
     assert der is not None
     return x509.load_der_x509_certificate(der).subject.rfc4514_string()
@@ -238,11 +258,13 @@ async def test_reload_serves_new_certificates_and_lists_without_dropping_clients
         "127.0.0.1", listener.port, client_dir(tmp_path, pki_set.ca, alice, "a")
     ) as established:
         assert await start_domain(established, 1)
-        renewed = pki.issue(pki_set.ca, "openvzd server renewed", server=True,
-                            hosts=("localhost", "127.0.0.1"))
+        renewed = pki.issue(
+            pki_set.ca, "openvzd server renewed", server=True, hosts=("localhost", "127.0.0.1")
+        )
         renewed.write(listener.settings.cert_file, listener.settings.key_file)
-        listener.reload(dataclasses.replace(listener.settings,
-                                            allowed_dn=["CN=alice,*", "CN=bob,*"]))
+        listener.reload(
+            dataclasses.replace(listener.settings, allowed_dn=["CN=alice,*", "CN=bob,*"])
+        )
 
         assert await start_domain(established, 2)  # the connection survived the reload
         assert presented_subject(listener.port, pki_set.ca, alice, tmp_path) == (
@@ -262,8 +284,14 @@ async def test_reload_serves_new_certificates_and_lists_without_dropping_clients
 async def test_reload_with_broken_files_keeps_serving_the_old_ones(
     listener: TlsListener, pki_set: Pki, tmp_path: Path
 ) -> None:
-    expired = pki.issue(pki_set.ca, "stale", server=True, hosts=("localhost",),
-                        not_before=pki.NOW - 10 * pki.DAY, not_after=pki.NOW - pki.DAY)
+    expired = pki.issue(
+        pki_set.ca,
+        "stale",
+        server=True,
+        hosts=("localhost",),
+        not_before=pki.NOW - 10 * pki.DAY,
+        not_after=pki.NOW - pki.DAY,
+    )
     expired.write(listener.settings.cert_file, listener.settings.key_file)
     with pytest.raises(CertificateProblem, match="expired"):
         listener.reload()

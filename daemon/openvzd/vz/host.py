@@ -163,16 +163,24 @@ class HostModel:
                 self._report_problems(container)
                 changes.append(Change(veid, "added", None, status))
                 continue
-            if stamp != container.conf_stamp:
-                container.config = read_config(self.paths.ct_conf(veid))
-                container.conf_stamp = stamp
-                self._report_problems(container)
-                changes.append(Change(veid, "config", container.status, status))
-            if status != container.status:
-                changes.append(Change(veid, "status", container.status, status))
-                container.status = status
+            changes.extend(self._update(container, status, stamp))
         if changes:
             self.version += 1
+        return changes
+
+    def _update(
+        self, container: Container, status: str, stamp: tuple[int, int, int]
+    ) -> list[Change]:
+        """Re-read the config if its stamp changed and record the status."""
+        changes = []
+        if stamp != container.conf_stamp:
+            container.config = read_config(self.paths.ct_conf(container.veid))
+            container.conf_stamp = stamp
+            self._report_problems(container)
+            changes.append(Change(container.veid, "config", container.status, status))
+        if status != container.status:
+            changes.append(Change(container.veid, "status", container.status, status))
+            container.status = status
         return changes
 
     def settle(self, veid: int, status: str) -> list[Change]:
@@ -181,16 +189,7 @@ class HostModel:
         container = self.containers.get(veid)
         if container is None or status not in STATUSES:
             raise KeyError(veid)
-        changes = []
-        stamp = _stamp(self.paths.ct_conf(veid))
-        if stamp != container.conf_stamp:
-            container.config = read_config(self.paths.ct_conf(veid))
-            container.conf_stamp = stamp
-            self._report_problems(container)
-            changes.append(Change(veid, "config", container.status, status))
-        if status != container.status:
-            changes.append(Change(veid, "status", container.status, status))
-            container.status = status
+        changes = self._update(container, status, _stamp(self.paths.ct_conf(veid)))
         if changes:
             self.version += 1
         return changes
