@@ -147,6 +147,7 @@ def parse_domain(xml: str) -> ContainerSpec:
         spec.vcpus = int(vcpu)
     _parse_cputune(root.find("cputune"), spec)
     _parse_os(root.find("os"))
+    _check_events_and_clock(root)
     _parse_devices(root.find("devices"), spec)
     if not spec.ostemplate:
         raise bad_argument(
@@ -189,6 +190,28 @@ def _parse_cputune(cputune: etree._Element | None, spec: ContainerSpec) -> None:
         if not text.isdigit():
             raise bad_argument(f"<cputune><shares>{text}</shares> is not a whole number")
         spec.cpu_shares = int(text)
+
+
+# What a container can do at each event, as libvirt's OpenVZ driver writes it:
+# a container that powers off or crashes is gone; one that reboots restarts.
+_EVENT_ACTIONS = {
+    "on_poweroff": {"destroy"},
+    "on_reboot": {"restart", "destroy"},
+    "on_crash": {"destroy"},
+}
+
+
+def _check_events_and_clock(root: etree._Element) -> None:
+    for tag, allowed in _EVENT_ACTIONS.items():
+        value = (root.findtext(tag) or "").strip()
+        if value and value not in allowed:
+            raise bad_argument(
+                f"<{tag}>{value}</{tag}>: an OpenVZ container can only "
+                + " or ".join(sorted(allowed))
+            )
+    clock = root.find("clock")
+    if clock is not None and (clock.get("offset", "utc") != "utc" or len(clock)):
+        raise bad_argument("<clock>: containers share the host's clock; only offset='utc'")
 
 
 def _parse_os(os_element: etree._Element | None) -> None:

@@ -189,7 +189,7 @@ class Operations:
                 ErrorKind.ALREADY_EXISTS,
                 f"container {spec.veid} already exists; undefine it first or choose another ID",
             )
-        steps = plan_define(spec, vswap=True)
+        steps = plan_define(spec, vswap=self.runtime.vswap)
         ctx.set_cancellable(False, "vzctl create is writing the container's private area")
         try:
             for number, step in enumerate(steps):

@@ -74,6 +74,11 @@ class Runtime:
         self.host.version += 1
         write_atomically(self._paused_file, json.dumps(sorted(self.paused)))
 
+    @property
+    def vswap(self) -> bool:
+        """Whether the kernel has VSwap (--ram/--swap); else memory is UBC parameters."""
+        return (self.paths.proc / "vz" / "vswap").exists()
+
     def uuid_of(self, veid: int) -> str:
         """The #UUID in the config, else a stable one derived from host and ID."""
         known = self.host.containers[veid].uuid

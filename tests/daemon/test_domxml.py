@@ -174,3 +174,37 @@ def test_xml_spec_xml_round_trip(spec: ContainerSpec) -> None:
     spec.disk_soft_kib = spec.disk_hard_kib
     xml = format_domain(spec)
     assert format_domain(parse_domain(xml)) == xml
+
+
+def test_libvirts_own_output_forms_are_accepted_and_impossible_ones_refused() -> None:
+    libvirt_style = SIMPLE.replace(
+        "<vcpu>1</vcpu>",
+        "<memory unit='KiB'>0</memory><currentMemory unit='KiB'>0</currentMemory>"
+        "<vcpu placement='static'>1</vcpu><clock offset='utc'/>"
+        "<on_poweroff>destroy</on_poweroff><on_reboot>destroy</on_reboot>"
+        "<on_crash>destroy</on_crash>",
+    )
+    assert parse_domain(libvirt_style).memory_kib == 0
+    assert "on_crash" in _refused(
+        libvirt_style.replace(
+            "<on_crash>destroy</on_crash>", "<on_crash>coredump-restart</on_crash>"
+        )
+    )
+    assert "<clock>" in _refused(libvirt_style.replace("offset='utc'", "offset='localtime'"))
+
+
+def test_memory_becomes_ram_and_swap_on_vswap_hosts_and_privvmpages_elsewhere() -> None:
+    spec = parse_domain(
+        SIMPLE.replace(
+            "<vcpu>1</vcpu>",
+            "<memory unit='MiB'>512</memory>"
+            "<memtune><swap_hard_limit unit='GiB'>1</swap_hard_limit>"
+            "</memtune><vcpu>2</vcpu>",
+        )
+    )
+    vswap = plan_define(spec, vswap=True)[1].args
+    assert vswap[:3] == ("--quiet", "set", "100")
+    assert vswap[3:9] == ("--ram", "524288K", "--swap", "524288K", "--cpus", "2")
+    assert vswap[-1] == "--save"
+    ubc = plan_define(spec, vswap=False)[1].args
+    assert ubc[3:5] == ("--privvmpages", "131072:131072")
