@@ -9,6 +9,8 @@ destroys what it created.
 from __future__ import annotations
 
 import logging
+import os
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -16,7 +18,7 @@ from openvzd.domxml import parse_domain
 from openvzd.events import EventBus, JobEvent, LifecycleEvent
 from openvzd.jobs import Job, JobContext
 from openvzd.runtime import Runtime
-from openvzd.vz.conffile import updated_text, write_atomically
+from openvzd.vz.conffile import expand_veid, read_config, updated_text, write_atomically
 from openvzd.vz.errors import ErrorKind, VzError
 from openvzd.vz.host import Change
 from openvzd.vz.spec import plan_define
@@ -227,9 +229,29 @@ class Operations:
             )
         if container is not None and container.status == "mounted":
             await self._vzctl("stop", "umount", veid)
+        kept = self._keep_private_area(job.veid) if job.params.get("keep_storage") else None
         ctx.set_cancellable(False, "vzctl destroy is removing the private area")
         await self._vzctl("destroy", "destroy", veid)
-        return None
+        return {"kept_private_area": kept} if kept else None
+
+    def _keep_private_area(self, veid: int) -> str:
+        """Move VE_PRIVATE aside as CTID.undefined-TIMESTAMP beside it, so that
+        vzctl destroy (which always deletes it) finds none to delete."""
+        paths = self.runtime.paths
+        container = self.runtime.host.containers.get(veid)
+        configured = (container.values if container else {}).get("VE_PRIVATE") or read_config(
+            paths.vz_conf
+        ).values.get("VE_PRIVATE", "/vz/private/$VEID")
+        private = expand_veid(configured, veid)
+        kept = f"{private}.undefined-{time.strftime('%Y%m%dT%H%M%S')}"
+        try:
+            os.rename(paths.host_path(private), paths.host_path(kept))
+        except OSError as err:
+            raise VzError(
+                ErrorKind.INTERNAL, f"cannot keep {private} as {kept}: {err.strerror}"
+            ) from None
+        log.info("kept the private area of %s as %s", veid, kept, extra={"veid": veid})
+        return kept
 
     async def _set(self, job: Job, ctx: JobContext) -> dict[str, Any] | None:
         args: list[str] = list(job.params["args"])

@@ -52,6 +52,9 @@ def test_tour(daemon: DaemonProcess) -> None:
     saved = ovzsh(daemon, "dumpxml", "--inactive", "150").stdout
     assert ovzsh(daemon, "undefine", "150").returncode == 0
     assert "150" not in ovzsh(daemon, "list", "--all", "--name").stdout.split()
+    private = daemon.host_root / "vz" / "private"
+    kept = [p.name for p in private.iterdir() if p.name.startswith("150.undefined-")]
+    assert len(kept) == 1 and not (private / "150").exists()
     again = daemon.sim_dir / "again.xml"
     again.write_text(saved)
     redefined = ovzsh(daemon, "define", str(again))
@@ -100,6 +103,10 @@ def test_library_round_trip(daemon: DaemonProcess) -> None:
         dom.undefine()
         with pytest.raises(openvz.NotFound):
             conn.lookup_by_id(160)
+        leftovers = [
+            p for p in (daemon.host_root / "vz" / "private").iterdir() if p.name.startswith("160")
+        ]
+        assert leftovers == []  # without keep_storage the private area goes, as vzctl does
     with openvz.open_read_only(uri) as conn:
         assert conn.version().simulated
         with pytest.raises(openvz.PermissionDenied):

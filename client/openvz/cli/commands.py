@@ -322,7 +322,7 @@ _simple("resume", "resume", "Domain '{}' resumed", "thaw a frozen container")
 
 @command(
     "undefine",
-    "remove a container (its private area too)",
+    "remove a container; its private area is kept unless --remove-all-storage",
     [
         *DOMAIN,
         (("--remove-all-storage",), {"action": "store_true"}),
@@ -330,11 +330,11 @@ _simple("resume", "resume", "Domain '{}' resumed", "thaw a frozen container")
     ],
 )
 def cmd_undefine(args: argparse.Namespace) -> None:
+    # As virsh does, storage stays unless --remove-all-storage says otherwise.
     with connect(args) as conn:
         dom = _domain(conn, args)
-        follow(
-            dom.undefine(wait=not args.no_wait), args, f"Domain '{dom.name()}' has been undefined"
-        )
+        job = dom.undefine(keep_storage=not args.remove_all_storage, wait=not args.no_wait)
+        follow(job, args, f"Domain '{dom.name()}' has been undefined")
 
 
 @command(

@@ -283,14 +283,8 @@ class DomainsService(domains_pb2_grpc.DomainsServicer):
     async def Undefine(
         self, request: domains_pb2.UndefineRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> common_pb2.JobReply:
-        if request.keep_storage:
-            await abort(
-                context,
-                "NOT_SUPPORTED",
-                "keeping the private area on undefine is not implemented yet; "
-                "copy VE_PRIVATE away first, then undefine",
-            )
-        return await self._job(context, "undefine", request.domain, request.options)
+        params = {"keep_storage": True} if request.keep_storage else {}
+        return await self._job(context, "undefine", request.domain, request.options, params)
 
     async def Start(
         self, request: domains_pb2.DomainCall, context: grpc.aio.ServicerContext[Any, Any]
