@@ -201,3 +201,15 @@ def test_kill_9_with_queued_and_running_jobs_loses_nothing_and_repeats_nothing(
             assert len(finished) <= len(begun) <= len(mine), (veid, begun, mine)
             state = domains.Lookup(common_pb2.DomainRef(id=veid)).state
             assert state == domains_pb2.DOMAIN_STATE_RUNNING, veid
+
+
+def test_sigterm_leaves_containers_running(daemon: DaemonProcess) -> None:
+    import subprocess
+
+    with daemon.channel() as channel:
+        domains_pb2_grpc.DomainsStub(channel).Start(_call(200), timeout=30)
+    assert daemon.stop(signal.SIGTERM) == 0
+    status = subprocess.run(
+        [daemon.tool("vzctl"), "status", "200"], capture_output=True, text=True, check=True
+    )
+    assert status.stdout.split()[-1] == "running"
