@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from openvzd.vz.conffile import read_config
 from openvzd.vz.spec import ContainerSpec, plan_define, spec_from_config
 
