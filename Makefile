@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 SIM_DIR ?= run/sim
 COMMA := ,
 
-.PHONY: run test lint stubs clean
+.PHONY: run test lint bench stubs clean
 .PRECIOUS: $(VENV)/.installed-%
 
 $(VENV)/bin/python:
@@ -39,6 +39,11 @@ test:
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check daemon client vzsim tests bench scripts
 	$(BIN)/mypy daemon/openvzd client/openvz
+
+# Benchmarks print ratios against baselines measured in the same run.
+bench: $(VENV)/.installed-test
+	$(BIN)/python bench/bench_daemon.py
+	PYTHONPATH=. $(BIN)/python bench/bench_remote.py
 
 stubs: $(VENV)/.installed-test
 	$(BIN)/python scripts/generate_stubs.py
