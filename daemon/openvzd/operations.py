@@ -21,7 +21,8 @@ from openvzd.runtime import Runtime
 from openvzd.vz.conffile import expand_veid, read_config, updated_text, write_atomically
 from openvzd.vz.errors import ErrorKind, VzError
 from openvzd.vz.host import Change
-from openvzd.vz.spec import plan_define
+from openvzd.vz.plan import mount_config, plan_define
+from openvzd.vz.spec import validate_template
 
 log = logging.getLogger(__name__)
 
@@ -192,22 +193,66 @@ class Operations:
                 f"container {spec.veid} already exists; undefine it first or choose another ID",
             )
         steps = plan_define(spec, vswap=self.runtime.vswap)
+        conf = self.runtime.paths.ct_conf(spec.veid)
+        if spec.private_dir:
+            sample = self._mount_sample(spec.private_dir)
         ctx.set_cancellable(False, "vzctl create is writing the container's private area")
         try:
+            if spec.private_dir:
+                write_atomically(conf, mount_config(sample, spec))
             for number, step in enumerate(steps):
                 ctx.progress(10 + 80 * number // len(steps), step.args[1])
                 await self._vzctl(step.operation, *step.args)
-            conf = self.runtime.paths.ct_conf(spec.veid)
-            write_atomically(conf, updated_text(conf.read_text(), {}, uuid=spec.uuid))
+            write_atomically(
+                conf, updated_text(conf.read_text(), {}, uuid=spec.uuid, title=spec.title)
+            )
         except BaseException:
-            await self._roll_back_define(spec.veid)
+            await self._roll_back_define(spec.veid, keep_private=bool(spec.private_dir))
             raise
         return {"veid": spec.veid, "uuid": spec.uuid}
 
-    async def _roll_back_define(self, veid: int) -> None:
-        if not self.runtime.paths.ct_conf(veid).exists():
+    def _mount_sample(self, private_dir: str) -> str:
+        """The sample config a type='mount' container starts from (vz.conf's
+        CONFIGFILE, as libvirt and vzctl create pick it), once the directory is
+        known to exist and to be no other container's."""
+        paths = self.runtime.paths
+        if not paths.host_path(private_dir).is_dir():
+            raise VzError(
+                ErrorKind.BAD_ARGUMENT,
+                f"<filesystem type='mount'>: {private_dir} is not a directory on the host; "
+                "put the container's files there first, or use type='template'",
+            )
+        vz_conf = read_config(paths.vz_conf).values
+        for veid, container in self.runtime.host.containers.items():
+            configured = container.values.get("VE_PRIVATE") or vz_conf.get("VE_PRIVATE", "")
+            if configured and expand_veid(configured, veid) == private_dir:
+                raise VzError(
+                    ErrorKind.ALREADY_EXISTS,
+                    f"{private_dir} is the private area of container {veid}; two containers "
+                    "cannot share one",
+                )
+        name = vz_conf.get("CONFIGFILE", "")
+        sample = paths.conf_dir / f"ve-{validate_template(name)}.conf-sample"
+        try:
+            return sample.read_text()
+        except OSError as err:
+            raise VzError(
+                ErrorKind.NOT_FOUND,
+                f"cannot read the sample config {sample.name} that vz.conf's CONFIGFILE names: "
+                f"{err.strerror}",
+            ) from None
+
+    async def _roll_back_define(self, veid: int, *, keep_private: bool) -> None:
+        """Undo a failed define. A container on an existing directory only
+        loses the config this define wrote: vzctl destroy would delete the
+        directory, which was never ours."""
+        conf = self.runtime.paths.ct_conf(veid)
+        if not conf.exists():
             return
-        log.warning("define of %s failed; destroying what it created", veid, extra={"veid": veid})
+        log.warning("define of %s failed; removing what it created", veid, extra={"veid": veid})
+        if keep_private:
+            conf.unlink(missing_ok=True)
+            return
         try:
             await self._vzctl("destroy", "--quiet", "destroy", str(veid))
         except VzError as err:
@@ -255,6 +300,8 @@ class Operations:
 
     async def _set(self, job: Job, ctx: JobContext) -> dict[str, Any] | None:
         args: list[str] = list(job.params["args"])
+        if not args:  # an update that changes nothing succeeds without a vzctl run
+            return None
         await self._vzctl("set", "set", str(job.veid), *args, "--save")
         return None
 

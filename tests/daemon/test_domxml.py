@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 from lxml import etree
 from openvzd.domxml import device_args, format_domain, parse_domain
 from openvzd.vz.errors import ErrorKind, VzError
-from openvzd.vz.spec import ContainerSpec, Interface, plan_define, spec_from_config
+from openvzd.vz.plan import plan_define
+from openvzd.vz.spec import ContainerSpec, Interface, spec_from_config
 
 SCHEMA = Path("/usr/share/libvirt/schemas/domain.rng")
 

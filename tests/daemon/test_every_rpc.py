@@ -107,6 +107,21 @@ def test_every_rpc(daemon: DaemonProcess, stubs: tuple[object, ...]) -> None:
     assert call(domains, "GetMemoryParameters", REF).swap_hard_limit_kib == 3145728
     call(
         domains,
+        "SetMemoryParameters",
+        domains_pb2.SetMemoryParametersRequest(domain=REF, min_guarantee_kib=262144),
+    )
+    assert conf(daemon, 150)["VMGUARPAGES"] == "65536:unlimited"
+    assert call(domains, "GetMemoryParameters", REF).min_guarantee_kib == 262144
+    with pytest.raises(grpc.RpcError) as caught:
+        call(
+            domains,
+            "SetMemoryParameters",
+            domains_pb2.SetMemoryParametersRequest(domain=REF, soft_limit_kib=524288),
+        )
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "VSwap" in caught.value.details()
+    call(
+        domains,
         "SetHostname",
         domains_pb2.SetHostnameRequest(domain=REF, hostname="web.example.com"),
     )
@@ -142,13 +157,62 @@ def test_every_rpc(daemon: DaemonProcess, stubs: tuple[object, ...]) -> None:
         ),
     )
     assert "10.0.150.2" not in conf(daemon, 150)["IP_ADDRESS"].split()
+    update = "UpdateDevice"
+    call(
+        domains,
+        update,
+        domains_pb2.DeviceRequest(
+            domain=REF,
+            device_xml="<interface type='ethernet'><ip address='10.0.150.3' prefix='24'/>"
+            "<ip address='2001:db8::150'/></interface>",
+        ),
+    )
+    assert conf(daemon, 150)["IP_ADDRESS"] == "10.0.150.3/24 2001:db8::150"
+    call(
+        domains,
+        update,
+        domains_pb2.DeviceRequest(
+            domain=REF,
+            device_xml="<filesystem type='template'><source name='centos-7-x86_64-minimal'/>"
+            "<target dir='/'/><space_hard_limit unit='GiB'>4</space_hard_limit>"
+            "<space_soft_limit unit='GiB'>3</space_soft_limit></filesystem>",
+        ),
+    )
+    assert conf(daemon, 150)["DISKSPACE"] == "3145728:4194304"
+    daemon.vzsim("bridge", str(daemon.host_root), "add", "vmbr1")
+    call(
+        domains,
+        "AttachDevice",
+        domains_pb2.DeviceRequest(
+            domain=REF, device_xml="<interface type='bridge'><source bridge='vmbr0'/></interface>"
+        ),
+    )
+    call(
+        domains,
+        update,
+        domains_pb2.DeviceRequest(
+            domain=REF,
+            device_xml="<interface type='bridge'><mac address='00:18:51:aa:bb:cc'/>"
+            "<source bridge='vmbr1'/><guest dev='eth0'/></interface>",
+        ),
+    )
+    netif = dict(part.split("=") for part in conf(daemon, 150)["NETIF"].split(","))
+    assert (netif["ifname"], netif["bridge"], netif["mac"]) == (
+        "eth0",
+        "vmbr1",
+        "00:18:51:AA:BB:CC",
+    )
+    assert netif["host_ifname"] == "veth150.0" and netif["host_mac"] != netif["mac"]
     with pytest.raises(grpc.RpcError) as caught:
         call(
             domains,
-            "UpdateDevice",
-            domains_pb2.DeviceRequest(domain=REF, device_xml="<interface/>"),
+            update,
+            domains_pb2.DeviceRequest(
+                domain=REF, device_xml="<interface type='bridge'><guest dev='eth7'/></interface>"
+            ),
         )
-    assert caught.value.code() == grpc.StatusCode.UNIMPLEMENTED
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "no interface" in caught.value.details()
     # Lifecycle
     watch = call(events, "Watch", events_pb2.WatchRequest(veids=[150]))
     call(domains, "Start", domains_pb2.DomainCall(domain=REF))

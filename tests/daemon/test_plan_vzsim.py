@@ -11,7 +11,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from openvzd.vz.conffile import read_config
-from openvzd.vz.spec import ContainerSpec, plan_define, spec_from_config
+from openvzd.vz.plan import plan_define
+from openvzd.vz.spec import ContainerSpec, spec_from_config
 
 BIN = Path(sys.executable).parent
 IDS = itertools.count(1000)

@@ -14,10 +14,11 @@ from openvz.v1 import common_pb2, domains_pb2, domains_pb2_grpc
 
 from openvzd.api.convert import domain_to_proto, job_to_proto
 from openvzd.api.errors import ApiError, abort
-from openvzd.domxml import format_domain, parse_domain
+from openvzd.domxml import device_args, format_domain, parse_domain, update_device_spec
 from openvzd.jobs import JobConflict, JobQueue, JobState, ShuttingDown
 from openvzd.runtime import Runtime
 from openvzd.vz.errors import VzError
+from openvzd.vz.plan import plan_define, plan_update, with_memory
 from openvzd.vz.proc import read_beancounters, read_vestat
 from openvzd.vz.spec import (
     spec_from_config,
@@ -109,7 +110,9 @@ class DomainsService(domains_pb2_grpc.DomainsServicer):
 
     def _spec(self, veid: int) -> Any:
         container = self._runtime.host.containers[veid]
-        return spec_from_config(container.values, veid, self._runtime.uuid_of(veid))
+        return spec_from_config(
+            container.values, veid, self._runtime.uuid_of(veid), container.config.title
+        )
 
     async def GetXML(
         self, request: domains_pb2.GetXMLRequest, context: grpc.aio.ServicerContext[Any, Any]
@@ -195,7 +198,10 @@ class DomainsService(domains_pb2_grpc.DomainsServicer):
         async def call() -> domains_pb2.MemoryParameters:
             spec = self._spec(self._resolve(request))
             return domains_pb2.MemoryParameters(
-                hard_limit_kib=spec.memory_kib, swap_hard_limit_kib=spec.swap_hard_limit_kib
+                hard_limit_kib=spec.memory_kib,
+                soft_limit_kib=spec.memory_soft_kib,
+                swap_hard_limit_kib=spec.swap_hard_limit_kib,
+                min_guarantee_kib=spec.min_guarantee_kib,
             )
 
         return await self._guard(context, call)  # type: ignore[no-any-return]
@@ -258,6 +264,7 @@ class DomainsService(domains_pb2_grpc.DomainsServicer):
     ) -> common_pb2.JobReply:
         async def call() -> common_pb2.JobReply:
             spec = parse_domain(request.xml)  # refuse bad XML before it is journaled
+            plan_define(spec, vswap=self._runtime.vswap)  # and what this host cannot honour
             if spec.veid in self._runtime.host.containers:
                 raise ApiError(
                     "ALREADY_EXISTS",
@@ -368,24 +375,27 @@ class DomainsService(domains_pb2_grpc.DomainsServicer):
         context: grpc.aio.ServicerContext[Any, Any],
     ) -> common_pb2.JobReply:
         def build() -> list[str]:
-            args: list[str] = []
-            if request.HasField("hard_limit_kib"):
-                args += ["--ram", f"{request.hard_limit_kib}K"]
-            if request.HasField("swap_hard_limit_kib"):
-                memory = (
-                    request.hard_limit_kib
-                    if request.HasField("hard_limit_kib")
-                    else (self._spec(self._resolve(request.domain)).memory_kib)
+            has = request.HasField
+            if not any(
+                (
+                    has("hard_limit_kib"),
+                    has("soft_limit_kib"),
+                    has("swap_hard_limit_kib"),
+                    has("min_guarantee_kib"),
                 )
-                args += ["--swap", f"{max(request.swap_hard_limit_kib - memory, 0)}K"]
-            if request.HasField("soft_limit_kib") or request.HasField("min_guarantee_kib"):
-                raise ApiError(
-                    "NOT_SUPPORTED",
-                    "soft_limit and min_guarantee are not mapped on VSwap hosts yet",
-                )
-            if not args:
+            ):
                 raise ApiError("BAD_ARGUMENT", "give at least one memory parameter to change")
-            return args
+            if has("hard_limit_kib") and request.hard_limit_kib < 1024:
+                raise ApiError("BAD_ARGUMENT", "the hard limit must be at least 1024 KiB")
+            current = self._spec(self._resolve(request.domain))
+            wanted = with_memory(
+                current,
+                hard_kib=request.hard_limit_kib if has("hard_limit_kib") else None,
+                soft_kib=request.soft_limit_kib if has("soft_limit_kib") else None,
+                swap_hard_kib=request.swap_hard_limit_kib if has("swap_hard_limit_kib") else None,
+                min_guarantee_kib=request.min_guarantee_kib if has("min_guarantee_kib") else None,
+            )
+            return plan_update(current, wanted, vswap=self._runtime.vswap)
 
         return await self._set(context, request.domain, request.options, build)
 
@@ -445,11 +455,12 @@ class DomainsService(domains_pb2_grpc.DomainsServicer):
     async def UpdateDevice(
         self, request: domains_pb2.DeviceRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> common_pb2.JobReply:
-        await abort(
-            context,
-            "NOT_SUPPORTED",
-            "update-device is not implemented yet; detach the device and attach it again",
-        )
+        def build() -> list[str]:
+            current = self._spec(self._resolve(request.domain))
+            wanted = update_device_spec(request.device_xml, current)
+            return plan_update(current, wanted, vswap=self._runtime.vswap)
+
+        return await self._set(context, request.domain, request.options, build)
 
     async def _device(
         self,
@@ -458,8 +469,6 @@ class DomainsService(domains_pb2_grpc.DomainsServicer):
         attach: bool,
     ) -> common_pb2.JobReply:
         def build() -> list[str]:
-            from openvzd.domxml import device_args
-
             veid = self._resolve(request.domain)
             return device_args(request.device_xml, self._spec(veid), attach=attach)
 

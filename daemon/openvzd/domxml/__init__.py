@@ -12,22 +12,31 @@ import uuid as uuidlib
 
 from lxml import etree
 
-from openvzd.domxml.devices import device_args, parse_devices
+from openvzd.domxml.devices import device_args, parse_devices, update_device_spec
 from openvzd.domxml.format import format_domain
 from openvzd.domxml.xmlsafe import safe_parse, size_kib
 from openvzd.vz.errors import bad_argument
+from openvzd.vz.plan import check_memory
 from openvzd.vz.spec import (
     ContainerSpec,
     validate_hostname,
     validate_text,
+    validate_title,
     validate_veid,
 )
 
-__all__ = ["device_args", "format_domain", "parse_domain", "safe_parse"]
+__all__ = [
+    "device_args",
+    "format_domain",
+    "parse_domain",
+    "safe_parse",
+    "update_device_spec",
+]
 
 _KNOWN_TOP = {
     "name",
     "uuid",
+    "title",
     "description",
     "memory",
     "currentMemory",
@@ -43,6 +52,7 @@ _KNOWN_TOP = {
     "on_crash",
     "hostname",
 }
+DEFAULT_CPU_PERIOD_US = 100000
 
 
 def parse_domain(xml: str) -> ContainerSpec:
@@ -52,7 +62,7 @@ def parse_domain(xml: str) -> ContainerSpec:
         raise bad_argument(f"the root element is <{root.tag}>, not <domain>")
     if root.get("type") != "openvz":
         raise bad_argument(f"<domain type='{root.get('type')}'> is not type='openvz'")
-    unknown = [child.tag for child in root if child.tag not in _KNOWN_TOP]
+    unknown = [str(child.tag) for child in root if child.tag not in _KNOWN_TOP]
     if unknown:
         raise bad_argument(
             "openvzd cannot honour these elements of <domain>: "
@@ -65,34 +75,21 @@ def parse_domain(xml: str) -> ContainerSpec:
         )
     spec = ContainerSpec(veid=validate_veid(int(name)))
     spec.uuid = _uuid(root.findtext("uuid"))
+    spec.title = validate_title(root.findtext("title") or "")
     spec.description = validate_text((root.findtext("description") or "").strip(), "<description>")
     if root.findtext("hostname"):
         spec.hostname = validate_hostname(root.findtext("hostname", "").strip())
-    memory = root.find("memory")
-    if memory is not None:
-        spec.memory_kib = size_kib(memory, "<memory>")
-    for tag in ("currentMemory", "maxMemory"):
-        element = root.find(tag)
-        if (
-            element is not None
-            and spec.memory_kib
-            and size_kib(element, f"<{tag}>") not in (0, spec.memory_kib)
-        ):
-            raise bad_argument(f"<{tag}> differs from <memory>; OpenVZ has one memory limit")
-    _parse_memtune(root.find("memtune"), spec)
-    vcpu = root.findtext("vcpu")
-    if vcpu is not None:
-        if not vcpu.strip().isdigit():
-            raise bad_argument(f"<vcpu>{vcpu}</vcpu> is not a whole number")
-        spec.vcpus = int(vcpu)
+    _parse_memory(root, spec)
+    _parse_vcpu(root.find("vcpu"), spec)
     _parse_cputune(root.find("cputune"), spec)
     _parse_os(root.find("os"))
     _check_events_and_clock(root)
     parse_devices(root.find("devices"), spec)
-    if not spec.ostemplate:
+    if not spec.ostemplate and not spec.private_dir:
         raise bad_argument(
-            "no <filesystem type='template'> with <source name='TEMPLATE'/>: openvzd needs "
-            "the OS template to create the container from"
+            "no <filesystem type='template'> with <source name='TEMPLATE'/> (nor type='mount' "
+            "with <source dir='/existing/dir'/>): openvzd needs the OS template to create the "
+            "container from"
         )
     return spec
 
@@ -106,30 +103,91 @@ def _uuid(text: str | None) -> str:
         raise bad_argument(f"<uuid>{text}</uuid> is not a UUID") from None
 
 
-def _parse_memtune(memtune: etree._Element | None, spec: ContainerSpec) -> None:
-    if memtune is None:
-        return
-    for child in memtune:
+def _parse_memory(root: etree._Element, spec: ContainerSpec) -> None:
+    """<memory>, its copies and <memtune>. 0 (libvirt's driver always wrote
+    0) means not set; every value given must agree with the one limit
+    OpenVZ has, and none is dropped."""
+    memory = root.find("memory")
+    if memory is not None:
+        spec.memory_kib = size_kib(memory, "<memory>")
+    memtune = root.find("memtune")
+    for child in memtune if memtune is not None else ():
+        where = f"<memtune><{child.tag}>"
         if child.tag == "hard_limit":
-            spec.memory_kib = spec.memory_kib or size_kib(child, "<memtune><hard_limit>")
+            hard = size_kib(child, where)
+            if spec.memory_kib and hard != spec.memory_kib:
+                raise bad_argument(f"{where} differs from <memory>; OpenVZ has one memory limit")
+            spec.memory_kib = hard
         elif child.tag == "swap_hard_limit":
-            spec.swap_hard_limit_kib = size_kib(child, "<memtune><swap_hard_limit>")
-        elif child.tag in ("soft_limit", "min_guarantee"):
-            size_kib(child, f"<memtune><{child.tag}>")
+            spec.swap_hard_limit_kib = size_kib(child, where)
+        elif child.tag == "soft_limit":
+            spec.memory_soft_kib = size_kib(child, where)
+        elif child.tag == "min_guarantee":
+            spec.min_guarantee_kib = size_kib(child, where)
         else:
-            raise bad_argument(f"openvzd cannot honour <memtune><{child.tag}>")
+            raise bad_argument(f"openvzd cannot honour {where}")
+    for tag in ("currentMemory", "maxMemory"):
+        element = root.find(tag)
+        if element is not None and size_kib(element, f"<{tag}>") not in (0, spec.memory_kib):
+            raise bad_argument(f"<{tag}> differs from <memory>; OpenVZ has one memory limit")
+    if spec.memory_soft_kib == spec.memory_kib:
+        spec.memory_soft_kib = 0
+    check_memory(spec)
+
+
+def _parse_vcpu(vcpu: etree._Element | None, spec: ContainerSpec) -> None:
+    if vcpu is None:
+        return
+    text = (vcpu.text or "").strip()
+    if not text.isdigit():
+        raise bad_argument(f"<vcpu>{text}</vcpu> is not a whole number")
+    extra = sorted({str(name) for name in vcpu.attrib} - {"placement"})
+    if extra or vcpu.get("placement", "static") != "static":
+        raise bad_argument(
+            "<vcpu>: OpenVZ only sets how many CPUs a container sees; remove "
+            + ", ".join(f"{name}=" for name in extra or ["placement"])
+        )
+    spec.vcpus = int(text)
+
+
+def _whole(element: etree._Element, where: str) -> int:
+    text = (element.text or "").strip()
+    if not text.lstrip("-").isdigit():
+        raise bad_argument(f"{where}{text}: not a whole number")
+    return int(text)
 
 
 def _parse_cputune(cputune: etree._Element | None, spec: ContainerSpec) -> None:
+    """shares -> CPUUNITS; quota/period -> CPULIMIT in percent of one CPU."""
     if cputune is None:
         return
+    period = DEFAULT_CPU_PERIOD_US
+    quota = -1
     for child in cputune:
-        if child.tag != "shares":
-            raise bad_argument(f"openvzd cannot honour <cputune><{child.tag}>; only <shares>")
-        text = (child.text or "").strip()
-        if not text.isdigit():
-            raise bad_argument(f"<cputune><shares>{text}</shares> is not a whole number")
-        spec.cpu_shares = int(text)
+        where = f"<cputune><{child.tag}>"
+        if child.tag == "shares":
+            spec.cpu_shares = _whole(child, where)
+            if spec.cpu_shares and not 8 <= spec.cpu_shares <= 500000:
+                raise bad_argument(f"{where}: OpenVZ's CPU units are 8..500000")
+        elif child.tag == "period":
+            period = _whole(child, where)
+            if not 1000 <= period <= 1000000:
+                raise bad_argument(f"{where}: the period is 1000..1000000 microseconds")
+        elif child.tag == "quota":
+            quota = _whole(child, where)
+        else:
+            raise bad_argument(
+                f"openvzd cannot honour {where}; only <shares>, <period> and <quota>"
+            )
+    if quota == -1 or quota == 0:
+        return
+    percent, rest = divmod(quota * 100, period)
+    if quota < 0 or rest or percent < 1:
+        raise bad_argument(
+            f"<cputune><quota>{quota}</quota> of <period>{period}</period> is not a whole "
+            "percentage of one CPU, which is what OpenVZ's CPU limit counts"
+        )
+    spec.cpu_limit_percent = percent
 
 
 # What a container can do at each event, as libvirt's OpenVZ driver writes it:
@@ -161,8 +219,19 @@ def _parse_os(os_element: etree._Element | None) -> None:
     if os_type != "exe":
         raise bad_argument(f"<os><type>{os_type}</type>: OpenVZ containers are type 'exe'")
     for child in os_element:
+        if child.tag == "initarg":
+            raise bad_argument(
+                "<os><initarg>: vzctl starts the container's /sbin/init without arguments; "
+                "remove <initarg>"
+            )
         if child.tag not in ("type", "init"):
-            raise bad_argument(f"openvzd cannot honour <os><{child.tag}>")
+            raise bad_argument(
+                f"openvzd cannot honour <os><{child.tag}>; only <type>exe</type> and "
+                "<init>/sbin/init</init>"
+            )
     init = (os_element.findtext("init") or "/sbin/init").strip()
     if init != "/sbin/init":
-        raise bad_argument(f"<os><init>{init}</init>: OpenVZ always starts /sbin/init")
+        raise bad_argument(
+            f"<os><init>{init}</init>: vzctl always starts /sbin/init inside the container "
+            "and has no setting for another init; remove <init> or give /sbin/init"
+        )

@@ -6,7 +6,10 @@ escape, and the FIRST occurrence of a key wins, as vzctl reads it (libvirt took
 the last one). A line that cannot be parsed is reported with its number and the
 rest of the file still counts, so one bad line never hides a container.
 
-libvirt's `#UUID: ...` comment is read as the container's UUID.
+libvirt's `#UUID: ...` comment is read as the container's UUID, and openvzd's
+`# openvzd-title: ...` comment as its title: OpenVZ has no key for either,
+vzctl keeps comments when it saves, and a comment cannot change what vzctl or
+a shell sourcing the file reads.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ from pathlib import Path
 
 _KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _UUID_COMMENT = re.compile(r"#UUID:\s*([0-9a-fA-F-]{36})\s*\Z")
+_TITLE_COMMENT = re.compile(r"#\s*openvzd-title:\s?(.*)\Z")
+TITLE_COMMENT = "# openvzd-title: "
 
 
 @dataclass(slots=True)
@@ -39,6 +44,7 @@ class ConfigFile:
 
     values: dict[str, str] = field(default_factory=dict)
     uuid: str | None = None
+    title: str = ""
     problems: list[ParseProblem] = field(default_factory=list)
 
 
@@ -65,6 +71,9 @@ def parse_config(text: str) -> ConfigFile:
             match = _UUID_COMMENT.match(stripped)
             if match and result.uuid is None:
                 result.uuid = match.group(1).lower()
+            title = _TITLE_COMMENT.match(stripped)
+            if title and not result.title:
+                result.title = title.group(1).strip()
             continue
         key, sep, raw = stripped.partition("=")
         if not sep:
@@ -101,20 +110,32 @@ def quote(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def updated_text(text: str, changes: Mapping[str, str | None], uuid: str | None = None) -> str:
+def updated_text(
+    text: str,
+    changes: Mapping[str, str | None],
+    uuid: str | None = None,
+    title: str | None = None,
+) -> str:
     """text with changes applied: the first line of each key rewritten in place
     (None deletes it), new keys appended, every other line and comment kept; with
-    uuid, the #UUID comment set (appended after a blank line if absent)."""
+    uuid, the #UUID comment set (appended after a blank line if absent); with
+    title, the title comment set in place or appended ("" removes it)."""
     pending = dict(changes)
     seen: set[str] = set()
     lines: list[str] = []
     uuid_written = False
+    title_written = False
     for line in text.splitlines():
         stripped = line.strip()
         if uuid is not None and _UUID_COMMENT.match(stripped):
             if not uuid_written:
                 lines.append(f"#UUID: {uuid}")
                 uuid_written = True
+            continue
+        if title is not None and _TITLE_COMMENT.match(stripped):
+            if not title_written and title:
+                lines.append(TITLE_COMMENT + title)
+            title_written = True
             continue
         key, sep, _ = stripped.partition("=")
         if sep and key in pending and key not in seen:
@@ -127,6 +148,8 @@ def updated_text(text: str, changes: Mapping[str, str | None], uuid: str | None 
     lines.extend(f"{key}={quote(value)}" for key, value in pending.items() if value is not None)
     if uuid is not None and not uuid_written:
         lines.extend(["", f"#UUID: {uuid}"])
+    if title and not title_written:
+        lines.append(TITLE_COMMENT + title)
     return "\n".join(lines) + "\n"
 
 

@@ -1,19 +1,22 @@
-"""ContainerSpec: what a container should be, read from its config and turned
-into the vzctl runs that make it so.
+"""ContainerSpec: what a container should be, and how it is read from its config.
 
 Memory rule (so that dumpxml defines the same container again): on a VSwap host
 memory is PHYSPAGES' limit and swap_hard_limit is memory + SWAPPAGES' limit; on
-a UBC-only host memory is PRIVVMPAGES' barrier. All sizes here are KiB.
+a UBC-only host memory is PRIVVMPAGES' limit and soft_limit its barrier (when
+lower). On both, min_guarantee is VMGUARPAGES' barrier, as libvirt maps it
+(spec §10). All sizes here are KiB. vz/plan.py turns a spec into vzctl runs.
 """
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import re
 import uuid as uuidlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from openvzd.vz.conffile import expand_veid
 from openvzd.vz.errors import bad_argument
 from openvzd.vz.units import LONG_MAX, PAGE_SIZE, parse_pair
 
@@ -26,6 +29,11 @@ _HOSTNAME = re.compile(
 _BRIDGE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,14}\Z")
 _MAC = re.compile(r"([0-9A-Fa-f]{2}:){5}[0-9A-Fa-f]{2}\Z")
 _GUEST_IF = re.compile(r"eth(\d{1,4})\Z")
+_HOST_IF = re.compile(r"veth(\d+)\.(\d{1,4})\Z")
+# Characters that would break a quoted config value or a shell sourcing the config.
+_UNSAFE_PATH_CHARS = set("\"'\\`$;|&<>*?[]{}~") | {chr(c) for c in range(32)} | {"\x7f"}
+MAX_TITLE = 1024
+MAX_PATH = 4096
 
 
 @dataclass(slots=True)
@@ -41,15 +49,24 @@ class Interface:
 
 @dataclass(slots=True)
 class ContainerSpec:
+    """0 or "" means "not set": the container keeps what its sample config or
+    vzctl's defaults give. A container is made from `ostemplate`, or (a
+    filesystem type='mount') uses the existing directory `private_dir`."""
+
     veid: int
     uuid: str = ""
+    title: str = ""
     description: str = ""
     hostname: str = ""
     ostemplate: str = ""
+    private_dir: str = ""
     memory_kib: int = 0
+    memory_soft_kib: int = 0
+    min_guarantee_kib: int = 0
     swap_hard_limit_kib: int = 0
     vcpus: int = 0
     cpu_shares: int = 0
+    cpu_limit_percent: int = 0
     disk_soft_kib: int = 0
     disk_hard_kib: int = 0
     ip_addresses: list[str] = field(default_factory=list)
@@ -107,6 +124,70 @@ def validate_text(text: str, what: str) -> str:
     return text
 
 
+def validate_title(text: str) -> str:
+    """A title is one line (libvirt's schema: [^\\n]+); it lives in a config comment."""
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in text) or len(text) > MAX_TITLE:
+        raise bad_argument(
+            f"<title> must be one line of at most {MAX_TITLE} characters without control "
+            "characters (tabs, newlines)"
+        )
+    return text.strip()
+
+
+def validate_private_dir(path: str) -> str:
+    """An existing container directory for VE_PRIVATE: absolute, normalised, no
+    '..', nothing a quoted config value or a shell sourcing the config would
+    misread."""
+    unsafe = sorted(set(path) & _UNSAFE_PATH_CHARS)
+    parts = path.split("/")
+    if (
+        not path.startswith("/")
+        or unsafe
+        or ".." in parts
+        or "." in parts
+        or len(path) > MAX_PATH
+        or path.rstrip("/") == ""
+    ):
+        raise bad_argument(
+            f"<source dir={path!r}> must be an absolute directory path other than '/', without "
+            "'.' or '..' parts, control characters, quotes or any of $`\\;|&<>*?[]{}~"
+        )
+    return "/" + "/".join(part for part in parts if part)
+
+
+def validate_guest_dev(name: str) -> int:
+    """N of a guest device ethN: its host end is vethCTID.N (spec §6.1)."""
+    match = _GUEST_IF.match(name)
+    if not match:
+        raise bad_argument(
+            f"<guest dev={name!r}> must be ethN (eth0, eth1, ...): the host end is named "
+            "vethCTID.N after it"
+        )
+    return int(match.group(1))
+
+
+def host_dev_number(name: str, veid: int) -> int:
+    """N of a host device vethCTID.N that belongs to container veid."""
+    match = _HOST_IF.match(name)
+    if not match or int(match.group(1)) != veid:
+        raise bad_argument(
+            f"<target dev={name!r}> must be veth{veid}.N, the host end of the container's ethN"
+        )
+    return int(match.group(2))
+
+
+def derived_host_mac(veid: int, guest_dev: str, guest_mac: str) -> str:
+    """The host end's MAC: OpenVZ's 00:18:51 prefix, stable for the same
+    container, device and guest MAC (so dumpxml -> define makes the same pair),
+    and never equal to the guest MAC."""
+    for salt in range(16):
+        digest = hashlib.sha256(f"{veid}:{guest_dev}:{guest_mac}:{salt}".encode()).digest()
+        mac = "00:18:51:" + ":".join(f"{byte:02X}" for byte in digest[:3])
+        if mac != guest_mac.upper():
+            return mac
+    raise AssertionError("sixteen SHA-256 digests gave the guest's own MAC")
+
+
 def default_uuid(host_id: str, veid: int) -> str:
     """A stable UUID for a container whose config has none (never written back)."""
     return str(uuidlib.uuid5(UUID_NAMESPACE, f"{host_id}:{veid}"))
@@ -143,14 +224,24 @@ def parse_netif(text: str) -> list[Interface]:
     return interfaces
 
 
-def spec_from_config(values: Mapping[str, str], veid: int, uuid: str) -> ContainerSpec:
-    """The spec of an existing container from its effective config values."""
-    vswap = bool(_pages_kib(values, "PHYSPAGES", True))
-    if vswap:
-        memory = _pages_kib(values, "PHYSPAGES", True)
-        swap = memory + _pages_kib(values, "SWAPPAGES", True)
-    else:
-        memory, swap = _pages_kib(values, "PRIVVMPAGES", False), 0
+def _memory_from_config(values: Mapping[str, str], spec: ContainerSpec) -> None:
+    spec.min_guarantee_kib = _pages_kib(values, "VMGUARPAGES", False)
+    if _pages_kib(values, "PHYSPAGES", True):
+        spec.memory_kib = _pages_kib(values, "PHYSPAGES", True)
+        spec.swap_hard_limit_kib = spec.memory_kib + _pages_kib(values, "SWAPPAGES", True)
+        return
+    barrier = _pages_kib(values, "PRIVVMPAGES", False)
+    limit = _pages_kib(values, "PRIVVMPAGES", True)
+    spec.memory_kib = limit or barrier
+    if barrier and limit and barrier < limit:
+        spec.memory_soft_kib = barrier
+
+
+def spec_from_config(
+    values: Mapping[str, str], veid: int, uuid: str, title: str = ""
+) -> ContainerSpec:
+    """The spec of an existing container from its CTID.conf values. A container
+    without OSTEMPLATE uses its VE_PRIVATE as it is (libvirt's type='mount')."""
     soft = hard = 0
     if values.get("DISKSPACE"):
         try:
@@ -162,72 +253,26 @@ def spec_from_config(values: Mapping[str, str], veid: int, uuid: str) -> Contain
         raw = values.get(key, "")
         return int(raw) if raw.isdigit() else 0
 
-    return ContainerSpec(
+    ostemplate = values.get("OSTEMPLATE", "")
+    private = values.get("VE_PRIVATE", "") if not ostemplate else ""
+    spec = ContainerSpec(
         veid=veid,
         uuid=uuid,
+        title=title,
         description=values.get("DESCRIPTION", ""),
         hostname=values.get("HOSTNAME", ""),
-        ostemplate=values.get("OSTEMPLATE", ""),
-        memory_kib=memory,
-        swap_hard_limit_kib=swap,
+        ostemplate=ostemplate,
+        private_dir=expand_veid(private, veid) if private else "",
         vcpus=number("CPUS"),
         cpu_shares=number("CPUUNITS"),
+        cpu_limit_percent=number("CPULIMIT"),
         disk_soft_kib=0 if soft >= LONG_MAX else soft,
         disk_hard_kib=0 if hard >= LONG_MAX else hard,
         ip_addresses=values.get("IP_ADDRESS", "").split(),
         interfaces=parse_netif(values.get("NETIF", "")),
     )
-
-
-@dataclass(frozen=True, slots=True)
-class Step:
-    """One vzctl run of a plan; `operation` picks its timeout."""
-
-    args: tuple[str, ...]
-    operation: str
-
-
-def settings_args(spec: ContainerSpec, *, vswap: bool) -> list[str]:
-    """vzctl set options that give a created container the spec's settings."""
-    args: list[str] = []
-    if spec.memory_kib:
-        if vswap:
-            swap = max(spec.swap_hard_limit_kib - spec.memory_kib, 0)
-            args += ["--ram", f"{spec.memory_kib}K", "--swap", f"{swap}K"]
-        else:
-            pages = spec.memory_kib * 1024 // PAGE_SIZE
-            args += ["--privvmpages", f"{pages}:{pages}"]
-    if spec.vcpus:
-        args += ["--cpus", str(spec.vcpus)]
-    if spec.cpu_shares:
-        args += ["--cpuunits", str(spec.cpu_shares)]
-    if spec.disk_hard_kib:
-        soft = spec.disk_soft_kib or spec.disk_hard_kib
-        args += ["--diskspace", f"{soft}:{spec.disk_hard_kib}"]
-    if spec.description:
-        args += ["--description", spec.description]
-    for address in spec.ip_addresses:
-        args += ["--ipadd", address]
-    for iface in spec.interfaces:
-        netif = ",".join(
-            [iface.guest_dev, iface.guest_mac, iface.host_dev, iface.host_mac]
-            + ([iface.bridge] if iface.bridge else [])
-        )
-        args += ["--netif_add", netif]
-    return args
-
-
-def plan_define(spec: ContainerSpec, *, vswap: bool) -> list[Step]:
-    """create from the template, then one set --save with every setting."""
-    veid = str(spec.veid)
-    create = ["--quiet", "create", veid, "--ostemplate", validate_template(spec.ostemplate)]
-    if spec.hostname:
-        create += ["--hostname", validate_hostname(spec.hostname)]
-    steps = [Step(tuple(create), "create")]
-    settings = settings_args(spec, vswap=vswap)
-    if settings:
-        steps.append(Step(("--quiet", "set", veid, *settings, "--save"), "set"))
-    return steps
+    _memory_from_config(values, spec)
+    return spec
 
 
 def next_guest_dev(interfaces: list[Interface]) -> int:
