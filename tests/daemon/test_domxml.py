@@ -5,13 +5,19 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from lxml import etree
 from openvzd.domxml import device_args, format_domain, parse_domain
 from openvzd.vz.errors import ErrorKind, VzError
 from openvzd.vz.plan import plan_define
-from openvzd.vz.spec import ContainerSpec, Interface, spec_from_config
+from openvzd.vz.spec import (
+    ContainerSpec,
+    Interface,
+    derived_host_mac,
+    spec_from_config,
+    validate_ip,
+)
 
 SCHEMA = Path("/usr/share/libvirt/schemas/domain.rng")
 
@@ -156,25 +162,80 @@ def test_attaching_an_interface_numbers_it_after_the_last() -> None:
     assert guest_mac.startswith("00:18:51:") and host_mac != guest_mac
 
 
-SPECS = st.builds(
-    ContainerSpec,
-    veid=st.integers(1, 2147483644),
-    uuid=st.uuids().map(str),
-    description=st.from_regex(r"[a-zA-Z0-9 .,-]{0,30}", fullmatch=True).map(str.strip),
-    ostemplate=st.from_regex(r"[a-z0-9][a-z0-9_+-]{0,20}", fullmatch=True),
-    memory_kib=st.integers(0, 1 << 30),
-    vcpus=st.integers(1, 64),
-    cpu_shares=st.integers(0, 500000),
-    disk_hard_kib=st.integers(0, 1 << 40),
-    ip_addresses=st.lists(st.ip_addresses().map(str), max_size=3, unique=True),
-)
+def _interfaces(veid: int, numbers: list[int], bridges: list[str]) -> list[Interface]:
+    interfaces = []
+    for index, (number, bridge) in enumerate(zip(numbers, bridges, strict=False)):
+        guest_dev, guest_mac = f"eth{number}", f"00:18:51:00:{index:02X}:{number % 256:02X}"
+        interfaces.append(
+            Interface(
+                guest_dev,
+                guest_mac,
+                f"veth{veid}.{number}",
+                derived_host_mac(veid, guest_dev, guest_mac),
+                bridge,
+            )
+        )
+    return interfaces
 
 
-@given(SPECS)
+@st.composite
+def specs(draw: st.DrawFn) -> ContainerSpec:
+    """Every field the XML carries, within what parse_domain accepts (both
+    filesystem kinds, UBC-style soft limits and VSwap-style swap limits)."""
+    veid = draw(st.integers(1, 2147483644))
+    memory = draw(st.integers(0, 1 << 30))
+    spec = ContainerSpec(
+        veid=veid,
+        uuid=str(draw(st.uuids())),
+        title=draw(st.from_regex(r"[^\x00-\x1f\x7f]{0,40}", fullmatch=True).map(str.strip)),
+        description=draw(st.from_regex(r"[a-zA-Z0-9 .,-]{0,30}", fullmatch=True).map(str.strip)),
+        memory_kib=memory,
+        vcpus=draw(st.integers(0, 64)),
+        cpu_shares=draw(st.sampled_from([0, 8, 1000, 500000])),
+        cpu_limit_percent=draw(st.integers(0, 6400)),
+        disk_hard_kib=draw(st.integers(0, 1 << 40)),
+        ip_addresses=draw(st.lists(st.ip_addresses().map(str), max_size=3, unique=True)),
+    )
+    if draw(st.booleans()):
+        spec.ostemplate = draw(st.from_regex(r"[a-z0-9][a-z0-9_+.-]{0,20}", fullmatch=True))
+    else:
+        spec.private_dir = draw(st.from_regex(r"(/[a-z0-9_.-]{0,8}[a-z0-9]){1,3}", fullmatch=True))
+    if memory:
+        spec.memory_soft_kib = draw(st.sampled_from([0, memory // 2]))
+        spec.swap_hard_limit_kib = draw(st.sampled_from([0, memory, memory * 2]))
+        spec.min_guarantee_kib = draw(st.sampled_from([0, memory // 4]))
+    spec.disk_soft_kib = draw(st.sampled_from([0, spec.disk_hard_kib // 2]))
+    numbers = draw(st.lists(st.integers(0, 99), max_size=3, unique=True))
+    bridges = draw(st.lists(st.sampled_from(["", "br0", "vmbr1"]), min_size=3, max_size=3))
+    spec.interfaces = _interfaces(veid, numbers, bridges)
+    return spec
+
+
+def _same_meaning(spec: ContainerSpec) -> ContainerSpec:
+    """spec as parse_domain reads it back: IPs normalised, a soft limit of 0 kept."""
+    spec.ip_addresses = [validate_ip(a) for a in spec.ip_addresses]
+    if spec.memory_soft_kib == spec.memory_kib:
+        spec.memory_soft_kib = 0
+    return spec
+
+
+@settings(max_examples=150)
+@given(specs())
 def test_xml_spec_xml_round_trip(spec: ContainerSpec) -> None:
-    spec.disk_soft_kib = spec.disk_hard_kib
     xml = format_domain(spec)
-    assert format_domain(parse_domain(xml)) == xml
+    back = parse_domain(xml)
+    assert back == _same_meaning(spec)
+    assert format_domain(back) == xml
+
+
+@settings(max_examples=150)
+@given(specs())
+def test_every_formatted_xml_validates_against_libvirts_schema(spec: ContainerSpec) -> None:
+    schema = _schema()
+    # The one known conflict: genericName has no dots (see the test below).
+    spec.ostemplate = spec.ostemplate.replace(".", "_")
+    document = etree.fromstring(format_domain(spec, running=True, domain_id=spec.veid))
+    assert schema.validate(document), schema.error_log
 
 
 def test_libvirts_own_output_forms_are_accepted_and_impossible_ones_refused() -> None:
@@ -207,5 +268,8 @@ def test_memory_becomes_ram_and_swap_on_vswap_hosts_and_privvmpages_elsewhere() 
     assert vswap[:3] == ("--quiet", "set", "100")
     assert vswap[3:9] == ("--ram", "524288K", "--swap", "524288K", "--cpus", "2")
     assert vswap[-1] == "--save"
+    with pytest.raises(VzError, match="no VSwap"):
+        plan_define(spec, vswap=False)
+    spec.swap_hard_limit_kib = 0
     ubc = plan_define(spec, vswap=False)[1].args
     assert ubc[3:5] == ("--privvmpages", "131072:131072")

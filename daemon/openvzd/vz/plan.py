@@ -26,7 +26,12 @@ Setting = tuple[str, str]
 # What `set` takes to undo an option the new spec no longer has. Options not
 # listed (memory, CPUs, CPU units, hostname) keep the container's value: "not
 # set" in a spec means "as the sample config or vzctl's defaults give it".
-RESET_VALUES = {"--cpulimit": "0", "--description": "", "--diskspace": "unlimited"}
+RESET_VALUES = {
+    "--cpulimit": "0",
+    "--description": "",
+    "--diskspace": "unlimited",
+    "--vmguarpages": "0:unlimited",
+}
 NETIF_EDIT_FIELDS = (("guest_mac", "--mac"), ("host_mac", "--host_mac"), ("bridge", "--bridge"))
 
 
