@@ -212,10 +212,15 @@ def specs(draw: st.DrawFn) -> ContainerSpec:
 
 
 def _same_meaning(spec: ContainerSpec) -> ContainerSpec:
-    """spec as parse_domain reads it back: IPs normalised, a soft limit of 0 kept."""
+    """spec as parse_domain reads it back: IPs normalised, limits equal to the one
+    they refine left out."""
     spec.ip_addresses = [validate_ip(a) for a in spec.ip_addresses]
     if spec.memory_soft_kib == spec.memory_kib:
         spec.memory_soft_kib = 0
+    if spec.swap_hard_limit_kib == spec.memory_kib:
+        spec.swap_hard_limit_kib = 0
+    if spec.disk_soft_kib == spec.disk_hard_kib:
+        spec.disk_soft_kib = 0
     return spec
 
 

@@ -15,9 +15,15 @@ def _memory(root: etree._Element, spec: ContainerSpec) -> None:
     if spec.memory_kib:
         sub(root, "memory", str(spec.memory_kib), unit="KiB")
         sub(root, "currentMemory", str(spec.memory_kib), unit="KiB")
+    # A limit equal to the one it refines is left out: defining without it
+    # sets the same (no swap; a disk soft limit equal to the hard one), so
+    # dumpxml of a container just defined shows the XML it was defined with.
     tunes = [
         ("soft_limit", spec.memory_soft_kib),
-        ("swap_hard_limit", spec.swap_hard_limit_kib),
+        (
+            "swap_hard_limit",
+            0 if spec.swap_hard_limit_kib == spec.memory_kib else spec.swap_hard_limit_kib,
+        ),
         ("min_guarantee", spec.min_guarantee_kib),
     ]
     if any(value for _, value in tunes):
@@ -52,7 +58,7 @@ def _filesystem(devices: etree._Element, spec: ContainerSpec) -> None:
     sub(fs, "target", dir="/")
     if spec.disk_hard_kib:
         sub(fs, "space_hard_limit", str(spec.disk_hard_kib), unit="KiB")
-    if spec.disk_soft_kib:
+    if spec.disk_soft_kib and spec.disk_soft_kib != spec.disk_hard_kib:
         sub(fs, "space_soft_limit", str(spec.disk_soft_kib), unit="KiB")
 
 

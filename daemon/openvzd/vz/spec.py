@@ -21,6 +21,7 @@ from openvzd.vz.errors import bad_argument
 from openvzd.vz.units import LONG_MAX, PAGE_SIZE, parse_pair
 
 MAX_VEID = 2147483644
+INT32_MAX = 2147483647
 UUID_NAMESPACE = uuidlib.UUID("6b1d6e1c-8e4a-4b8c-9d52-4f0b1f6a0d11")
 _TEMPLATE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,127}\Z")
 _HOSTNAME = re.compile(
@@ -202,7 +203,9 @@ def _pages_kib(values: Mapping[str, str], key: str, use_limit: bool) -> int:
     except ValueError:
         return 0
     pages = limit if use_limit else barrier
-    return 0 if pages >= LONG_MAX else pages * PAGE_SIZE // 1024
+    # vzctl before 3.0.29 wrote "unlimited" as LONG_MAX of the machine that
+    # wrote it: 2147483647 on 32-bit hosts (ve-vps.basic: PHYSPAGES="0:2147483647").
+    return 0 if pages >= LONG_MAX or pages == INT32_MAX else pages * PAGE_SIZE // 1024
 
 
 def parse_netif(text: str) -> list[Interface]:
