@@ -189,6 +189,7 @@ def specs(draw: st.DrawFn) -> ContainerSpec:
         uuid=str(draw(st.uuids())),
         title=draw(st.from_regex(r"[^\x00-\x1f\x7f]{0,40}", fullmatch=True).map(str.strip)),
         description=draw(st.from_regex(r"[a-zA-Z0-9 .,-]{0,30}", fullmatch=True).map(str.strip)),
+        hostname=draw(st.from_regex(r"(ct[a-z0-9]{1,8}(\.example\.com)?)?", fullmatch=True)),
         memory_kib=memory,
         vcpus=draw(st.integers(0, 64)),
         cpu_shares=draw(st.sampled_from([0, 8, 1000, 500000])),

@@ -62,6 +62,7 @@ def test_a_mount_container_with_a_title_round_trips_through_dumpxml(
     assert config.values["VE_PRIVATE"] == "/srv/containers/230"
     assert "OSTEMPLATE" not in config.values
     assert config.title == 'web front end (eu-west) — "blue"'
+    assert config.values["HOSTNAME"] == "web.example.com"
     assert config.values["CPULIMIT"] == "150" and config.values["VMGUARPAGES"] == "65536:unlimited"
     dumped = _dumpxml(domains, 230)
     assert dumped == (DATA / "mount-title-tunes-out.xml").read_text()

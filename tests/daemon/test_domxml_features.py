@@ -143,6 +143,12 @@ def test_vswap_memory_with_min_guarantee_reads_back_from_what_vzctl_writes() -> 
         ("<os><type>hvm</type></os>", "type 'exe'"),
         ("<title>two\nlines</title>", "<title>"),
         ("<title>a\ttab</title>", "<title>"),
+        ("<metadata><app:x xmlns:app='urn:other'/></metadata>", "cannot keep {urn:other}x"),
+        (
+            "<metadata><o:container xmlns:o='urn:x-openvzd:container:1'><o:name>x</o:name>"
+            "</o:container></metadata>",
+            "openvzd has no",
+        ),
     ],
 )
 def test_what_openvz_cannot_honour_is_refused_by_name(body: str, words: str) -> None:

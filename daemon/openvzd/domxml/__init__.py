@@ -13,7 +13,7 @@ import uuid as uuidlib
 from lxml import etree
 
 from openvzd.domxml.devices import device_args, parse_devices, update_device_spec
-from openvzd.domxml.format import format_domain
+from openvzd.domxml.format import METADATA_NS, format_domain
 from openvzd.domxml.xmlsafe import safe_parse, size_kib
 from openvzd.vz.errors import bad_argument
 from openvzd.vz.plan import check_memory
@@ -51,6 +51,7 @@ _KNOWN_TOP = {
     "on_reboot",
     "on_crash",
     "hostname",
+    "metadata",
 }
 DEFAULT_CPU_PERIOD_US = 100000
 
@@ -79,6 +80,7 @@ def parse_domain(xml: str) -> ContainerSpec:
     spec.description = validate_text((root.findtext("description") or "").strip(), "<description>")
     if root.findtext("hostname"):
         spec.hostname = validate_hostname(root.findtext("hostname", "").strip())
+    _parse_metadata(root.find("metadata"), spec)
     _parse_memory(root, spec)
     _parse_vcpu(root.find("vcpu"), spec)
     _parse_cputune(root.find("cputune"), spec)
@@ -101,6 +103,22 @@ def _uuid(text: str | None) -> str:
         return str(uuidlib.UUID(text.strip()))
     except ValueError:
         raise bad_argument(f"<uuid>{text}</uuid> is not a UUID") from None
+
+
+def _parse_metadata(metadata: etree._Element | None, spec: ContainerSpec) -> None:
+    """openvzd's own <metadata> element: what OpenVZ keeps but libvirt's schema
+    has no element for (the host name). Other applications' metadata would
+    have to be stored to come back in dumpxml; openvzd has no place for it."""
+    for child in metadata if metadata is not None else ():
+        if child.tag != f"{{{METADATA_NS}}}container":
+            raise bad_argument(
+                f"<metadata>: openvzd cannot keep {child.tag}; only its own "
+                f"<container xmlns='{METADATA_NS}'>"
+            )
+        for item in child:
+            if item.tag != f"{{{METADATA_NS}}}hostname":
+                raise bad_argument(f"<metadata><container>: openvzd has no {item.tag}")
+            spec.hostname = validate_hostname((item.text or "").strip())
 
 
 def _parse_memory(root: etree._Element, spec: ContainerSpec) -> None:

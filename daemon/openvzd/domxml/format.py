@@ -9,6 +9,7 @@ from openvzd.domxml.xmlsafe import sub
 from openvzd.vz.spec import ContainerSpec
 
 CPU_PERIOD_US = 100000
+METADATA_NS = "urn:x-openvzd:container:1"
 
 
 def _memory(root: etree._Element, spec: ContainerSpec) -> None:
@@ -94,6 +95,12 @@ def format_domain(spec: ContainerSpec, *, running: bool = False, domain_id: int 
         sub(root, "title", spec.title)
     if spec.description:
         sub(root, "description", spec.description)
+    if spec.hostname:
+        metadata = sub(root, "metadata")
+        container = etree.SubElement(
+            metadata, f"{{{METADATA_NS}}}container", nsmap={"openvzd": METADATA_NS}
+        )
+        sub(container, f"{{{METADATA_NS}}}hostname", spec.hostname)
     _memory(root, spec)
     _cpu(root, spec)
     os_element = sub(root, "os")
