@@ -196,7 +196,12 @@ class Operations:
         conf = self.runtime.paths.ct_conf(spec.veid)
         if spec.private_dir:
             sample = self._mount_sample(spec.private_dir)
-        ctx.set_cancellable(False, "vzctl create is writing the container's private area")
+        ctx.set_cancellable(
+            False,
+            "the container's config is being written"
+            if spec.private_dir
+            else "vzctl create is writing the container's private area",
+        )
         try:
             if spec.private_dir:
                 write_atomically(conf, mount_config(sample, spec))

@@ -190,6 +190,10 @@ def test_cputune_quota_over_period_is_cpulimit_percent_both_ways() -> None:
             "<filesystem type='mount'><source dir='/srv/x'/><target dir='/'/></filesystem>",
             "a second <filesystem>",
         ),
+        (
+            "<interface type='ethernet'><ip address='10.0.0.1' peer='10.0.0.2'/></interface>",
+            "no peer=",
+        ),
     ],
 )
 def test_devices_openvz_cannot_honour_are_refused_by_name(devices: str, words: str) -> None:
@@ -222,6 +226,13 @@ def test_a_mount_container_keeps_its_directory_and_reads_back_as_mount() -> None
     back = spec_from_config(parsed.values, 230, parsed.uuid or "", parsed.title)
     assert (back.private_dir, back.title) == (spec.private_dir, spec.title)
     assert '<filesystem type="mount">' in format_domain(back).replace("'", '"')
+
+
+def test_netif_entries_are_completed_as_vzctl_reads_them() -> None:
+    [veth] = spec_from_config(
+        {"NETIF": "ifname=eth2,mac=00:18:51:00:00:07", "OSTEMPLATE": "x"}, 101, ""
+    ).interfaces
+    assert (veth.host_dev, veth.host_mac) == ("veth101.2", "00:18:51:00:00:07")
 
 
 def test_the_title_comment_is_replaced_in_place_and_removed_with_empty() -> None:

@@ -122,6 +122,12 @@ def _parse_venet(element: etree._Element, spec: ContainerSpec) -> None:
             "remove <mac> or use type='bridge' for an interface with its own MAC"
         )
     for ip in element.findall("ip"):
+        unknown = sorted({str(name) for name in ip.attrib} - {"address", "prefix", "family"})
+        if unknown:
+            raise bad_argument(
+                "<interface type='ethernet'><ip>: a venet address has no "
+                + ", ".join(f"{name}=" for name in unknown)
+            )
         address = ip.get("address", "")
         prefix = ip.get("prefix")
         value = validate_ip(f"{address}/{prefix}" if prefix else address)
@@ -180,6 +186,8 @@ def device_args(xml: str, current: ContainerSpec, *, attach: bool) -> list[str]:
             raise bad_argument(f"container {current.veid} has no address {address}")
         args += ["--ipadd" if attach else "--ipdel", address]
     for iface in wrapper.interfaces:
+        if attach and any(i.guest_mac == iface.guest_mac for i in current.interfaces):
+            raise bad_argument(f"an interface of container {current.veid} already has that <mac>")
         if attach:
             number = next_guest_dev(current.interfaces)
             guest_dev = f"eth{number}"

@@ -208,19 +208,26 @@ def _pages_kib(values: Mapping[str, str], key: str, use_limit: bool) -> int:
     return 0 if pages >= LONG_MAX or pages == INT32_MAX else pages * PAGE_SIZE // 1024
 
 
-def parse_netif(text: str) -> list[Interface]:
-    """NETIF: entries separated by ';', each 'key=value,...'."""
+def parse_netif(text: str, veid: int = 0) -> list[Interface]:
+    """NETIF: entries separated by ';', each 'key=value,...'. With veid, what
+    vzctl fills in is filled in the same way (spec §6.2): a missing host_ifname
+    is vethCTID.N, a missing host_mac copies mac."""
     interfaces = []
     for entry in text.split(";"):
         fields = dict(part.partition("=")[::2] for part in entry.split(",") if "=" in part)
         if "ifname" not in fields:
             continue
+        guest_mac = fields.get("mac", "").upper()
+        host_dev = fields.get("host_ifname", "")
+        number = _GUEST_IF.match(fields["ifname"])
+        if not host_dev and veid and number:
+            host_dev = f"veth{veid}.{int(number.group(1))}"
         interfaces.append(
             Interface(
                 guest_dev=fields["ifname"],
-                guest_mac=fields.get("mac", "").upper(),
-                host_dev=fields.get("host_ifname", ""),
-                host_mac=fields.get("host_mac", "").upper(),
+                guest_mac=guest_mac,
+                host_dev=host_dev,
+                host_mac=fields.get("host_mac", "").upper() or (guest_mac if veid else ""),
                 bridge=fields.get("bridge", ""),
             )
         )
@@ -272,7 +279,7 @@ def spec_from_config(
         disk_soft_kib=0 if soft >= LONG_MAX else soft,
         disk_hard_kib=0 if hard >= LONG_MAX else hard,
         ip_addresses=values.get("IP_ADDRESS", "").split(),
-        interfaces=parse_netif(values.get("NETIF", "")),
+        interfaces=parse_netif(values.get("NETIF", ""), veid),
     )
     _memory_from_config(values, spec)
     return spec
