@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -22,9 +23,10 @@ from openvzd.vz.conffile import expand_veid, read_config, updated_text, write_at
 from openvzd.vz.errors import ErrorKind, VzError
 from openvzd.vz.host import Change
 from openvzd.vz.plan import mount_config, plan_define
-from openvzd.vz.spec import validate_template
 
 log = logging.getLogger(__name__)
+
+SAMPLE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*\Z")
 
 Handler = Callable[[Job, JobContext], Awaitable[dict[str, Any] | None]]
 
@@ -227,6 +229,15 @@ class Operations:
                 f"<filesystem type='mount'>: {private_dir} is not a directory on the host; "
                 "put the container's files there first, or use type='template'",
             )
+        # vzctl start needs it, and undefine deletes the directory: a guard
+        # against naming a host directory (/srv, /etc) by mistake.
+        if not os.path.lexists(paths.host_path(private_dir) / "sbin" / "init"):
+            raise VzError(
+                ErrorKind.BAD_ARGUMENT,
+                f"<filesystem type='mount'>: {private_dir} has no sbin/init, so it does not "
+                "hold a container's files (vzctl start would fail, and undefine deletes the "
+                "directory)",
+            )
         vz_conf = read_config(paths.vz_conf).values
         for veid, container in self.runtime.host.containers.items():
             configured = container.values.get("VE_PRIVATE") or vz_conf.get("VE_PRIVATE", "")
@@ -237,7 +248,13 @@ class Operations:
                     "cannot share one",
                 )
         name = vz_conf.get("CONFIGFILE", "")
-        sample = paths.conf_dir / f"ve-{validate_template(name)}.conf-sample"
+        if not SAMPLE_NAME.match(name):
+            raise VzError(
+                ErrorKind.NOT_FOUND,
+                f"vz.conf's CONFIGFILE ({name!r}) names no sample config to start the "
+                'container\'s config from; set it (for example CONFIGFILE="basic")',
+            )
+        sample = paths.conf_dir / f"ve-{name}.conf-sample"
         try:
             return sample.read_text()
         except OSError as err:

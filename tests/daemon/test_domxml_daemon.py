@@ -70,7 +70,8 @@ def test_a_mount_container_with_a_title_round_trips_through_dumpxml(
     domains.Destroy(domains_pb2.DomainCall(domain=common_pb2.DomainRef(id=230)), timeout=60)
     # The same container again from its own dumpxml, under another ID on another directory.
     other = daemon.host_root / "srv" / "containers" / "231"
-    other.mkdir()
+    (other / "sbin").mkdir(parents=True)
+    (other / "sbin" / "init").symlink_to("/lib/systemd/systemd")
     again = dumped.replace("<name>230</name>", "<name>231</name>").replace("/230", "/231")
     again = again.replace("veth230.1", "veth231.1").replace("5d1c2f0e", "6d1c2f0e")
     _define(domains, again)
@@ -81,7 +82,8 @@ def test_a_failed_define_on_an_existing_directory_keeps_the_directory(
     daemon: DaemonProcess, domains: domains_pb2_grpc.DomainsStub
 ) -> None:
     private = daemon.host_root / "srv" / "kept"
-    private.mkdir(parents=True)
+    (private / "sbin").mkdir(parents=True)
+    (private / "sbin" / "init").write_text("#!/bin/sh\n")
     (private / "precious").write_text("data")
     knobs = daemon.host_root / ".vzsim" / "knobs.json"
     knobs.write_text(json.dumps({"faults": [{"command": "set", "count": 1, "exit": 21}]}))
@@ -114,6 +116,12 @@ def test_a_failed_define_on_an_existing_directory_keeps_the_directory(
             "<source dir='/srv/nowhere'/></filesystem></devices></domain>",
             grpc.StatusCode.INVALID_ARGUMENT,
             "is not a directory on the host",
+        ),
+        (
+            "<domain type='openvz'><name>244</name><devices><filesystem type='mount'>"
+            "<source dir='/etc'/></filesystem></devices></domain>",
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "has no sbin/init",
         ),
         (
             "<domain type='openvz'><name>243</name><devices><filesystem type='mount'>"
