@@ -168,3 +168,25 @@ def test_libvirts_driver_output_defines_and_dumps_as_the_same_container(
     expected.cpu_shares = dumped.cpu_shares  # also the sample's
     assert dumped == expected
     _undefine(domains, 105)
+
+
+def test_a_failed_define_from_a_template_destroys_what_create_made(
+    daemon: DaemonProcess, domains: domains_pb2_grpc.DomainsStub
+) -> None:
+    knobs = daemon.host_root / ".vzsim" / "knobs.json"
+    knobs.write_text(json.dumps({"faults": [{"command": "set", "count": 1, "exit": 21}]}))
+    xml = (
+        "<domain type='openvz'><name>245</name><title>t</title><vcpu>2</vcpu><devices>"
+        "<filesystem type='template'><source name='centos-7-x86_64-minimal'/></filesystem>"
+        "</devices></domain>"
+    )
+    try:
+        with pytest.raises(grpc.RpcError) as caught:
+            _define(domains, xml)
+    finally:
+        knobs.write_text("{}")
+    assert "set 245 --cpus 2 --save failed with exit code 21" in caught.value.details()
+    assert not _conf(daemon, 245).exists()
+    assert not (daemon.host_root / "vz" / "private" / "245").exists()
+    _define(domains, xml)  # nothing is left in the way of a second try
+    assert read_config(_conf(daemon, 245)).title == "t"
