@@ -155,6 +155,11 @@ def test_what_openvz_cannot_honour_is_refused_by_name(body: str, words: str) -> 
     assert words in _refused(_domain(body))
 
 
+def test_sizes_in_bytes_round_up_to_whole_kib() -> None:
+    assert parse_domain(_domain("<memory unit='b'>1000</memory>")).memory_kib == 1
+    assert parse_domain(_domain("<memory unit='MB'>1</memory>")).memory_kib == 977
+
+
 def test_cputune_quota_over_period_is_cpulimit_percent_both_ways() -> None:
     spec = parse_domain(_domain("<cputune><period>50000</period><quota>75000</quota></cputune>"))
     assert spec.cpu_limit_percent == 150

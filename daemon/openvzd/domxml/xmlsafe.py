@@ -62,7 +62,8 @@ def size_kib(element: etree._Element, where: str) -> int:
     text = (element.text or "").strip()
     if not text.isdigit():
         raise bad_argument(f"{where}: {text!r} is not a whole number")
-    return int(text) * _UNITS[unit] // 1024
+    # Rounded up, as libvirt does: a size in bytes never becomes 0 ("not set").
+    return -(-int(text) * _UNITS[unit] // 1024)
 
 
 def sub(parent: etree._Element, tag: str, text: str | None = None, **attrs: str) -> etree._Element:
