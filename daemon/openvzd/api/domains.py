@@ -18,7 +18,13 @@ from openvzd.domxml import format_domain, parse_domain
 from openvzd.jobs import JobConflict, JobQueue, JobState, ShuttingDown
 from openvzd.runtime import Runtime
 from openvzd.vz.errors import VzError
-from openvzd.vz.proc import read_beancounters, read_vestat
+from openvzd.vz.proc import (
+    InterfaceCounters,
+    read_beancounters,
+    read_net_dev,
+    read_vestat,
+    read_vzquota,
+)
 from openvzd.vz.spec import (
     spec_from_config,
     validate_hostname,
@@ -155,6 +161,8 @@ class DomainsService(domains_pb2_grpc.DomainsServicer):
             )
             vestat = read_vestat(runtime.paths.proc)
             counters = read_beancounters(runtime.paths.proc)
+            quotas = read_vzquota(runtime.paths.proc)
+            devices = read_net_dev(runtime.paths.proc)
             stats = []
             for veid in veids:
                 if request.active_only and runtime.host.containers[veid].status != "running":
@@ -170,7 +178,11 @@ class DomainsService(domains_pb2_grpc.DomainsServicer):
                     memory_limit_kib=spec.memory_kib,
                     disk_soft_limit_kib=spec.disk_soft_kib,
                     disk_hard_limit_kib=spec.disk_hard_kib,
+                    interfaces=_interface_stats(veid, spec, devices),
                 )
+                quota = quotas.get(veid)
+                if quota is not None:
+                    entry.disk_used_kib = quota.used_kib
                 for counter in counters.get(veid, []):
                     entry.beancounters.append(
                         domains_pb2.BeanCounter(
@@ -481,3 +493,40 @@ class DomainsService(domains_pb2_grpc.DomainsServicer):
             "keep_source": request.keep_source,
         }
         return await self._job(context, "migrate", request.domain, request.options, params)
+
+
+def _interface_stats(
+    veid: int, spec: Any, devices: dict[str, InterfaceCounters]
+) -> list[domains_pb2.InterfaceStats]:
+    """The container's veths as the guest counts them, named by their host device
+    (vethCTID.N, what `virsh domifstat` takes). The host end's rx is the guest's
+    tx, so the two are swapped. venet has no per-container device on the host:
+    a venet-only container has no entry rather than made-up numbers."""
+    found = []
+    for interface in spec.interfaces:
+        host_dev = interface.host_dev or default_host_dev(veid, interface.guest_dev)
+        counters = devices.get(host_dev)
+        if counters is None:  # not running, or the veth is not up
+            continue
+        rx_bytes, rx_packets, rx_errs, rx_drop = counters.tx
+        tx_bytes, tx_packets, tx_errs, tx_drop = counters.rx
+        found.append(
+            domains_pb2.InterfaceStats(
+                device=host_dev,
+                rx_bytes=rx_bytes,
+                rx_packets=rx_packets,
+                rx_errs=rx_errs,
+                rx_drop=rx_drop,
+                tx_bytes=tx_bytes,
+                tx_packets=tx_packets,
+                tx_errs=tx_errs,
+                tx_drop=tx_drop,
+            )
+        )
+    return found
+
+
+def default_host_dev(veid: int, guest_dev: str) -> str:
+    """vzctl's host-side name when NETIF has no host_ifname: vethCTID.N (spec §6.1)."""
+    digits = len(guest_dev) - len(guest_dev.rstrip("0123456789"))
+    return f"veth{veid}.{guest_dev[-digits:] if digits else 0}"
