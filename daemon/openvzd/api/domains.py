@@ -35,6 +35,7 @@ from openvzd.vz.spec import (
 PAGE_KIB = 4
 MAX_VCPUS = 4096
 LIST_CACHE_ENTRIES = 16
+MAX_SHUTDOWN_TIMEOUT = 86400
 
 
 class DomainsService(domains_pb2_grpc.DomainsServicer):
@@ -306,7 +307,15 @@ class DomainsService(domains_pb2_grpc.DomainsServicer):
     async def Shutdown(
         self, request: domains_pb2.ShutdownRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> common_pb2.JobReply:
-        return await self._job(context, "shutdown", request.domain, request.options)
+        if request.timeout_seconds > MAX_SHUTDOWN_TIMEOUT:
+            await abort(
+                context,
+                "BAD_ARGUMENT",
+                f"timeout_seconds must be at most {MAX_SHUTDOWN_TIMEOUT} (a day), "
+                f"not {request.timeout_seconds}; 0 uses the host's STOP_TIMEOUT",
+            )
+        params = {"timeout_seconds": request.timeout_seconds} if request.timeout_seconds else {}
+        return await self._job(context, "shutdown", request.domain, request.options, params)
 
     async def Destroy(
         self, request: domains_pb2.DomainCall, context: grpc.aio.ServicerContext[Any, Any]
