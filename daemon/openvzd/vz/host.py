@@ -12,7 +12,7 @@ import asyncio
 import logging
 import os
 import time
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -140,12 +140,24 @@ class HostModel:
         return parse_status_lines(result.stdout)
 
     async def refresh(
-        self, veids: Iterable[int] | None = None, *, skip: Collection[int] = ()
+        self,
+        veids: Iterable[int] | None = None,
+        *,
+        skip: Collection[int] = (),
+        late_skip: Callable[[], Collection[int] | None] | None = None,
     ) -> list[Change]:
         """Bring the model up to date (all containers, or only the given ones);
-        containers in skip are left as they are (their jobs read them back)."""
+        containers in skip are left as they are (their jobs read them back).
+        late_skip is asked once vzlist has answered, with no await before the model
+        is changed: containers whose jobs moved while vzlist ran, whose answer may
+        predate the job; None drops the whole answer."""
         wanted = None if veids is None else sorted(set(veids))
         statuses = await self.list_statuses(wanted or ())
+        if late_skip is not None:
+            moved = late_skip()
+            if moved is None:
+                return []
+            skip = {*skip, *moved}
         for veid in skip:
             statuses.pop(veid, None)
         scope = self.containers.keys() if wanted is None else wanted
