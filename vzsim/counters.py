@@ -13,6 +13,7 @@ whose config sets DISKSPACE: usage is the real size of its private area.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -43,7 +44,9 @@ def guest_traffic(ctid: int, index: int, seconds: float) -> tuple[tuple[int, int
     return (rx_bytes, rx_bytes // 600), (tx_bytes, tx_bytes // 200)
 
 
-def render_net_dev(host: Host, veths: dict[int, list[str]], starts: dict[int, float], now: float) -> str:
+def render_net_dev(
+    host: Host, veths: dict[int, list[str]], starts: dict[int, float], now: float
+) -> str:
     """veths: each running CT's host-side devices in NETIF order; starts: its start time."""
     try:
         boot = (host.proc_dir / "cpuinfo").stat().st_mtime
@@ -51,10 +54,8 @@ def render_net_dev(host: Host, veths: dict[int, list[str]], starts: dict[int, fl
         boot = now
     host_seconds = max(now - boot, 0.0) + 3600.0
     names = list(HOST_INTERFACES)
-    try:
+    with contextlib.suppress(FileNotFoundError):
         names += sorted(n for n in os.listdir(host.state_dir / "bridges") if not n.startswith("."))
-    except FileNotFoundError:
-        pass
     lines = [NET_DEV_HEADER]
     for number, name in enumerate(names):
         rx, tx = guest_traffic(0, number, host_seconds)

@@ -14,7 +14,7 @@ veth101.0:    5000      10    1    2    0     0          0         0     9000   
   eth0: not numbers at all 1 2 3 4 5 6 7 8 9 10 11 12 13
 garbage line without a colon
  short: 1 2 3
-"""
+"""  # noqa: E501 (the kernel's own line width)
 
 VZQUOTA = """\
 101: /vz/private/101

@@ -15,9 +15,10 @@ from openvz.v1 import common_pb2, domains_pb2, domains_pb2_grpc
 from openvzd.api.convert import domain_to_proto, job_to_proto
 from openvzd.api.errors import ApiError, abort
 from openvzd.domxml import format_domain, parse_domain
-from openvzd.jobs import JobConflict, JobQueue, JobState, ShuttingDown
+from openvzd.jobs import HOST_LANE, JobConflict, JobQueue, JobState, ShuttingDown
 from openvzd.runtime import Runtime
 from openvzd.vz.errors import VzError
+from openvzd.vz.host import FIRST_FREE_VEID
 from openvzd.vz.proc import (
     InterfaceCounters,
     read_beancounters,
@@ -246,7 +247,12 @@ class DomainsService(domains_pb2_grpc.DomainsServicer):
             context.set_trailing_metadata((("openvz-job-id", job.id),))
             assert job.error is not None
             raise ApiError(job.error.kind, job.error.message)
-        return common_pb2.JobReply(job=job_to_proto(job))
+        reply = common_pb2.JobReply(job=job_to_proto(job))
+        if job.veid == HOST_LANE and job.result and "veid" in job.result:
+            # A host-wide job that made a container: the caller who waited learns
+            # which (the journal keeps the job on the host lane).
+            reply.job.veid = int(job.result["veid"])
+        return reply
 
     async def _job(
         self,
@@ -270,7 +276,27 @@ class DomainsService(domains_pb2_grpc.DomainsServicer):
         operation: str,
     ) -> common_pb2.JobReply:
         async def call() -> common_pb2.JobReply:
-            spec = parse_domain(request.xml)  # refuse bad XML before it is journaled
+            unnamed: list[bool] = []
+
+            def placeholder() -> int:
+                unnamed.append(True)
+                return FIRST_FREE_VEID
+
+            # Refuse bad XML before it is journaled.
+            spec = parse_domain(request.xml, pick_veid=placeholder)
+            if unnamed:
+                # The ID is picked when the job runs, on the host-wide lane, so two
+                # defines at once never pick the same one; identical requests make
+                # two containers, so they never merge.
+                reply = await self._submit(
+                    context,
+                    operation,
+                    HOST_LANE,
+                    {"xml": request.xml, "pick_veid": True},
+                    request.options,
+                    mergeable=False,
+                )
+                return reply
             if spec.veid in self._runtime.host.containers:
                 raise ApiError(
                     "ALREADY_EXISTS",

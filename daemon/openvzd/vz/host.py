@@ -23,6 +23,9 @@ from openvzd.vz.runner import ToolRunner, tool_failure
 log = logging.getLogger(__name__)
 
 STATUSES = frozenset({"running", "stopped", "mounted", "suspended"})
+# 1-100 are reserved for OpenVZ by convention (spec §4); a picked ID starts above.
+FIRST_FREE_VEID = 101
+MAX_VEID = 2147483644
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,6 +236,26 @@ class HostModel:
                 return False
             await asyncio.sleep(0.1)
         return True
+
+    def next_free_veid(self) -> int:
+        """The lowest ID from FIRST_FREE_VEID up that no container has and no
+        config file names (a container vzlist has not shown yet, or a half-made
+        one). Only safe to act on from the host-wide lane, which no other job runs
+        beside."""
+        taken = set(self.containers)
+        try:
+            names = os.listdir(self.paths.conf_dir)
+        except OSError as err:
+            raise VzError(
+                ErrorKind.INTERNAL, f"cannot list {self.paths.conf_dir}: {err.strerror}"
+            ) from None
+        taken.update(int(n[:-5]) for n in names if n.endswith(".conf") and n[:-5].isdigit())
+        veid = FIRST_FREE_VEID
+        while veid in taken:
+            veid += 1
+        if veid > MAX_VEID:
+            raise VzError(ErrorKind.RESOURCE_EXHAUSTED, "every container ID is taken")
+        return veid
 
     def find(self, name: str) -> Container | None:
         """A container by its decimal CTID or its OpenVZ NAME."""
