@@ -66,7 +66,8 @@ ro_mode = 0o666
 [limits]
 # The largest request or reply, in bytes; a larger one is refused (RESOURCE_EXHAUSTED).
 max_message_bytes = 4194304
-# Concurrent calls the daemon serves on one listener; more wait in line.
+# Calls the daemon serves at once on one listener; more are refused at once with
+# RESOURCE_EXHAUSTED (the client may retry).
 max_concurrent_rpcs = 512
 # Client connections one unix socket accepts at once; more are refused (UNAVAILABLE).
 # SSH and SASL clients arrive through these sockets too. 0 = no limit.
