@@ -66,16 +66,19 @@ def test_a_message_over_max_message_bytes_is_refused(tmp_path: Path) -> None:
 
 
 def test_calls_past_max_calls_per_client_wait(tmp_path: Path) -> None:
-    with _daemon(tmp_path, "max_calls_per_client = 2") as daemon:
-        with _channel(daemon) as busy, _channel(daemon) as other:
-            held = [_hold_call(busy), _hold_call(busy)]
-            with pytest.raises(grpc.RpcError) as waited:
-                _check(busy, timeout=1.5)
-            assert waited.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
-            _check(other)  # another client is not held up
-            held[0].cancel()
-            _eventually(busy)  # and the busy one goes on once a call ended
-            held[1].cancel()
+    with (
+        _daemon(tmp_path, "max_calls_per_client = 2") as daemon,
+        _channel(daemon) as busy,
+        _channel(daemon) as other,
+    ):
+        held = [_hold_call(busy), _hold_call(busy)]
+        with pytest.raises(grpc.RpcError) as waited:
+            _check(busy, timeout=1.5)
+        assert waited.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+        _check(other)  # another client is not held up
+        held[0].cancel()
+        _eventually(busy)  # and the busy one goes on once a call ended
+        held[1].cancel()
 
 
 def test_clients_past_max_clients_are_refused(tmp_path: Path) -> None:
@@ -109,12 +112,16 @@ def test_clients_past_max_clients_are_refused(tmp_path: Path) -> None:
 
 
 def test_calls_past_max_concurrent_rpcs_are_refused(tmp_path: Path) -> None:
-    with _daemon(tmp_path, "max_concurrent_rpcs = 2") as daemon:
-        with _channel(daemon) as first, _channel(daemon) as second, _channel(daemon) as third:
-            held = [_hold_call(first), _hold_call(second)]
-            with pytest.raises(grpc.RpcError) as refused:
-                _check(third)
-            assert refused.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
-            held[0].cancel()
-            _eventually(third)
-            held[1].cancel()
+    with (
+        _daemon(tmp_path, "max_concurrent_rpcs = 2") as daemon,
+        _channel(daemon) as first,
+        _channel(daemon) as second,
+        _channel(daemon) as third,
+    ):
+        held = [_hold_call(first), _hold_call(second)]
+        with pytest.raises(grpc.RpcError) as refused:
+            _check(third)
+        assert refused.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        held[0].cancel()
+        _eventually(third)
+        held[1].cancel()
