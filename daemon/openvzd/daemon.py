@@ -38,7 +38,7 @@ from openvzd.api.host import HostService
 from openvzd.api.jobs import JobsService
 from openvzd.config import LIVE_SECTIONS, RESTART_SECTIONS, Config, ConfigError, differences
 from openvzd.events import EventBus
-from openvzd.jobs import Job, JobContext, JobQueue
+from openvzd.jobs import HOST_LANE, Job, JobContext, JobQueue
 from openvzd.listeners import (
     InstanceLock,
     InstanceLocked,
@@ -113,6 +113,10 @@ class Daemon:
                 job.operation,
                 extra={"veid": job.veid, "job_id": job.id},
             )
+            if job.veid == HOST_LANE:
+                # Which container it was making is not journaled: read them all.
+                operations.publish(await runtime.host.refresh(), "external")
+                continue
             # Its vzctl outlives the daemon; the lane stays closed until it is done.
             if not await runtime.host.wait_unlocked(
                 job.veid, runtime.runner.timeout_for(job.operation)

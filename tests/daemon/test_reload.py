@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import signal
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -13,7 +14,7 @@ import grpc
 import pytest
 from openvz.v1 import common_pb2, domains_pb2, domains_pb2_grpc, host_pb2, host_pb2_grpc
 
-from tests.daemon_process import DaemonProcess, running_daemon
+from tests.daemon_process import DaemonProcess, running_daemon, start_daemon
 
 
 def _sighup(daemon: DaemonProcess, toml: str, expect: str) -> str:
@@ -80,3 +81,23 @@ def test_sighup_applies_a_new_timeout_and_survives_a_broken_file(tmp_path: Path)
                 _start(stub, 602)
             assert "did not finish within 1 s" in (again.value.details() or "")
         assert daemon.process.poll() is None
+
+
+def test_sighup_tells_systemd_reloading_then_ready(tmp_path: Path) -> None:
+    sim = tmp_path / "sim"
+    sim.mkdir()
+    notify_path = tmp_path / "notify.sock"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as notify:
+        notify.bind(str(notify_path))
+        notify.settimeout(30)
+        daemon = start_daemon(sim, env={"NOTIFY_SOCKET": str(notify_path)})
+        try:
+            messages = [notify.recv(4096).decode()]
+            assert messages[0].startswith("READY=1")
+            daemon.process.send_signal(signal.SIGHUP)
+            messages = [notify.recv(4096).decode(), notify.recv(4096).decode()]
+        finally:
+            daemon.stop()
+    assert messages[0].startswith("RELOADING=1\nMONOTONIC_USEC=")
+    assert int(messages[0].split("MONOTONIC_USEC=")[1]) > 0
+    assert messages[1].startswith("READY=1")
