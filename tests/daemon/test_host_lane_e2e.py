@@ -13,7 +13,7 @@ from typing import Any
 import grpc
 from openvz.v1 import common_pb2, domains_pb2, domains_pb2_grpc
 
-from tests.daemon_process import DaemonProcess, running_daemon
+from tests.daemon_process import BIN, DaemonProcess, running_daemon
 
 UNNAMED = """<domain type='openvz'>
   <os><type>exe</type><init>/sbin/init</init></os>
@@ -71,6 +71,19 @@ def test_concurrent_unnamed_defines_get_distinct_ids_and_run_alone(tmp_path: Pat
             for veid in picked:
                 found = stub.Lookup(common_pb2.DomainRef(id=veid), timeout=5)
                 assert found.state == domains_pb2.DOMAIN_STATE_SHUTOFF
+        # ovzsh names the container the daemon picked.
+        xml = daemon.sim_dir / "unnamed.xml"
+        xml.write_text(UNNAMED)
+        uri = f"openvz+unix:///system?socket={daemon.rw_socket}"
+        defined = subprocess.run(
+            [str(BIN / "ovzsh"), "-c", uri, "define", str(xml)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert defined.returncode == 0, defined.stderr
+        assert defined.stdout.strip() == f"Domain '106' defined from {xml}"
     runs = _runs(daemon)
     creates = [r for r in runs if "create" in r["argv"][1:3]]
     others = [r for r in runs if "start" in r["argv"][1:3]]

@@ -61,7 +61,8 @@ def test_sighup_applies_a_new_timeout_and_survives_a_broken_file(tmp_path: Path)
             _start(stub, 601)  # 2.5 s is well within the default 300 s
             log = _sighup(
                 daemon,
-                "[timeouts]\nstart = 1\n[jobs]\nmax_workers = 3\n[sockets]\nro_mode = 0o600\n",
+                "[timeouts]\nstart = 1\n[jobs]\nmax_workers = 3\n[sockets]\nro_mode = 0o600\n"
+                '[log]\nlevel = "debug"\n',
                 "SIGHUP: configuration re-read",
             )
             assert "[timeouts] start = 1.0 (was 300.0)" in log
@@ -72,6 +73,8 @@ def test_sighup_applies_a_new_timeout_and_survives_a_broken_file(tmp_path: Path)
                 _start(stub, 602)
             assert timed_out.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
             assert "did not finish within 1 s" in (timed_out.value.details() or "")
+            # [log] level = "debug" applied too: tool runs are logged at debug.
+            assert "DEBUG openvzd.vz.runner:" in daemon.log()
 
             log = _sighup(daemon, "[timeouts]\nstart = \n", "configuration refused")
             assert "not valid TOML" in log
