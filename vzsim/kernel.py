@@ -14,7 +14,7 @@ import os
 import time
 from pathlib import Path
 
-from vzsim import ubc
+from vzsim import counters, ubc
 from vzsim.host import Host
 from vzsim.locking import host_lock, try_host_lock
 from vzsim.ubc import LONG_MAX, PROC_ROWS
@@ -96,6 +96,13 @@ class Kernel:
         _replace(vz / "vestat", render_vestat(running, now))
         _replace(vz / "veip", render_veip(running))
         _replace(self.host.proc_dir / "user_beancounters", render_beancounters(running, now))
+        net = self.host.proc_dir / "net"
+        net.mkdir(exist_ok=True)
+        veths = {ctid: ct.veths for ctid, ct in running.items() if ct.veths}
+        starts = {ctid: ct.start for ctid, ct in running.items()}
+        _replace(net / "dev", counters.render_net_dev(self.host, veths, starts, now))
+        mounted = self.host.mounted_ids() | set(running)
+        _replace(vz / "vzquota", counters.render_vzquota(self.host, mounted))
 
     def refresh_if_stale(self) -> None:
         """Let counters grow for readers; skipped when another tool holds the host lock."""

@@ -241,6 +241,21 @@ class Domain:
         request = domains_pb2.GetXMLRequest(domain=self._ref(), inactive=inactive)
         return str((await self._conn.call(self._conn.domains_stub.GetXML, request)).xml)
 
+    async def interface_stats(self, device: str) -> domains_pb2.InterfaceStats:
+        """Counters of one interface, by host device (vethCTID.N) or guest name (eth0),
+        as the guest counts them; NotFound names the interfaces there are."""
+        from openvz.interfaces import guest_to_host_devices, pick_interface
+
+        request = domains_pb2.GetStatsRequest(domains=[self._ref()])
+        interfaces = (
+            (await self._conn.call(self._conn.domains_stub.GetStats, request)).stats[0].interfaces
+        )
+        if any(i.device == device for i in interfaces):
+            guest_devices: dict[str, str] = {}
+        else:
+            guest_devices = guest_to_host_devices(await self.xml_desc())
+        return pick_interface(self.name(), interfaces, device, guest_devices)
+
     async def _job(self, method_name: str, request: Any, wait: bool) -> Job | None:
         request.options.CopyFrom(common_pb2.JobOptions(no_wait=not wait))
         reply = await self._conn.call(getattr(self._conn.domains_stub, method_name), request, None)

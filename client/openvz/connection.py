@@ -299,6 +299,18 @@ class Domain:
         request = domains_pb2.GetStatsRequest(domains=[self._ref()])
         return self._conn.call(self._conn.domains_stub.GetStats, request).stats[0]
 
+    def interface_stats(self, device: str) -> domains_pb2.InterfaceStats:
+        """Counters of one interface, by host device (vethCTID.N) or guest name (eth0),
+        as the guest counts them; NotFound names the interfaces there are."""
+        from openvz.interfaces import guest_to_host_devices, pick_interface
+
+        interfaces = self.stats().interfaces
+        if any(i.device == device for i in interfaces):
+            guest_devices: dict[str, str] = {}
+        else:
+            guest_devices = guest_to_host_devices(self.xml_desc())
+        return pick_interface(self.name(), interfaces, device, guest_devices)
+
     def memory_parameters(self) -> Any:
         return self._conn.call(self._conn.domains_stub.GetMemoryParameters, self._ref())
 

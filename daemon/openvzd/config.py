@@ -64,14 +64,34 @@ ro_path = "openvzd-ro.sock"
 ro_mode = 0o666
 
 [limits]
+# The largest request or reply, in bytes; a larger one is refused (RESOURCE_EXHAUSTED).
 max_message_bytes = 4194304
-# Concurrent calls the daemon serves on one listener; more wait in line.
+# Calls the daemon serves at once on one listener; more are refused at once with
+# RESOURCE_EXHAUSTED (the client may retry).
 max_concurrent_rpcs = 512
+# Client connections one unix socket accepts at once; more are refused (UNAVAILABLE).
+# SSH and SASL clients arrive through these sockets too. 0 = no limit.
+max_clients = 256
+# Calls in flight on one client connection; more wait until one ends.
+max_calls_per_client = 64
 
 [monitor]
 # Seconds between looks at the host for changes made outside the daemon.
 refresh_interval = 2.0
+
+[log]
+# debug, info, warning or error; `openvzd --debug` overrides it.
+level = "info"
+
+# SIGHUP re-reads this file. [timeouts], [jobs], [monitor], [log] and [tools] (when
+# the new tools exist) apply at once; [paths], [sockets], [limits], [tls] and [sasl]
+# are fixed when the listeners open: a change is logged and waits for a restart.
+# A file that cannot be used is refused whole and the running configuration kept.
 """
+
+LOG_LEVELS = ("debug", "info", "warning", "error")
+LIVE_SECTIONS = ("timeouts", "jobs", "monitor", "log", "tools")
+RESTART_SECTIONS = ("paths", "sockets", "limits", "tls", "sasl")
 
 
 class ConfigError(Exception):
@@ -128,6 +148,13 @@ class Sockets:
 class Limits:
     max_message_bytes: int = 4 * 1024 * 1024
     max_concurrent_rpcs: int = 512
+    max_clients: int = 256
+    max_calls_per_client: int = 64
+
+
+@dataclass(slots=True)
+class Log:
+    level: str = "info"
 
 
 @dataclass(slots=True)
@@ -144,6 +171,7 @@ class Config:
     sockets: Sockets = field(default_factory=Sockets)
     limits: Limits = field(default_factory=Limits)
     monitor: Monitor = field(default_factory=Monitor)
+    log: Log = field(default_factory=Log)
     tls: TlsSettings = field(default_factory=TlsSettings)
     sasl: SaslSettings = field(default_factory=SaslSettings)
     simulated: bool = False
@@ -184,6 +212,7 @@ _SECTIONS: dict[str, type] = {
     "sockets": Sockets,
     "limits": Limits,
     "monitor": Monitor,
+    "log": Log,
     "tls": TlsSettings,
     "sasl": SaslSettings,
 }
@@ -238,7 +267,26 @@ def parse_config(text: str, origin: str = "<config>") -> Config:
             setattr(target, key, _coerce(section, key, value, default))
     if config.jobs.max_workers < 1:
         raise ConfigError(f"{origin}: [jobs] max_workers must be at least 1")
+    for key in ("max_message_bytes", "max_concurrent_rpcs", "max_calls_per_client"):
+        if getattr(config.limits, key) < 1:
+            raise ConfigError(f"{origin}: [limits] {key} must be at least 1")
+    if config.log.level not in LOG_LEVELS:
+        raise ConfigError(
+            f"{origin}: [log] level = {config.log.level!r}; use one of {', '.join(LOG_LEVELS)}"
+        )
     return config
+
+
+def differences(old: Config, new: Config) -> list[tuple[str, str, Any, Any]]:
+    """(section, key, old value, new value) of every setting that differs."""
+    found = []
+    for section in _SECTIONS:
+        before, after = getattr(old, section), getattr(new, section)
+        for item in dataclasses.fields(before):
+            old_value, new_value = getattr(before, item.name), getattr(after, item.name)
+            if old_value != new_value:
+                found.append((section, item.name, old_value, new_value))
+    return found
 
 
 def _sections(config: Config, text: str, origin: str, skip: frozenset[str]) -> None:

@@ -11,8 +11,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import time
+from collections.abc import Callable
 from typing import Any
 
 import grpc
@@ -34,9 +36,9 @@ from openvzd.api.domains import DomainsService
 from openvzd.api.events import EventsService
 from openvzd.api.host import HostService
 from openvzd.api.jobs import JobsService
-from openvzd.config import Config, ConfigError
+from openvzd.config import LIVE_SECTIONS, RESTART_SECTIONS, Config, ConfigError, differences
 from openvzd.events import EventBus
-from openvzd.jobs import Job, JobContext, JobQueue
+from openvzd.jobs import HOST_LANE, Job, JobContext, JobQueue
 from openvzd.listeners import (
     InstanceLock,
     InstanceLocked,
@@ -50,6 +52,7 @@ from openvzd.runtime import Runtime
 from openvzd.simhost import SimulationError, ensure_simulated_host
 from openvzd.tour import print_tour, write_example
 from openvzd.vz.errors import VzError
+from openvzd.vz.runner import ToolPaths, ToolRunner
 
 log = logging.getLogger(__name__)
 
@@ -66,9 +69,16 @@ SERVICE_NAMES = (
 )
 
 
+ConfigLoader = Callable[[], Config]
+
+
 class Daemon:
-    def __init__(self, config: Config) -> None:
+    def __init__(
+        self, config: Config, load_config: ConfigLoader | None = None, *, debug: bool = False
+    ) -> None:
         self.config = config
+        self._load_config = load_config
+        self._debug = debug
         self.notifier = SystemdNotifier()
         self._lock = InstanceLock(config.paths.run_dir)
         self._servers: list[grpc.aio.Server] = []
@@ -103,6 +113,10 @@ class Daemon:
                 job.operation,
                 extra={"veid": job.veid, "job_id": job.id},
             )
+            if job.veid == HOST_LANE:
+                # Which container it was making is not journaled: read them all.
+                operations.publish(await runtime.host.refresh(), "external")
+                continue
             # Its vzctl outlives the daemon; the lane stays closed until it is done.
             if not await runtime.host.wait_unlocked(
                 job.veid, runtime.runner.timeout_for(job.operation)
@@ -116,7 +130,9 @@ class Daemon:
         for server in self._servers:
             await server.start()
         await self._start_remote()
-        monitor = HostMonitor(runtime, operations, queue, config.monitor.refresh_interval)
+        self.monitor = monitor = HostMonitor(
+            runtime, operations, queue, config.monitor.refresh_interval
+        )
         self._tasks = [
             asyncio.create_task(monitor.run(), name="host-monitor"),
             asyncio.create_task(self.notifier.run_watchdog(), name="watchdog"),
@@ -165,9 +181,70 @@ class Daemon:
             log.info("TCP+SASL listener on %s:%d", config.sasl.address, self._sasl.port)
 
     def reload(self) -> None:
-        """SIGHUP: new certificates for new TLS connections; nothing else reloads yet."""
+        """SIGHUP: re-read the configuration and apply what can change live, then
+        new certificates for new TLS connections. Never stops the daemon."""
+        monotonic_usec = time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000
+        self.notifier.send(f"RELOADING=1\nMONOTONIC_USEC={monotonic_usec}")
+        try:
+            self._reload_config()
+            self._reload_certificates()
+        finally:
+            self.notifier.ready(f"serving {len(self.runtime.host.containers)} containers")
+
+    def _reload_config(self) -> None:
+        if self._load_config is None:
+            log.info("SIGHUP: no configuration file to re-read")
+            return
+        try:
+            new = self._load_config()
+        except (ConfigError, OSError) as err:
+            log.error("SIGHUP: configuration refused, the running one is kept: %s", err)
+            return
+        current = self.config
+        changed = differences(current, new)
+        live = [c for c in changed if c[0] in LIVE_SECTIONS]
+        for section, key, old_value, new_value in changed:
+            if section in RESTART_SECTIONS:
+                log.warning(
+                    "SIGHUP: [%s] %s = %r needs a restart; keeping %r until then",
+                    section,
+                    key,
+                    new_value,
+                    old_value,
+                )
+        if any(section == "tools" for section, *_ in live):
+            missing = [
+                f"[tools] {tool} = {path}"
+                for tool in ("vzctl", "vzlist", "vzmigrate")
+                if not os.access(path := getattr(new.tools, tool), os.X_OK)
+            ]
+            if missing:
+                log.error("SIGHUP: kept the old [tools]: not executable: %s", ", ".join(missing))
+                new.tools = current.tools
+                live = [c for c in live if c[0] != "tools"]
+        # In place: the runtime and the services hold this very object.
+        for section in LIVE_SECTIONS:
+            setattr(current, section, getattr(new, section))
+        self._apply_live_settings()
+        for section, key, old_value, new_value in live:
+            log.info("SIGHUP: [%s] %s = %r (was %r)", section, key, new_value, old_value)
+        log.info("SIGHUP: configuration re-read, %d setting(s) applied", len(live))
+
+    def _apply_live_settings(self) -> None:
+        config = self.config
+        runtime = self.runtime
+        tools = ToolPaths(config.tools.vzctl, config.tools.vzlist, config.tools.vzmigrate)
+        # Runs already under way keep their runner; every later one takes the new.
+        runtime.runner = runtime.host.runner = ToolRunner(tools, config.timeouts.as_dict())
+        self.queue.set_limits(
+            max_workers=config.jobs.max_workers, history_limit=config.jobs.history_limit
+        )
+        self.monitor.set_interval(config.monitor.refresh_interval)
+        if not self._debug:
+            logging.getLogger().setLevel(config.log.level.upper())
+
+    def _reload_certificates(self) -> None:
         if self._tls is None:
-            log.info("SIGHUP: no TLS listener, nothing to reload")
             return
         from openvzd.remote.certs import CertificateProblem
 
@@ -192,10 +269,13 @@ class Daemon:
         interceptors: list[grpc.aio.ServerInterceptor] = []
         if level is Level.READ_ONLY:
             interceptors.append(ReadOnlyInterceptor("the read-only socket"))
+        limits = self.config.limits
         server = grpc.aio.server(
             interceptors=interceptors,
-            options=server_options(self.config.limits.max_message_bytes),
-            maximum_concurrent_rpcs=self.config.limits.max_concurrent_rpcs,
+            options=server_options(
+                limits.max_message_bytes, limits.max_calls_per_client, limits.max_clients
+            ),
+            maximum_concurrent_rpcs=limits.max_concurrent_rpcs,
         )
         self._add_servicers(server)
         return server
@@ -221,8 +301,16 @@ class Daemon:
         log.info("stopped; containers were left as they are")
 
 
-async def run(config: Config, *, tour: bool = False, realistic_delays: bool = True) -> int:
-    """Serve until SIGTERM or SIGINT; SIGHUP reloads the TLS certificates."""
+async def run(
+    config: Config,
+    *,
+    load_config: ConfigLoader | None = None,
+    debug: bool = False,
+    tour: bool = False,
+    realistic_delays: bool = True,
+) -> int:
+    """Serve until SIGTERM or SIGINT; SIGHUP re-reads the configuration (load_config)
+    and the TLS certificates."""
     if config.simulated:
         try:
             ensure_simulated_host(config.paths.host_root, realistic_delays=realistic_delays)
@@ -230,7 +318,7 @@ async def run(config: Config, *, tour: bool = False, realistic_delays: bool = Tr
         except SimulationError as err:
             log.error("%s", err)
             return 1
-    daemon = Daemon(config)
+    daemon = Daemon(config, load_config, debug=debug)
     try:
         await daemon.start()
     except (InstanceLocked, VzError, ConfigError, OSError) as err:

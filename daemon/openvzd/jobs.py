@@ -8,6 +8,11 @@ Invariants (after Ganeti's jqueue):
   and is never run again.
 - Jobs of one VEID run one at a time in submission order; different VEIDs run in
   parallel up to max_workers; VEID 0 is the host-wide lane.
+- The host lane is exclusive, like Ganeti's big lock: container jobs hold it shared,
+  host-wide jobs exclusively. A host-wide job starts only when no job runs; while
+  it runs nothing else starts, and once it waits, container jobs submitted after it
+  wait behind it (submitted before it, they may still start), so neither side
+  starves the other.
 - A submit identical to a job still QUEUED on its lane returns that job (two
   `start 101` run once); a submit with a known idempotency key returns the job
   that key made.
@@ -17,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import itertools
 import json
 import logging
 import sqlite3
@@ -31,6 +37,7 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
+HOST_LANE = 0
 
 
 class JobState(enum.Enum):
@@ -177,6 +184,12 @@ class JobQueue:
         self._watchers: dict[str, asyncio.Event] = {}
         self._accepting = False
         self._finished_since_trim = 0
+        # Submission order (memory only): the host lane's rule compares it.
+        self._order: dict[str, int] = {}
+        self._next_order = itertools.count()
+        # Grows when a job on a lane starts or ends, so a reader that looked at the
+        # host across an await can tell which lanes moved meanwhile.
+        self._lane_generation: dict[int, int] = {}
         self.on_change: Callable[[Job], None] | None = None
 
     # -- start and stop ------------------------------------------------------
@@ -206,6 +219,7 @@ class JobQueue:
             if job.idempotency_key:
                 self._by_key[job.idempotency_key] = job.id
             if job.state is JobState.QUEUED:
+                self._order[job.id] = next(self._next_order)
                 self._lanes.setdefault(job.veid, deque()).append(job.id)
         return interrupted
 
@@ -284,10 +298,18 @@ class JobQueue:
         self._jobs[job.id] = job
         if idempotency_key:
             self._by_key[idempotency_key] = job.id
+        self._order[job.id] = next(self._next_order)
         self._lanes.setdefault(veid, deque()).append(job.id)
         self._changed(job)
         self._pump()
         return job
+
+    def set_limits(self, *, max_workers: int, history_limit: int) -> None:
+        """Apply a reloaded [jobs] section: more workers start queued jobs at once;
+        fewer let running jobs finish and start no new ones until below the limit."""
+        self._max_workers = max_workers
+        self._history_limit = history_limit
+        self._pump()
 
     # -- queries -------------------------------------------------------------------
 
@@ -309,6 +331,15 @@ class JobQueue:
     def busy_lanes(self) -> set[int]:
         """Lanes with a job running or queued."""
         return self._busy_lanes | {veid for veid, lane in self._lanes.items() if lane}
+
+    def lane_generations(self) -> dict[int, int]:
+        return dict(self._lane_generation)
+
+    def lanes_moved_since(self, generations: dict[int, int]) -> set[int]:
+        """Lanes on which a job started or ended since `generations` was taken."""
+        return {
+            veid for veid, count in self._lane_generation.items() if generations.get(veid) != count
+        }
 
     async def wait(self, job_id: str, timeout: float | None = None) -> Job:
         job = self._jobs.get(job_id)
@@ -356,11 +387,13 @@ class JobQueue:
             lane = self._lanes.get(job.veid)
             if lane is not None and job_id in lane:
                 lane.remove(job_id)
+            self._order.pop(job_id, None)
             job.state = JobState.CANCELLED
             job.finished = time.time()
             job.error = JobError("CANCELLED", "cancelled before it started")
             self._persist_end(job)
             self._changed(job)
+            self._pump()  # a cancelled host-wide job no longer holds back the others
             return job
         if not job.cancellable:
             raise NotCancellable(
@@ -376,24 +409,33 @@ class JobQueue:
     # -- running -------------------------------------------------------------------
 
     def _pump(self) -> None:
-        if not self._accepting:
+        if not self._accepting or HOST_LANE in self._busy_lanes:
             return
-        for veid in list(self._lanes):
+        host_lane = self._lanes.get(HOST_LANE)
+        host_waits_since = self._order[host_lane[0]] if host_lane else None
+        for veid in [v for v, lane in self._lanes.items() if not lane]:
+            del self._lanes[veid]
+        # Oldest head first, so a host-wide job starts after every container job
+        # submitted before it, and before every one submitted after it.
+        for veid in sorted(self._lanes, key=lambda v: self._order[self._lanes[v][0]]):
             if len(self._tasks) >= self._max_workers:
                 return
             lane = self._lanes[veid]
             if veid in self._busy_lanes:
                 continue
-            if not lane:
-                del self._lanes[veid]
+            if not may_start(veid, self._order[lane[0]], host_waits_since, len(self._tasks)):
                 continue
             job = self._jobs[lane.popleft()]
             if not lane:
                 del self._lanes[veid]
             self._busy_lanes.add(veid)
             self._tasks[job.id] = asyncio.create_task(self._run(job), name=f"job-{job.id}")
+            if veid == HOST_LANE:
+                return
 
     async def _run(self, job: Job) -> None:
+        self._order.pop(job.id, None)
+        self._bump_generation(job.veid)
         job.state = JobState.RUNNING
         job.started = time.time()
         self._db.execute(
@@ -429,9 +471,13 @@ class JobQueue:
                 self._persist_end(job)
             self._busy_lanes.discard(job.veid)
             self._tasks.pop(job.id, None)
+            self._bump_generation(job.veid)
             self._changed(job)
             self._pump()
             self._trim_history()
+
+    def _bump_generation(self, veid: int) -> None:
+        self._lane_generation[veid] = self._lane_generation.get(veid, 0) + 1
 
     def _persist_end(self, job: Job) -> None:
         error = None if job.error is None else json.dumps(asdict(job.error))
@@ -472,6 +518,16 @@ class JobQueue:
             del self._jobs[job.id]
             if job.idempotency_key:
                 self._by_key.pop(job.idempotency_key, None)
+
+
+def may_start(veid: int, order: int, host_waits_since: int | None, running: int) -> bool:
+    """The host lane's rule for the job at the head of lane `veid` (submitted as
+    number `order`), while the host lane's first queued job was submitted as number
+    `host_waits_since` (None: none waits) and `running` jobs run (none of them
+    host-wide: then nothing starts at all)."""
+    if veid == HOST_LANE:
+        return running == 0
+    return host_waits_since is None or order < host_waits_since
 
 
 def _error_of(failure: BaseException) -> JobError:

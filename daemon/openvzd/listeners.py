@@ -94,18 +94,27 @@ def bind_unix(server: grpc.aio.Server, path: Path, mode: int, gid: int | None) -
 MAX_CALLS_PER_CONNECTION = 64
 
 
-def server_options(max_message_bytes: int) -> Sequence[tuple[str, Any]]:
+def server_options(
+    max_message_bytes: int,
+    max_calls_per_connection: int = MAX_CALLS_PER_CONNECTION,
+    max_connections: int = 0,
+) -> Sequence[tuple[str, Any]]:
     """Options of the unix-socket servers. SSH and SASL clients arrive through
-    these sockets too, so the per-connection call limit and keepalive apply to them."""
-    return (
+    these sockets too, so the per-connection call limit and keepalive apply to them.
+    Calls past max_calls_per_connection wait (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS);
+    connections past max_connections (0: no limit) are closed as they arrive."""
+    options: list[tuple[str, Any]] = [
         ("grpc.max_receive_message_length", max_message_bytes),
         ("grpc.max_send_message_length", max_message_bytes),
         ("grpc.so_reuseport", 0),
-        ("grpc.max_concurrent_streams", MAX_CALLS_PER_CONNECTION),
+        ("grpc.max_concurrent_streams", max_calls_per_connection),
         ("grpc.keepalive_time_ms", 60_000),
         ("grpc.keepalive_timeout_ms", 20_000),
         ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
-    )
+    ]
+    if max_connections:
+        options.append(("grpc.max_allowed_incoming_connections", max_connections))
+    return options
 
 
 class SystemdNotifier:

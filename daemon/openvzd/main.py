@@ -13,6 +13,7 @@ from openvzd import __version__
 from openvzd.config import (
     DEFAULT_CONFIG_PATH,
     DEFAULTS_DOC,
+    Config,
     ConfigError,
     load_config,
     simulated_config,
@@ -75,13 +76,18 @@ def main(argv: list[str] | None = None) -> None:
         sys.stdout.write(DEFAULTS_DOC)
         return
     setup_logging(logging.DEBUG if args.debug else logging.INFO)
-    try:
+
+    def read_config() -> Config:
         if args.simulate is not None:
-            config = simulated_config(args.simulate)
-        else:
-            config = load_config(args.config)
+            return simulated_config(args.simulate)
+        return load_config(args.config)
+
+    try:
+        config = read_config()
     except ConfigError as err:
         sys.exit(f"openvzd: {err}")
+    if not args.debug:
+        logging.getLogger().setLevel(config.log.level.upper())
 
     if args.command == "check":
         from openvzd.hostcheck import run_checks_cli
@@ -96,7 +102,15 @@ def main(argv: list[str] | None = None) -> None:
     from openvzd.daemon import run
 
     sys.exit(
-        asyncio.run(run(config, tour=args.tour, realistic_delays=args.sim_delays == "realistic"))
+        asyncio.run(
+            run(
+                config,
+                load_config=read_config,
+                debug=args.debug,
+                tour=args.tour,
+                realistic_delays=args.sim_delays == "realistic",
+            )
+        )
     )
 
 

@@ -8,6 +8,7 @@ destroys what it created.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import re
@@ -17,7 +18,7 @@ from typing import Any
 
 from openvzd.domxml import parse_domain
 from openvzd.events import EventBus, JobEvent, LifecycleEvent
-from openvzd.jobs import Job, JobContext
+from openvzd.jobs import HOST_LANE, Job, JobContext
 from openvzd.runtime import Runtime
 from openvzd.vz.conffile import expand_veid, read_config, updated_text, write_atomically
 from openvzd.vz.errors import ErrorKind, VzError
@@ -105,25 +106,25 @@ class Operations:
         except BaseException:
             await self._publish_changes(job.veid, "job", job.id)
             raise
+        # A host-wide job that made a container reads that one back.
+        veid = int((result or {}).get("veid", job.veid)) if job.veid == HOST_LANE else job.veid
         settled = SETTLED_STATUS.get(job.operation)
-        if settled is not None and job.veid in self.runtime.host.containers:
+        if settled is not None and veid in self.runtime.host.containers:
             # vzctl's exit 0 says where the container is; a vzlist run would only repeat it.
             changes = self.runtime.host.settle(
-                job.veid, settled or self.runtime.host.containers[job.veid].status
+                veid, settled or self.runtime.host.containers[veid].status
             )
             self.publish(changes, "job", job.id)
         else:
-            changes = await self._publish_changes(job.veid, "job", job.id)
+            changes = await self._publish_changes(veid, "job", job.id)
         expected = EXPECTED_LIFECYCLE.get(job.operation)
         # The model may have been stale (an administrator's vzctl between two looks),
         # so a job that did change the state says so even when the read-back did not.
-        if expected and not any(c.what != "config" for c in changes):
+        if expected and veid != HOST_LANE and not any(c.what != "config" for c in changes):
             state = (
-                self.runtime.state_of(job.veid)
-                if job.veid in self.runtime.host.containers
-                else "stopped"
+                self.runtime.state_of(veid) if veid in self.runtime.host.containers else "stopped"
             )
-            self.events.publish(LifecycleEvent(job.veid, expected, state, "job", job.id))
+            self.events.publish(LifecycleEvent(veid, expected, state, "job", job.id))
         return result
 
     def job_changed(self, job: Job) -> None:
@@ -167,10 +168,38 @@ class Operations:
         return run
 
     async def _shutdown(self, job: Job, ctx: JobContext) -> dict[str, Any] | None:
-        ctx.progress(10, "stop")
-        await self._vzctl("stop", "stop", str(job.veid))
+        """vzctl stop halts the guest and kills it only after STOP_TIMEOUT; vzctl has
+        no per-call timeout (spec §1.2, §1.3: --stop-timeout is a saved setting), so
+        a requested bound is the daemon's: past it, the stop run is killed and
+        `vzctl stop --fast` kills the container. The progress step says which path."""
+        veid = str(job.veid)
+        bound = float(job.params.get("timeout_seconds") or 0)
+        if not bound:
+            ctx.progress(10, "stop (halt, the host's STOP_TIMEOUT)")
+            await self._vzctl("stop", "stop", veid)
+            self.runtime.set_paused(job.veid, False)
+            return {"path": "halt"}
+        ctx.progress(10, f"stop (halt, at most {bound:g} s)")
+        path = "halt"
+        try:
+            await asyncio.wait_for(self._vzctl("stop", "stop", veid), bound)
+        except TimeoutError:
+            path = "kill"
+        except VzError as err:
+            if err.kind is not ErrorKind.TIMED_OUT:
+                raise
+            path = "kill"
+        if path == "kill":
+            log.warning(
+                "container %s did not halt within %g s; killing it (vzctl stop --fast)",
+                veid,
+                bound,
+                extra={"veid": job.veid, "job_id": job.id},
+            )
+            ctx.progress(60, f"stop --fast (did not halt within {bound:g} s)")
+            await self._vzctl("stop", "stop", veid, "--fast")
         self.runtime.set_paused(job.veid, False)
-        return None
+        return {"path": path}
 
     async def _pause(self, job: Job, ctx: JobContext) -> dict[str, Any] | None:
         await self._vzctl("suspend", "chkpnt", str(job.veid), "--suspend")
@@ -185,7 +214,10 @@ class Operations:
         return None
 
     async def _define(self, job: Job, ctx: JobContext) -> dict[str, Any] | None:
-        spec = parse_domain(job.params["xml"])
+        # Without <name> the job runs on the host-wide lane, alone, so the ID it
+        # picks cannot be picked by another define before its config exists.
+        pick = self.runtime.host.next_free_veid if job.params.get("pick_veid") else None
+        spec = parse_domain(job.params["xml"], pick_veid=pick)
         if (
             spec.veid in self.runtime.host.containers
             or self.runtime.paths.ct_conf(spec.veid).exists()
@@ -283,7 +315,8 @@ class Operations:
     async def _create(self, job: Job, ctx: JobContext) -> dict[str, Any] | None:
         result = await self._define(job, ctx)
         ctx.progress(90, "start")
-        await self._vzctl("start", "start", str(job.veid))
+        assert result is not None
+        await self._vzctl("start", "start", str(result["veid"]))
         return result
 
     async def _undefine(self, job: Job, ctx: JobContext) -> dict[str, Any] | None:

@@ -3,7 +3,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from openvzd.config import DEFAULTS_DOC, Config, ConfigError, load_config, parse_config
+from openvzd.config import (
+    DEFAULTS_DOC,
+    LIVE_SECTIONS,
+    RESTART_SECTIONS,
+    Config,
+    ConfigError,
+    differences,
+    load_config,
+    parse_config,
+)
 
 
 def test_the_documented_defaults_are_the_defaults() -> None:
@@ -33,6 +42,8 @@ def test_values_are_read_and_typed() -> None:
         ("[jobs]\nmax_workers = 0\n", ["max_workers", "at least 1"]),
         ('[timeouts]\nstart = "soon"\n', ["[timeouts] start", "seconds"]),
         ("[jobs\n", ["not valid TOML"]),
+        ('[log]\nlevel = "loud"\n', ["[log] level", "'loud'", "debug, info"]),
+        ("[limits]\nmax_calls_per_client = 0\n", ["max_calls_per_client", "at least 1"]),
     ],
 )
 def test_bad_settings_name_the_key_and_the_fix(text: str, words: list[str]) -> None:
@@ -40,3 +51,23 @@ def test_bad_settings_name_the_key_and_the_fix(text: str, words: list[str]) -> N
         parse_config(text)
     for word in words:
         assert word in str(caught.value)
+
+
+def test_differences_name_each_changed_key() -> None:
+    new = parse_config(
+        '[timeouts]\nstart = 5\n[sockets]\nro_mode = 0o600\n[log]\nlevel = "debug"\n'
+    )
+    assert differences(Config(), new) == [
+        ("timeouts", "start", 300.0, 5.0),
+        ("sockets", "ro_mode", 0o666, 0o600),
+        ("log", "level", "info", "debug"),
+    ]
+    assert differences(new, new) == []
+
+
+def test_every_section_is_live_or_waits_for_a_restart() -> None:
+    sections = {f for f in Config.__dataclass_fields__ if f != "simulated"}
+    assert sections == set(LIVE_SECTIONS) | set(RESTART_SECTIONS)
+    assert not set(LIVE_SECTIONS) & set(RESTART_SECTIONS)
+    for section in sections:
+        assert f"[{section}]" in DEFAULTS_DOC

@@ -481,11 +481,21 @@ def cmd_migrate(args: argparse.Namespace) -> None:
         )
 
 
-@command("domifstat", "interface counters (not available yet)", [*DOMAIN, (("interface",), {})])
+@command(
+    "domifstat",
+    "a running container's interface counters, as the guest counts them",
+    [*DOMAIN, (("interface",), {"help": "host device (veth101.0) or guest name (eth0)"}), *JSON],
+)
 def cmd_domifstat(args: argparse.Namespace) -> None:
-    from openvz.errors import NotSupported
+    from openvz.interfaces import COUNTERS
 
-    raise NotSupported("interface counters are not collected by openvzd yet (unfinished)")
+    with connect(args) as conn:
+        counters = _domain(conn, args).interface_stats(args.interface)
+    if args.json:
+        print_json({name: getattr(counters, name) for name in ["device", *COUNTERS]})
+        return
+    for name in COUNTERS:
+        print(f"{args.interface} {name} {getattr(counters, name)}")
 
 
 # -- host ----------------------------------------------------------------------------------

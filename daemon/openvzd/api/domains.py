@@ -15,11 +15,18 @@ from openvz.v1 import common_pb2, domains_pb2, domains_pb2_grpc
 from openvzd.api.convert import domain_to_proto, job_to_proto
 from openvzd.api.errors import ApiError, abort
 from openvzd.domxml import device_args, format_domain, parse_domain, update_device_spec
-from openvzd.jobs import JobConflict, JobQueue, JobState, ShuttingDown
+from openvzd.jobs import HOST_LANE, JobConflict, JobQueue, JobState, ShuttingDown
 from openvzd.runtime import Runtime
 from openvzd.vz.errors import VzError
+from openvzd.vz.host import FIRST_FREE_VEID
 from openvzd.vz.plan import plan_define, plan_update, with_memory
-from openvzd.vz.proc import read_beancounters, read_vestat
+from openvzd.vz.proc import (
+    InterfaceCounters,
+    read_beancounters,
+    read_net_dev,
+    read_vestat,
+    read_vzquota,
+)
 from openvzd.vz.spec import (
     spec_from_config,
     validate_hostname,
@@ -30,6 +37,7 @@ from openvzd.vz.spec import (
 PAGE_KIB = 4
 MAX_VCPUS = 4096
 LIST_CACHE_ENTRIES = 16
+MAX_SHUTDOWN_TIMEOUT = 86400
 
 
 class DomainsService(domains_pb2_grpc.DomainsServicer):
@@ -158,6 +166,8 @@ class DomainsService(domains_pb2_grpc.DomainsServicer):
             )
             vestat = read_vestat(runtime.paths.proc)
             counters = read_beancounters(runtime.paths.proc)
+            quotas = read_vzquota(runtime.paths.proc)
+            devices = read_net_dev(runtime.paths.proc)
             stats = []
             for veid in veids:
                 if request.active_only and runtime.host.containers[veid].status != "running":
@@ -173,7 +183,11 @@ class DomainsService(domains_pb2_grpc.DomainsServicer):
                     memory_limit_kib=spec.memory_kib,
                     disk_soft_limit_kib=spec.disk_soft_kib,
                     disk_hard_limit_kib=spec.disk_hard_kib,
+                    interfaces=_interface_stats(veid, spec, devices),
                 )
+                quota = quotas.get(veid)
+                if quota is not None:
+                    entry.disk_used_kib = quota.used_kib
                 for counter in counters.get(veid, []):
                     entry.beancounters.append(
                         domains_pb2.BeanCounter(
@@ -239,7 +253,12 @@ class DomainsService(domains_pb2_grpc.DomainsServicer):
             context.set_trailing_metadata((("openvz-job-id", job.id),))
             assert job.error is not None
             raise ApiError(job.error.kind, job.error.message)
-        return common_pb2.JobReply(job=job_to_proto(job))
+        reply = common_pb2.JobReply(job=job_to_proto(job))
+        if job.veid == HOST_LANE and job.result and "veid" in job.result:
+            # A host-wide job that made a container: the caller who waited learns
+            # which (the journal keeps the job on the host lane).
+            reply.job.veid = int(job.result["veid"])
+        return reply
 
     async def _job(
         self,
@@ -263,8 +282,28 @@ class DomainsService(domains_pb2_grpc.DomainsServicer):
         operation: str,
     ) -> common_pb2.JobReply:
         async def call() -> common_pb2.JobReply:
-            spec = parse_domain(request.xml)  # refuse bad XML before it is journaled
+            unnamed: list[bool] = []
+
+            def placeholder() -> int:
+                unnamed.append(True)
+                return FIRST_FREE_VEID
+
+            # Refuse bad XML before it is journaled.
+            spec = parse_domain(request.xml, pick_veid=placeholder)
             plan_define(spec, vswap=self._runtime.vswap)  # and what this host cannot honour
+            if unnamed:
+                # The ID is picked when the job runs, on the host-wide lane, so two
+                # defines at once never pick the same one; identical requests make
+                # two containers, so they never merge.
+                reply = await self._submit(
+                    context,
+                    operation,
+                    HOST_LANE,
+                    {"xml": request.xml, "pick_veid": True},
+                    request.options,
+                    mergeable=False,
+                )
+                return reply
             if spec.veid in self._runtime.host.containers:
                 raise ApiError(
                     "ALREADY_EXISTS",
@@ -301,7 +340,15 @@ class DomainsService(domains_pb2_grpc.DomainsServicer):
     async def Shutdown(
         self, request: domains_pb2.ShutdownRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> common_pb2.JobReply:
-        return await self._job(context, "shutdown", request.domain, request.options)
+        if request.timeout_seconds > MAX_SHUTDOWN_TIMEOUT:
+            await abort(
+                context,
+                "BAD_ARGUMENT",
+                f"timeout_seconds must be at most {MAX_SHUTDOWN_TIMEOUT} (a day), "
+                f"not {request.timeout_seconds}; 0 uses the host's STOP_TIMEOUT",
+            )
+        params = {"timeout_seconds": request.timeout_seconds} if request.timeout_seconds else {}
+        return await self._job(context, "shutdown", request.domain, request.options, params)
 
     async def Destroy(
         self, request: domains_pb2.DomainCall, context: grpc.aio.ServicerContext[Any, Any]
@@ -490,3 +537,40 @@ class DomainsService(domains_pb2_grpc.DomainsServicer):
             "keep_source": request.keep_source,
         }
         return await self._job(context, "migrate", request.domain, request.options, params)
+
+
+def _interface_stats(
+    veid: int, spec: Any, devices: dict[str, InterfaceCounters]
+) -> list[domains_pb2.InterfaceStats]:
+    """The container's veths as the guest counts them, named by their host device
+    (vethCTID.N, what `virsh domifstat` takes). The host end's rx is the guest's
+    tx, so the two are swapped. venet has no per-container device on the host:
+    a venet-only container has no entry rather than made-up numbers."""
+    found = []
+    for interface in spec.interfaces:
+        host_dev = interface.host_dev or default_host_dev(veid, interface.guest_dev)
+        counters = devices.get(host_dev)
+        if counters is None:  # not running, or the veth is not up
+            continue
+        rx_bytes, rx_packets, rx_errs, rx_drop = counters.tx
+        tx_bytes, tx_packets, tx_errs, tx_drop = counters.rx
+        found.append(
+            domains_pb2.InterfaceStats(
+                device=host_dev,
+                rx_bytes=rx_bytes,
+                rx_packets=rx_packets,
+                rx_errs=rx_errs,
+                rx_drop=rx_drop,
+                tx_bytes=tx_bytes,
+                tx_packets=tx_packets,
+                tx_errs=tx_errs,
+                tx_drop=tx_drop,
+            )
+        )
+    return found
+
+
+def default_host_dev(veid: int, guest_dev: str) -> str:
+    """vzctl's host-side name when NETIF has no host_ifname: vethCTID.N (spec §6.1)."""
+    digits = len(guest_dev) - len(guest_dev.rstrip("0123456789"))
+    return f"veth{veid}.{guest_dev[-digits:] if digits else 0}"

@@ -9,6 +9,7 @@ elements are read here.
 from __future__ import annotations
 
 import uuid as uuidlib
+from collections.abc import Callable
 
 from lxml import etree
 
@@ -56,8 +57,9 @@ _KNOWN_TOP = {
 DEFAULT_CPU_PERIOD_US = 100000
 
 
-def parse_domain(xml: str) -> ContainerSpec:
-    """A spec from domain XML; BAD_ARGUMENT errors name the element to change."""
+def parse_domain(xml: str, pick_veid: Callable[[], int] | None = None) -> ContainerSpec:
+    """A spec from domain XML; BAD_ARGUMENT errors name the element to change.
+    Without <name>, pick_veid (when given) chooses the container ID."""
     root = safe_parse(xml, "domain XML")
     if root.tag != "domain":
         raise bad_argument(f"the root element is <{root.tag}>, not <domain>")
@@ -70,6 +72,8 @@ def parse_domain(xml: str) -> ContainerSpec:
             + ", ".join(f"<{tag}>" for tag in unknown)
         )
     name = (root.findtext("name") or "").strip()
+    if not name and pick_veid is not None:
+        name = str(pick_veid())
     if not name.isdigit():
         raise bad_argument(
             f"<name>{name}</name> must be the container ID in decimal (for example 101)"

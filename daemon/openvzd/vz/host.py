@@ -12,7 +12,7 @@ import asyncio
 import logging
 import os
 import time
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,6 +23,9 @@ from openvzd.vz.runner import ToolRunner, tool_failure
 log = logging.getLogger(__name__)
 
 STATUSES = frozenset({"running", "stopped", "mounted", "suspended"})
+# 1-100 are reserved for OpenVZ by convention (spec §4); a picked ID starts above.
+FIRST_FREE_VEID = 101
+MAX_VEID = 2147483644
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,12 +143,24 @@ class HostModel:
         return parse_status_lines(result.stdout)
 
     async def refresh(
-        self, veids: Iterable[int] | None = None, *, skip: Collection[int] = ()
+        self,
+        veids: Iterable[int] | None = None,
+        *,
+        skip: Collection[int] = (),
+        late_skip: Callable[[], Collection[int] | None] | None = None,
     ) -> list[Change]:
         """Bring the model up to date (all containers, or only the given ones);
-        containers in skip are left as they are (their jobs read them back)."""
+        containers in skip are left as they are (their jobs read them back).
+        late_skip is asked once vzlist has answered, with no await before the model
+        is changed: containers whose jobs moved while vzlist ran, whose answer may
+        predate the job; None drops the whole answer."""
         wanted = None if veids is None else sorted(set(veids))
         statuses = await self.list_statuses(wanted or ())
+        if late_skip is not None:
+            moved = late_skip()
+            if moved is None:
+                return []
+            skip = {*skip, *moved}
         for veid in skip:
             statuses.pop(veid, None)
         scope = self.containers.keys() if wanted is None else wanted
@@ -221,6 +236,26 @@ class HostModel:
                 return False
             await asyncio.sleep(0.1)
         return True
+
+    def next_free_veid(self) -> int:
+        """The lowest ID from FIRST_FREE_VEID up that no container has and no
+        config file names (a container vzlist has not shown yet, or a half-made
+        one). Only safe to act on from the host-wide lane, which no other job runs
+        beside."""
+        taken = set(self.containers)
+        try:
+            names = os.listdir(self.paths.conf_dir)
+        except OSError as err:
+            raise VzError(
+                ErrorKind.INTERNAL, f"cannot list {self.paths.conf_dir}: {err.strerror}"
+            ) from None
+        taken.update(int(n[:-5]) for n in names if n.endswith(".conf") and n[:-5].isdigit())
+        veid = FIRST_FREE_VEID
+        while veid in taken:
+            veid += 1
+        if veid > MAX_VEID:
+            raise VzError(ErrorKind.RESOURCE_EXHAUSTED, "every container ID is taken")
+        return veid
 
     def find(self, name: str) -> Container | None:
         """A container by its decimal CTID or its OpenVZ NAME."""

@@ -1,4 +1,5 @@
-"""The host's /proc files (under the host root): node info, CPU time, beancounters."""
+"""The host's /proc files (under the host root): node info, CPU time, beancounters,
+interface counters and simfs disk quota."""
 
 from __future__ import annotations
 
@@ -122,6 +123,74 @@ def read_beancounters(proc: Path) -> dict[int, list[BeanCounter]]:
         except ValueError:
             continue
         current.append(BeanCounter(fields[0], *numbers))
+    return result
+
+
+@dataclass(frozen=True, slots=True)
+class InterfaceCounters:
+    """One /proc/net/dev line: (bytes, packets, errs, drop) received and sent."""
+
+    name: str
+    rx: tuple[int, int, int, int]
+    tx: tuple[int, int, int, int]
+
+
+def read_net_dev(proc: Path) -> dict[str, InterfaceCounters]:
+    """proc/net/dev: two header lines, then `name: 16 numbers` (rx 8, tx 8). Names
+    longer than six characters touch the colon, so the line is split there."""
+    result: dict[str, InterfaceCounters] = {}
+    for line in _read(proc / "net" / "dev").splitlines():
+        name, colon, rest = line.partition(":")
+        fields = rest.split()
+        if not colon or "|" in name or len(fields) != 16:
+            continue
+        try:
+            numbers = [int(f) for f in fields]
+        except ValueError:
+            continue
+        rx = (numbers[0], numbers[1], numbers[2], numbers[3])
+        tx = (numbers[8], numbers[9], numbers[10], numbers[11])
+        result[name.strip()] = InterfaceCounters(name.strip(), rx, tx)
+    return result
+
+
+@dataclass(frozen=True, slots=True)
+class DiskQuota:
+    used_kib: int
+    soft_kib: int
+    hard_kib: int
+    inodes_used: int
+
+
+def read_vzquota(proc: Path) -> dict[int, DiskQuota]:
+    """proc/vz/vzquota (spec §7.4): a `CTID: path` line opens each block, then
+    `1k-blocks` and `inodes` lines of usage, soft, hard, time, expire."""
+    result: dict[int, DiskQuota] = {}
+    veid: int | None = None
+    lines: dict[str, list[int]] = {}
+
+    def close() -> None:
+        if veid is not None and "1k-blocks" in lines:
+            used, soft, hard = lines["1k-blocks"][:3]
+            result[veid] = DiskQuota(used, soft, hard, lines.get("inodes", [0])[0])
+
+    for line in _read(proc / "vz" / "vzquota").splitlines():
+        fields = line.split()
+        if not fields:
+            continue
+        if not line[0].isspace():
+            close()
+            head = fields[0]
+            veid = int(head[:-1]) if head.endswith(":") and head[:-1].isdigit() else None
+            lines = {}
+            continue
+        if veid is None or fields[0] not in ("1k-blocks", "inodes") or len(fields) < 4:
+            continue
+        try:
+            lines[fields[0]] = [int(f) for f in fields[1:4]]
+        except ValueError:
+            continue
+    close()
     return result
 
 
