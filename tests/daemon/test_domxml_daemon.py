@@ -6,6 +6,7 @@ honour is refused before it is journaled."""
 from __future__ import annotations
 
 import json
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from openvz.v1 import common_pb2, domains_pb2, domains_pb2_grpc
 from openvzd.domxml import parse_domain
 from openvzd.vz.conffile import read_config
 
-from tests.daemon_process import DaemonProcess, running_daemon
+from tests.daemon_process import BIN, DaemonProcess, running_daemon
 
 DATA = Path(__file__).parent.parent / "data" / "domxml"
 
@@ -190,3 +191,26 @@ def test_a_failed_define_from_a_template_destroys_what_create_made(
     assert not (daemon.host_root / "vz" / "private" / "245").exists()
     _define(domains, xml)  # nothing is left in the way of a second try
     assert read_config(_conf(daemon, 245)).title == "t"
+
+
+def test_setmem_on_a_host_without_vswap_sets_privvmpages(tmp_path: Path) -> None:
+    """virsh setmem means the same limit memtune --hard-limit sets: on a UBC-only
+    host (vzctl 3.0.23) that is PRIVVMPAGES, since --ram needs VSwap."""
+    sim = tmp_path / "sim"
+    host = sim / "host"
+    host.parent.mkdir(parents=True)
+    subprocess.run(
+        [str(BIN / "vzsim"), "init", str(host), "--personality", "3.0.23"],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    xml = (DATA / "ubc-setmem.xml").read_text()
+    with running_daemon(sim) as process, process.channel() as channel:
+        stub = domains_pb2_grpc.DomainsStub(channel)
+        _define(stub, xml)
+        ref = common_pb2.DomainRef(id=160)
+        stub.SetMemory(domains_pb2.SetMemoryRequest(domain=ref, memory_kib=1048576), timeout=60)
+        values = read_config(_conf(process, 160)).values
+        assert values["PRIVVMPAGES"] == "262144:262144"
+        assert stub.GetInfo(ref, timeout=60).max_memory_kib == 1048576

@@ -412,7 +412,10 @@ class DomainsService(domains_pb2_grpc.DomainsServicer):
         def build() -> list[str]:
             if request.memory_kib < 1024:
                 raise ApiError("BAD_ARGUMENT", "memory must be at least 1024 KiB")
-            return ["--ram", f"{request.memory_kib}K"]
+            # The same mapping as memtune: --ram on a VSwap host, --privvmpages on UBC.
+            current = self._spec(self._resolve(request.domain))
+            wanted = with_memory(current, hard_kib=request.memory_kib)
+            return plan_update(current, wanted, vswap=self._runtime.vswap)
 
         return await self._set(context, request.domain, request.options, build)
 
