@@ -79,8 +79,10 @@ def main() -> None:
     parser.add_argument("--counts", default="10,1000")
     parser.add_argument("--no-bytecode", action="store_true", help="no cached bytecode")
     args = parser.parse_args()
-    print(f"{'containers':>10}  {'ovzsh best':>10}  {'median':>8}  {'import grpc best':>16}  "
-          f"{'median':>8}  {'ratio best':>10}  {'ratio median':>12}  goal")
+    print(
+        f"{'containers':>10}  {'ovzsh best':>10}  {'median':>8}  {'import grpc best':>16}  "
+        f"{'median':>8}  {'ratio best':>10}  {'ratio median':>12}  goal"
+    )
     for count in (int(c) for c in args.counts.split(",")):
         ovzsh_times, bare_times = measure(count, args.runs, not args.no_bytecode)
         best, median = min(ovzsh_times), statistics.median(ovzsh_times)
