@@ -108,9 +108,7 @@ QUERIES: list[tuple[str, list[str], list[Mask]]] = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("case", "argv", "masks"), QUERIES, ids=[case for case, _, _ in QUERIES]
-)
+@pytest.mark.parametrize(("case", "argv", "masks"), QUERIES, ids=[case for case, _, _ in QUERIES])
 def test_queries(daemon: DaemonProcess, case: str, argv: list[str], masks: list[Mask]) -> None:
     run_case(daemon, case, argv, masks)
 
@@ -133,9 +131,7 @@ ERRORS: list[tuple[str, list[str], bool]] = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("case", "argv", "connect"), ERRORS, ids=[case for case, _, _ in ERRORS]
-)
+@pytest.mark.parametrize(("case", "argv", "connect"), ERRORS, ids=[case for case, _, _ in ERRORS])
 def test_errors(daemon: DaemonProcess, case: str, argv: list[str], connect: bool) -> None:
     run_case(daemon, case, argv, connect=connect)
 
