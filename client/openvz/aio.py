@@ -18,6 +18,7 @@ from openvz.connection import (
     FINISHED,
     LIST_ACTIVE,
     LIST_INACTIVE,
+    LOCAL_CHANNEL_OPTIONS,
     RECONNECT_DELAYS,
     STATE_NAMES,
     is_uuid,
@@ -70,7 +71,8 @@ class Connection:
         read_only = read_only or uri.read_only
         if uri.transport == "unix":
             target = f"unix:{uri.socket_path(read_only)}"
-            return cls(uri, grpc.aio.insecure_channel(target), target, None, read_only)
+            channel = grpc.aio.insecure_channel(target, options=LOCAL_CHANNEL_OPTIONS)
+            return cls(uri, channel, target, None, read_only)
         from openvz.transport import AuthenticationFailed as TransportAuthFailed
         from openvz.transport import TransportError, open_remote_async
 

@@ -50,6 +50,9 @@ LIST_NO_MANAGEDSAVE = 1 << 9
 LIST_AUTOSTART = 1 << 10
 LIST_NO_AUTOSTART = 1 << 11
 MEMORY_PARAMETERS = ("hard_limit_kib", "soft_limit_kib", "swap_hard_limit_kib", "min_guarantee_kib")
+# Each connection its own subchannel: one shared with an older channel to a daemon that
+# since restarted would fail at once (it waits out its reconnect backoff), not connect.
+LOCAL_CHANNEL_OPTIONS = [("grpc.use_local_subchannel_pool", 1)]
 # How long a reconnecting event stream sleeps between attempts: doubling up to the last.
 RECONNECT_DELAYS = (0.2, 0.5, 1.0, 2.0, 5.0)
 
@@ -120,7 +123,7 @@ class Connection:
         self._endpoint: Any = None
         if uri.transport == "unix":
             self.target = f"unix:{uri.socket_path(self.read_only)}"
-            self._channel = grpc.insecure_channel(self.target)
+            self._channel = grpc.insecure_channel(self.target, options=LOCAL_CHANNEL_OPTIONS)
         else:
             from openvz.errors import AuthenticationFailed
             from openvz.transport import AuthenticationFailed as TransportAuthFailed

@@ -25,10 +25,10 @@ class Service:
     grpc.Channel and grpc.aio.Channel alike (both make multi-callables the same way)."""
 
     def __init__(self, channel: Any, name: str) -> None:
-        import importlib
-
-        module = importlib.import_module(f"openvz.v1.{SERVICE_MODULES[name]}")
-        self._descriptor = module.DESCRIPTOR.services_by_name[name]
+        if name not in SERVICE_MODULES:
+            raise ValueError(f"openvz.v1 has no service {name!r}")
+        self._name = name
+        self._descriptor: Any = None  # the service's module is imported at the first call
         self._channel = channel
         self._calls: dict[str, Any] = {}
 
@@ -37,6 +37,11 @@ class Service:
             raise AttributeError(method_name)
         call = self._calls.get(method_name)
         if call is None:
+            if self._descriptor is None:
+                import importlib
+
+                module = importlib.import_module(f"openvz.v1.{SERVICE_MODULES[self._name]}")
+                self._descriptor = module.DESCRIPTOR.services_by_name[self._name]
             method = self._descriptor.methods_by_name.get(method_name)
             if method is None:
                 raise AttributeError(f"{self._descriptor.full_name} has no method {method_name}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -128,3 +129,35 @@ def test_bad_xml_is_refused_before_it_becomes_a_job(daemon: DaemonProcess, tmp_p
     )
     result = ovzsh(daemon, "define", str(disk))
     assert result.returncode == 1 and "<disk>" in result.stderr
+
+
+def test_event_loop_prints_virsh_lines_until_its_timeout(daemon: DaemonProcess) -> None:
+    uri = f"openvz+unix:///system?socket={daemon.rw_socket}"
+    xml = (daemon.sim_dir / "example-150.xml").read_text().replace("150", "165")
+    (daemon.sim_dir / "ct-165.xml").write_text(xml)
+    assert ovzsh(daemon, "define", str(daemon.sim_dir / "ct-165.xml")).returncode == 0
+    watcher = subprocess.Popen(
+        [str(BIN / "ovzsh"), "-c", uri, "event", "--loop", "--domain", "165", "--timeout", "5"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        # The stream may open after the first change: change until one is seen (bounded).
+        for attempt in range(4):
+            time.sleep(0.6)
+            assert ovzsh(daemon, "start" if attempt % 2 == 0 else "destroy", "165").returncode == 0
+        stdout, stderr = watcher.communicate(timeout=60)
+    finally:
+        if watcher.poll() is None:
+            watcher.kill()
+            watcher.wait(timeout=10)
+    assert watcher.returncode == 0, stderr
+    lines = stdout.splitlines()
+    assert lines.pop() == ""  # virsh's blank line after a command
+    assert lines[-2:] == ["event loop timed out", f"events received: {len(lines) - 2}"]
+    assert "event 'lifecycle' for domain '165': Stopped Shutdown" in lines
+    assert set(lines[:-2]) <= {
+        "event 'lifecycle' for domain '165': Started Booted",
+        "event 'lifecycle' for domain '165': Stopped Shutdown",
+    }
