@@ -8,8 +8,9 @@ from pathlib import Path
 import openvz
 import openvz.aio
 import pytest
+from openvz.v1 import events_pb2
 
-from tests.daemon_process import running_daemon
+from tests.daemon_process import running_daemon, start_daemon
 
 
 async def test_async_library(tmp_path: Path) -> None:
@@ -96,3 +97,36 @@ async def test_async_queries_changes_and_errors(tmp_path: Path) -> None:
             await dom.destroy()
             await dom.undefine(keep_storage=True)
             assert [d.name() for d in await conn.list_all_domains()] == ["156"]
+
+
+async def test_async_events_resume_after_a_daemon_restart(tmp_path: Path) -> None:
+    sim_dir = tmp_path / "sim"
+    first = start_daemon(sim_dir)
+    second = None
+    try:
+        uri = f"openvz+unix:///system?socket={first.rw_socket}"
+        xml = (sim_dir / "example-150.xml").read_text().replace("150", "157")
+        async with await openvz.aio.open(uri) as watcher, await openvz.aio.open(uri) as conn:
+            await conn.define_xml(xml)
+            events = watcher.events()
+            pending = asyncio.ensure_future(anext(events))
+            await asyncio.sleep(0.5)  # the stream is open before the change
+            await (await conn.lookup_by_name("157")).create()
+            started = await asyncio.wait_for(pending, 30)
+            assert started.lifecycle.kind == events_pb2.LIFECYCLE_KIND_STARTED
+
+            pending = asyncio.ensure_future(anext(events))
+            await asyncio.to_thread(first.stop)
+            second = await asyncio.to_thread(start_daemon, sim_dir)
+            async with await openvz.aio.open(uri) as again:
+                await (await again.lookup_by_name("157")).destroy()
+            seen = [await asyncio.wait_for(pending, 60)]
+            while not seen[-1].HasField("lifecycle") and len(seen) < 5:
+                seen.append(await asyncio.wait_for(anext(events), 60))
+            await events.aclose()
+        assert seen[-1].lifecycle.kind == events_pb2.LIFECYCLE_KIND_STOPPED
+        assert seen[-1].seq > started.seq
+    finally:
+        for process in (first, second):
+            if process is not None:
+                process.stop()

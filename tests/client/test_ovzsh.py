@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import time
 from collections.abc import Iterator
@@ -161,3 +162,16 @@ def test_event_loop_prints_virsh_lines_until_its_timeout(daemon: DaemonProcess) 
         "event 'lifecycle' for domain '165': Started Booted",
         "event 'lifecycle' for domain '165': Stopped Shutdown",
     }
+
+
+def test_the_default_uri_comes_from_the_environment(daemon: DaemonProcess) -> None:
+    uri = f"openvz+unix:///system?socket={daemon.rw_socket}"
+    env = {**os.environ, "GRPC_VERBOSITY": "NONE", "OPENVZ_DEFAULT_URI": uri}
+    outputs = []
+    for argv in (["uri"], ["hostname"]):
+        result = subprocess.run(
+            [str(BIN / "ovzsh"), *argv], capture_output=True, text=True, timeout=60, env=env
+        )
+        assert result.returncode == 0, result.stderr
+        outputs.append(result.stdout)
+    assert outputs == [f"{uri}\n\n", ovzsh(daemon, "hostname").stdout]

@@ -248,7 +248,7 @@ MEMTUNE = [
 
 @command(
     "memtune",
-    "show or set memory parameters (sizes in KiB or with a unit; -1 = unlimited)",
+    "show or set memory parameters (sizes in KiB, or with a unit like 512M)",
     [
         *DOMAIN,
         *[((f"--{name.replace('_', '-')}",), {"metavar": "SIZE"}) for name, _ in MEMTUNE],
@@ -256,11 +256,18 @@ MEMTUNE = [
     ],
 )
 def cmd_memtune(args: argparse.Namespace) -> None:
-    changes = {
-        field: 0 if value == "-1" else kib(value)
-        for name, field in MEMTUNE
-        if (value := getattr(args, name)) is not None
-    }
+    from openvz.errors import InvalidArgument
+
+    changes = {}
+    for name, field in MEMTUNE:
+        value = getattr(args, name)
+        if value is None:
+            continue
+        if value == "-1":
+            raise InvalidArgument(
+                f"--{name.replace('_', '-')} -1 (unlimited) cannot be set on OpenVZ; give a size"
+            )
+        changes[field] = kib(value)
     with connect(args) as conn:
         dom = _domain(conn, args)
         if changes:

@@ -112,6 +112,8 @@ def dispatch(args: argparse.Namespace) -> int:
         return EXIT_ERROR
     except KeyboardInterrupt:
         return EXIT_ERROR
+    except BrokenPipeError:
+        raise  # the reader of our output left: main() ends quietly
     except OSError as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_ERROR
