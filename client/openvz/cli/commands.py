@@ -9,7 +9,6 @@ from openvz.cli.base import (
     DOMAIN,
     JSON,
     NO_WAIT,
-    Arguments,
     as_dict,
     command,
     connect,
@@ -38,8 +37,6 @@ from openvz.connection import (
 
 if TYPE_CHECKING:
     from openvz.connection import Domain
-
-__all__ = ["Arguments", "as_dict", "command", "connect", "print_json"]
 
 FLAG: dict[str, object] = {"action": "store_true"}
 # virsh list's filter options and the listAllDomains flag each adds.
