@@ -114,9 +114,10 @@ def cmd_job_cancel(args: argparse.Namespace) -> None:
 def event_line(event: events_pb2.Event, timestamp: bool) -> str:
     from openvz.v1 import events_pb2
 
-    prefix = (
-        f"{event.time.ToDatetime().isoformat(timespec='milliseconds')}+0000: " if timestamp else ""
-    )
+    prefix = ""
+    if timestamp:  # virsh's form: 2026-12-01 08:29:57.208+0000
+        when = event.time.ToDatetime()
+        prefix = f"{when:%Y-%m-%d %H:%M:%S}.{when.microsecond // 1000:03d}+0000: "
     if event.HasField("lifecycle"):
         life = event.lifecycle
         kind = events_pb2.LifecycleKind.Name(life.kind).removeprefix("LIFECYCLE_KIND_")
