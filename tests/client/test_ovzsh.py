@@ -175,3 +175,19 @@ def test_the_default_uri_comes_from_the_environment(daemon: DaemonProcess) -> No
         assert result.returncode == 0, result.stderr
         outputs.append(result.stdout)
     assert outputs == [f"{uri}\n\n", ovzsh(daemon, "hostname").stdout]
+
+
+def test_commands_piped_into_the_shell(daemon: DaemonProcess) -> None:
+    uri = f"openvz+unix:///system?socket={daemon.rw_socket}"
+    result = subprocess.run(
+        [str(BIN / "ovzsh"), "-c", uri],
+        input="hostname\ndomstate 4242\nuri\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "GRPC_VERBOSITY": "NONE"},
+    )
+    hostname = ovzsh(daemon, "hostname").stdout
+    assert result.stdout == f"{hostname}{uri}\n\n"  # no banner, no prompts
+    assert result.stderr.startswith("error: no container named '4242'")
+    assert result.returncode == 0  # the last command's status

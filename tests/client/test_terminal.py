@@ -107,6 +107,12 @@ def test_interactive_shell(daemon: DaemonProcess, tmp_path: Path) -> None:
         shell.send(b"dominfo 4242\r")
         assert b"error: no container named '4242'" in shell.expect(rb"ovzsh # ")
 
+        # connect: the next commands go read-only to the same daemon, as the prompt says.
+        shell.send(b"connect " + uri_of(daemon).encode() + b" --readonly\r")
+        shell.expect(rb"ovzsh > ")
+        shell.send(b"destroy 171\r")
+        assert b"read-only" in shell.expect(rb"ovzsh > ")
+
         shell.send(b"quit\r")
         assert shell.finish(timeout=30) == 1  # the status of the last command, as virsh
     finally:

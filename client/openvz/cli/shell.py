@@ -35,34 +35,28 @@ def completions(line: str, text: str) -> list[str]:
 
 
 def interactive(parser: argparse.ArgumentParser, defaults: argparse.Namespace) -> int:
-    import readline
-
+    """Read commands until quit or end of input. On a terminal: a banner, prompts,
+    line editing, completion and history; commands piped in get only their output."""
     from openvz.cli.main import dispatch
 
-    def complete(text: str, state: int) -> str | None:
-        matches = completions(readline.get_line_buffer()[: readline.get_endidx()], text)
-        return matches[state] + " " if state < len(matches) else None
-
-    readline.set_completer(complete)
-    readline.set_completer_delims(" \t\n")
-    readline.parse_and_bind("tab: complete")
-    history = history_path()
-    with contextlib.suppress(OSError):  # no history yet
-        readline.read_history_file(history)
-    readline.set_history_length(HISTORY_LINES)
+    on_terminal = sys.stdin.isatty()
+    history = start_line_editing() if on_terminal else None
+    if on_terminal:
+        print(
+            "Welcome to ovzsh, the openvzd shell.\n\n"
+            "Type:  'help' for help with commands\n"
+            "       'quit' to quit\n"
+        )
     connect_uri, read_only = defaults.connect, defaults.readonly
-    print(
-        "Welcome to ovzsh, the openvzd shell.\n\n"
-        "Type:  'help' for help with commands\n"
-        "       'quit' to quit\n"
-    )
     status = 0
     try:
         while True:
             try:
-                line = input("ovzsh > " if read_only else "ovzsh # ").strip()
+                prompt = ("ovzsh > " if read_only else "ovzsh # ") if on_terminal else ""
+                line = input(prompt).strip()
             except EOFError:
-                print()
+                if on_terminal:
+                    print()
                 return status
             except KeyboardInterrupt:
                 print()
@@ -90,7 +84,8 @@ def interactive(parser: argparse.ArgumentParser, defaults: argparse.Namespace) -
                 continue
             status = dispatch(args)
     finally:
-        _save_history(readline, history)
+        if history is not None:
+            save_history(history)
 
 
 def _connect(words: list[str], uri: str | None, read_only: bool) -> tuple[str | None, bool]:
@@ -100,9 +95,29 @@ def _connect(words: list[str], uri: str | None, read_only: bool) -> tuple[str | 
     return (given[0] if given else uri), read_only
 
 
-def _save_history(readline: object, history: Path) -> None:
+def start_line_editing() -> Path:
+    """readline with completion and the saved history; returns where it is saved."""
+    import readline
+
+    def complete(text: str, state: int) -> str | None:
+        matches = completions(readline.get_line_buffer()[: readline.get_endidx()], text)
+        return matches[state] + " " if state < len(matches) else None
+
+    readline.set_completer(complete)
+    readline.set_completer_delims(" \t\n")
+    readline.parse_and_bind("tab: complete")
+    history = history_path()
+    with contextlib.suppress(OSError):  # no history yet
+        readline.read_history_file(history)
+    readline.set_history_length(HISTORY_LINES)
+    return history
+
+
+def save_history(history: Path) -> None:
+    import readline
+
     try:
         history.parent.mkdir(parents=True, exist_ok=True)
-        readline.write_history_file(history)  # type: ignore[attr-defined]
+        readline.write_history_file(history)
     except OSError as err:
         print(f"warning: cannot save the history to {history}: {err.strerror}", file=sys.stderr)
