@@ -75,28 +75,17 @@ def read_file(path: str) -> str:
         raise InvalidArgument(f"cannot read {path}: {err.strerror}") from None
 
 
-SIZE_FACTORS = {
-    "": 1,
-    "K": 1,
-    "KIB": 1,
-    "M": 1024,
-    "MIB": 1024,
-    "G": 1024**2,
-    "GIB": 1024**2,
-    "T": 1024**3,
-    "TIB": 1024**3,
-    "B": 0,
-}
+# Bytes per unit; a bare number is KiB, as virsh's scaled integers for memory.
+UNIT_BYTES = {"B": 1, "": 1024, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
 
 
 def kib(text: str) -> int:
-    """A size as virsh takes it: a number of KiB, or with a unit (512M, 2G, 1048576b)."""
+    """A size as virsh takes it: a number of KiB, or with a unit (512M, 2GiB, 1048576b)."""
     from openvz.errors import InvalidArgument
 
     digits = text.rstrip("bBkKmMgGtTiI")
     unit = text[len(digits) :].upper()
-    if not digits.isdigit() or unit not in SIZE_FACTORS:
+    unit = unit.removesuffix("IB") if len(unit) == 3 else unit
+    if not digits.isdigit() or unit not in UNIT_BYTES:
         raise InvalidArgument(f"{text!r} is not a size like 524288 (KiB), 512M or 2G")
-    if unit == "B":
-        return int(digits) // 1024
-    return int(digits) * SIZE_FACTORS[unit]
+    return int(digits) * UNIT_BYTES[unit] // 1024
