@@ -74,9 +74,8 @@ def parse_uri(text: str | None) -> URI:
     params = dict(parse_qsl(parts.query, keep_blank_values=True))
     if transport == "unix" and host:
         raise InvalidArgument(f"{text!r}: openvz+unix takes no host name (as in libvirt)")
-    socket = params.get("socket")
-    if socket is not None and not socket.startswith("/"):
-        raise InvalidArgument(f"{text!r}: socket must be an absolute path, not {socket!r}")
+    if params.get("socket") == "":
+        raise InvalidArgument(f"{text!r}: socket= needs the socket's path")
     if transport == "":
         transport = "tls" if host else "unix"
     return URI(text, transport, parts.username, host, port, params)

@@ -110,8 +110,10 @@ def test_socket_and_readonly_parameters() -> None:
     assert str(given_ro.socket_path(True)) == "/tmp/x/mine-ro.sock"
     for off in ("0", "no", "false", "off"):
         assert not parse_uri(f"openvz:///system?readonly={off}").read_only
-    with pytest.raises(openvz.InvalidArgument, match="absolute path"):
-        parse_uri("openvz:///system?socket=relative.sock")
+    relative = parse_uri("openvz+unix:///system?socket=run/sim/run/openvzd.sock")
+    assert str(relative.socket_path(False)) == "run/sim/run/openvzd.sock"  # as README shows
+    with pytest.raises(openvz.InvalidArgument, match="needs the socket's path"):
+        parse_uri("openvz:///system?socket=")
 
 
 def test_default_uri_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
