@@ -104,6 +104,7 @@ QUERIES: list[tuple[str, list[str], list[Mask]]] = [
     ("hostname", ["hostname"], []),
     ("uri", ["uri"], []),
     ("capabilities", ["capabilities"], []),
+    ("capabilities-json", ["capabilities", "--json"], []),
     ("host-validate", ["host-validate"], []),
 ]
 

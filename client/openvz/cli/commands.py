@@ -196,10 +196,11 @@ def cmd_domhostname(args: argparse.Namespace) -> None:
     print_json({"hostname": hostname}) if args.json else print(hostname)
 
 
-@command("dumpxml", "the container's domain XML", [*DOMAIN, (("--inactive",), FLAG)])
+@command("dumpxml", "the container's domain XML", [*DOMAIN, (("--inactive",), FLAG), *JSON])
 def cmd_dumpxml(args: argparse.Namespace) -> None:
     with connect(args) as conn:
-        print(_domain(conn, args).xml_desc(inactive=args.inactive), end="")
+        xml = _domain(conn, args).xml_desc(inactive=args.inactive)
+    print_json({"xml": xml}) if args.json else print(xml, end="")
 
 
 @command(

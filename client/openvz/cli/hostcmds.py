@@ -57,10 +57,11 @@ def cmd_nodeinfo(args: argparse.Namespace) -> None:
     print_fields(rows, 20)
 
 
-@command("capabilities", "the host's capabilities XML")
+@command("capabilities", "the host's capabilities XML", JSON)
 def cmd_capabilities(args: argparse.Namespace) -> None:
     with connect(args) as conn:
-        print(conn.capabilities(), end="")
+        xml = conn.capabilities()
+    print_json({"xml": xml}) if args.json else print(xml, end="")
 
 
 @command("uri", "the URI of the connection", JSON)
