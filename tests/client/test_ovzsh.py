@@ -11,6 +11,7 @@ from pathlib import Path
 import openvz
 import pytest
 
+from tests.client.helpers import ovzsh
 from tests.daemon_process import BIN, DaemonProcess, running_daemon
 
 
@@ -18,20 +19,6 @@ from tests.daemon_process import BIN, DaemonProcess, running_daemon
 def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DaemonProcess]:
     with running_daemon(tmp_path_factory.mktemp("ovzsh") / "sim") as process:
         yield process
-
-
-def ovzsh(
-    daemon: DaemonProcess, *args: str, read_only: bool = False
-) -> subprocess.CompletedProcess[str]:
-    uri = f"openvz+unix:///system?socket={daemon.rw_socket}"
-    flags = ["-r"] if read_only else []
-    return subprocess.run(
-        [str(BIN / "ovzsh"), "-c", uri, *flags, *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
 
 
 def test_tour(daemon: DaemonProcess) -> None:
@@ -138,7 +125,7 @@ def test_event_loop_prints_virsh_lines_until_its_timeout(daemon: DaemonProcess) 
     (daemon.sim_dir / "ct-165.xml").write_text(xml)
     assert ovzsh(daemon, "define", str(daemon.sim_dir / "ct-165.xml")).returncode == 0
     watcher = subprocess.Popen(
-        [str(BIN / "ovzsh"), "-c", uri, "event", "--loop", "--domain", "165", "--timeout", "5"],
+        [str(BIN / "ovzsh"), "-c", uri, "event", "--loop", "--domain", "165", "--timeout", "3"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -146,7 +133,7 @@ def test_event_loop_prints_virsh_lines_until_its_timeout(daemon: DaemonProcess) 
     try:
         # The stream may open after the first change: change until one is seen (bounded).
         for attempt in range(4):
-            time.sleep(0.6)
+            time.sleep(0.4)
             assert ovzsh(daemon, "start" if attempt % 2 == 0 else "destroy", "165").returncode == 0
         stdout, stderr = watcher.communicate(timeout=60)
     finally:

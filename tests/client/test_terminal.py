@@ -40,7 +40,7 @@ def on_pty(daemon: DaemonProcess, *args: str, **env: str) -> PtyProcess:
 
 
 def test_a_long_job_shows_progress_on_a_terminal_only(daemon: DaemonProcess) -> None:
-    set_knobs(daemon, delay={"start": 2.5})
+    set_knobs(daemon, delay={"start": 1.8})
     try:
         terminal = on_pty(daemon, "start", "170")
         try:
