@@ -44,6 +44,7 @@ lint: $(VENV)/.installed-test
 bench: $(VENV)/.installed-test
 	$(BIN)/python bench/bench_daemon.py
 	PYTHONPATH=. $(BIN)/python bench/bench_remote.py
+	$(BIN)/python bench/bench_ovzsh.py
 
 stubs: $(VENV)/.installed-test
 	$(BIN)/python scripts/generate_stubs.py

@@ -6,13 +6,32 @@ with openvz.open("openvz:///system") as conn:
         print(dom.name(), dom.state())
 """
 
-from openvz.connection import Connection, Domain, Job, open, open_read_only
+from openvz.connection import (
+    LIST_ACTIVE,
+    LIST_AUTOSTART,
+    LIST_INACTIVE,
+    LIST_MANAGEDSAVE,
+    LIST_NO_AUTOSTART,
+    LIST_NO_MANAGEDSAVE,
+    LIST_OTHER,
+    LIST_PAUSED,
+    LIST_PERSISTENT,
+    LIST_RUNNING,
+    LIST_SHUTOFF,
+    LIST_TRANSIENT,
+    Connection,
+    Domain,
+    Job,
+    open,
+    open_read_only,
+)
 from openvz.errors import (
     AlreadyExists,
     AuthenticationFailed,
     Busy,
     Cancelled,
     Error,
+    InternalError,
     InvalidArgument,
     NotFound,
     NotSupported,
@@ -22,7 +41,22 @@ from openvz.errors import (
     WrongState,
 )
 
+# The client library's version (the distribution's, kept in step with openvzd's).
+__version__ = "0.1.0"
+
 __all__ = [
+    "LIST_ACTIVE",
+    "LIST_AUTOSTART",
+    "LIST_INACTIVE",
+    "LIST_MANAGEDSAVE",
+    "LIST_NO_AUTOSTART",
+    "LIST_NO_MANAGEDSAVE",
+    "LIST_OTHER",
+    "LIST_PAUSED",
+    "LIST_PERSISTENT",
+    "LIST_RUNNING",
+    "LIST_SHUTOFF",
+    "LIST_TRANSIENT",
     "AlreadyExists",
     "AuthenticationFailed",
     "Busy",
@@ -30,6 +64,7 @@ __all__ = [
     "Connection",
     "Domain",
     "Error",
+    "InternalError",
     "InvalidArgument",
     "Job",
     "NotFound",

@@ -1,16 +1,25 @@
-"""The synchronous client: Connection, Domain and Job over the generated stubs."""
+"""The synchronous client: Connection, Domain and Job.
+
+Names follow libvirt-python where a libvirt user would look for them
+(listAllDomains -> list_all_domains, XMLDesc -> xml_desc). Every mutating call
+waits for its job by default; with wait=False it returns the Job at once.
+"""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import grpc
 
-from openvz.errors import Error, InvalidArgument, Unavailable, from_rpc_error
+from openvz.errors import Error, InvalidArgument, Timeout, Unavailable, from_rpc_error, job_error
+from openvz.service import Service
 from openvz.uri import URI, parse_uri
-from openvz.v1 import common_pb2, domains_pb2, domains_pb2_grpc, jobs_pb2, jobs_pb2_grpc
+from openvz.v1 import common_pb2, domains_pb2
+
+if TYPE_CHECKING:
+    from openvz.v1 import events_pb2, host_pb2
 
 T = TypeVar("T")
 
@@ -27,19 +36,84 @@ FINISHED = {
     common_pb2.JOB_STATE_CANCELLED,
     common_pb2.JOB_STATE_INTERRUPTED,
 }
-# libvirt-python's virConnectListAllDomains flags, by the same names.
-LIST_ACTIVE = 1
-LIST_INACTIVE = 2
-LIST_AUTOSTART = 64
-LIST_NO_AUTOSTART = 128
+# libvirt-python's virConnectListAllDomains flags, by the same names and values.
+LIST_ACTIVE = 1 << 0
+LIST_INACTIVE = 1 << 1
+LIST_PERSISTENT = 1 << 2
+LIST_TRANSIENT = 1 << 3
+LIST_RUNNING = 1 << 4
+LIST_PAUSED = 1 << 5
+LIST_SHUTOFF = 1 << 6
+LIST_OTHER = 1 << 7
+LIST_MANAGEDSAVE = 1 << 8
+LIST_NO_MANAGEDSAVE = 1 << 9
+LIST_AUTOSTART = 1 << 10
+LIST_NO_AUTOSTART = 1 << 11
+MEMORY_PARAMETERS = ("hard_limit_kib", "soft_limit_kib", "swap_hard_limit_kib", "min_guarantee_kib")
+# Each connection its own subchannel: one shared with an older channel to a daemon that
+# since restarted would fail at once (it waits out its reconnect backoff), not connect.
+LOCAL_CHANNEL_OPTIONS = [("grpc.use_local_subchannel_pool", 1)]
+# How long a reconnecting event stream sleeps between attempts: doubling up to the last.
+RECONNECT_DELAYS = (0.2, 0.5, 1.0, 2.0, 5.0)
 
 
 def open(uri: str | None = None) -> Connection:
+    """A read-write connection; uri None means $OPENVZ_DEFAULT_URI or openvz:///system."""
     return Connection(parse_uri(uri))
 
 
 def open_read_only(uri: str | None = None) -> Connection:
     return Connection(parse_uri(uri), read_only=True)
+
+
+def list_request(flags: int, names_only: bool = False) -> domains_pb2.ListDomainsRequest:
+    return domains_pb2.ListDomainsRequest(
+        active=bool(flags & LIST_ACTIVE),
+        inactive=bool(flags & LIST_INACTIVE),
+        autostart=bool(flags & LIST_AUTOSTART),
+        no_autostart=bool(flags & LIST_NO_AUTOSTART),
+        names_only=names_only,
+    )
+
+
+def state_filter(flags: int) -> Callable[[domains_pb2.Domain], bool]:
+    """The flags the daemon does not filter on, applied to each listed domain.
+
+    Every OpenVZ container is persistent and none has a managed save image in
+    libvirt's sense (a suspended one is its own state), as dominfo reports."""
+    states: set[int] = set()
+    if flags & LIST_RUNNING:
+        states.add(domains_pb2.DOMAIN_STATE_RUNNING)
+    if flags & LIST_PAUSED:
+        states.add(domains_pb2.DOMAIN_STATE_PAUSED)
+    if flags & LIST_SHUTOFF:
+        states.add(domains_pb2.DOMAIN_STATE_SHUTOFF)
+    if flags & LIST_OTHER:
+        states.update((domains_pb2.DOMAIN_STATE_SUSPENDED, domains_pb2.DOMAIN_STATE_MOUNTED))
+    none = bool(flags & LIST_TRANSIENT and not flags & LIST_PERSISTENT) or bool(
+        flags & LIST_MANAGEDSAVE and not flags & LIST_NO_MANAGEDSAVE
+    )
+    return lambda d: not none and (not states or d.state in states)
+
+
+def memory_parameters_request(
+    ref: common_pb2.DomainRef, kib: dict[str, int]
+) -> domains_pb2.SetMemoryParametersRequest:
+    request = domains_pb2.SetMemoryParametersRequest(domain=ref)
+    for key, value in kib.items():
+        if key not in MEMORY_PARAMETERS:
+            raise InvalidArgument(f"unknown memory parameter {key!r}; known: {MEMORY_PARAMETERS}")
+        setattr(request, key, value)
+    return request
+
+
+def job_state(message: common_pb2.Job) -> str:
+    """queued, running, succeeded, failed, cancelled or interrupted."""
+    return common_pb2.JobState.Name(message.state).removeprefix("JOB_STATE_").lower()
+
+
+def is_uuid(text: str) -> bool:
+    return len(text) == 36 and text.count("-") == 4
 
 
 class Connection:
@@ -49,7 +123,7 @@ class Connection:
         self._endpoint: Any = None
         if uri.transport == "unix":
             self.target = f"unix:{uri.socket_path(self.read_only)}"
-            self._channel = grpc.insecure_channel(self.target)
+            self._channel = grpc.insecure_channel(self.target, options=LOCAL_CHANNEL_OPTIONS)
         else:
             from openvz.errors import AuthenticationFailed
             from openvz.transport import AuthenticationFailed as TransportAuthFailed
@@ -70,8 +144,9 @@ class Connection:
             except TransportError as err:
                 raise Unavailable(f"cannot reach {uri.text}: {err}") from None
             self._channel = self._endpoint.channel()
-        self._domains = domains_pb2_grpc.DomainsStub(self._channel)
-        self._jobs = jobs_pb2_grpc.JobsStub(self._channel)
+        self.domains_stub = Service(self._channel, "Domains")
+        self.jobs_stub = Service(self._channel, "Jobs")
+        self._host = Service(self._channel, "Host")
 
     def close(self) -> None:
         self._channel.close()
@@ -90,57 +165,64 @@ class Connection:
         except grpc.RpcError as err:
             raise from_rpc_error(err, self.target) from None
 
-    @property
-    def domains_stub(self) -> domains_pb2_grpc.DomainsStub:
-        return self._domains
+    # -- the connection and the host ------------------------------------------------
 
-    # -- host --------------------------------------------------------------------
+    def get_uri(self) -> str:
+        return self.uri.text
 
-    def _host(self) -> Any:
-        from openvz.v1 import host_pb2_grpc
+    def is_read_only(self) -> bool:
+        return self.read_only
 
-        return host_pb2_grpc.HostStub(self._channel)
-
-    def version(self) -> Any:
+    def version(self) -> host_pb2.Version:
         from openvz.v1 import host_pb2
 
-        return self.call(self._host().GetVersion, host_pb2.VersionRequest())
+        version: host_pb2.Version = self.call(self._host.GetVersion, host_pb2.VersionRequest())
+        return version
 
     def hostname(self) -> str:
         from openvz.v1 import host_pb2
 
-        return str(self.call(self._host().GetHostname, host_pb2.HostnameRequest()).hostname)
+        return str(self.call(self._host.GetHostname, host_pb2.HostnameRequest()).hostname)
 
-    def node_info(self) -> Any:
+    def node_info(self) -> host_pb2.NodeInfo:
         from openvz.v1 import host_pb2
 
-        return self.call(self._host().GetNodeInfo, host_pb2.NodeInfoRequest())
+        node: host_pb2.NodeInfo = self.call(self._host.GetNodeInfo, host_pb2.NodeInfoRequest())
+        return node
 
     def capabilities(self) -> str:
         from openvz.v1 import host_pb2
 
-        return str(self.call(self._host().GetCapabilities, host_pb2.CapabilitiesRequest()).xml)
+        return str(self.call(self._host.GetCapabilities, host_pb2.CapabilitiesRequest()).xml)
 
-    def host_check(self) -> Any:
+    def host_check(self) -> list[host_pb2.HostCheck]:
+        """What `openvzd check` (virt-host-validate) reports, check by check."""
         from openvz.v1 import host_pb2
 
-        return self.call(self._host().Check, host_pb2.CheckRequest()).checks
+        return list(self.call(self._host.Check, host_pb2.CheckRequest()).checks)
 
     # -- domains -----------------------------------------------------------------
 
     def list_all_domains(self, flags: int = 0, names_only: bool = False) -> list[Domain]:
-        request = domains_pb2.ListDomainsRequest(
-            active=bool(flags & LIST_ACTIVE),
-            inactive=bool(flags & LIST_INACTIVE),
-            autostart=bool(flags & LIST_AUTOSTART),
-            no_autostart=bool(flags & LIST_NO_AUTOSTART),
-            names_only=names_only,
-        )
-        reply = self.call(self._domains.List, request)
-        return [Domain(self, d) for d in reply.domains]
+        """libvirt's listAllDomains: flags 0 = every container; LIST_* combine as there."""
+        reply = self.call(self.domains_stub.List, list_request(flags, names_only))
+        keep = state_filter(flags)
+        return [Domain(self, d) for d in reply.domains if keep(d)]
+
+    def list_domains_id(self) -> list[int]:
+        return [d.id() for d in self.list_all_domains(LIST_ACTIVE)]
+
+    def list_defined_domains(self) -> list[str]:
+        return [d.name() for d in self.list_all_domains(LIST_INACTIVE)]
+
+    def num_of_domains(self) -> int:
+        return len(self.list_all_domains(LIST_ACTIVE, names_only=True))
+
+    def num_of_defined_domains(self) -> int:
+        return len(self.list_all_domains(LIST_INACTIVE, names_only=True))
 
     def _lookup(self, ref: common_pb2.DomainRef) -> Domain:
-        return Domain(self, self.call(self._domains.Lookup, ref))
+        return Domain(self, self.call(self.domains_stub.Lookup, ref))
 
     def lookup_by_name(self, name: str) -> Domain:
         return self._lookup(common_pb2.DomainRef(name=name))
@@ -151,17 +233,20 @@ class Connection:
     def lookup_by_uuid(self, uuid: str) -> Domain:
         return self._lookup(common_pb2.DomainRef(uuid=uuid))
 
+    lookup_by_uuid_string = lookup_by_uuid
+
     def lookup(self, text: str) -> Domain:
         """By ID, name or UUID, as virsh takes a domain argument."""
-        if len(text) == 36 and text.count("-") == 4:
+        if is_uuid(text):
             return self.lookup_by_uuid(text)
         return self.lookup_by_name(text)
 
     def define_xml(self, xml: str, wait: bool = True) -> Domain | Job:
-        return self._define(self._domains.Define, xml, wait)
+        return self._define(self.domains_stub.Define, xml, wait)
 
     def create_xml(self, xml: str, wait: bool = True) -> Domain | Job:
-        return self._define(self._domains.Create, xml, wait)
+        """Define and start; the container stays defined (OpenVZ has no transient CTs)."""
+        return self._define(self.domains_stub.Create, xml, wait)
 
     def _define(self, method: Any, xml: str, wait: bool) -> Domain | Job:
         options = common_pb2.JobOptions(no_wait=not wait)
@@ -170,41 +255,72 @@ class Connection:
             return Job(self, reply.job)
         return self.lookup_by_id(reply.job.veid)
 
-    def all_domain_stats(self) -> list[Any]:
-        return list(self.call(self._domains.GetStats, domains_pb2.GetStatsRequest()).stats)
+    def get_all_domain_stats(self, active_only: bool = False) -> list[domains_pb2.DomainStats]:
+        request = domains_pb2.GetStatsRequest(active_only=active_only)
+        return list(self.call(self.domains_stub.GetStats, request).stats)
+
+    all_domain_stats = get_all_domain_stats
+
+    def domain_list_get_stats(self, domains: list[Domain]) -> list[domains_pb2.DomainStats]:
+        request = domains_pb2.GetStatsRequest(domains=[d._ref() for d in domains])
+        return list(self.call(self.domains_stub.GetStats, request).stats)
 
     # -- jobs and events -----------------------------------------------------------
 
     def list_jobs(self, veid: int = 0, limit: int = 0) -> list[Job]:
-        reply = self.call(self._jobs.List, jobs_pb2.ListJobsRequest(veid=veid, limit=limit))
+        """Recent jobs, newest first; veid 0 = every lane."""
+        from openvz.v1 import jobs_pb2
+
+        reply = self.call(self.jobs_stub.List, jobs_pb2.ListJobsRequest(veid=veid, limit=limit))
         return [Job(self, j) for j in reply.jobs]
 
     def job(self, job_id: str) -> Job:
-        return Job(self, self.call(self._jobs.Get, jobs_pb2.JobRef(id=job_id)))
+        from openvz.v1 import jobs_pb2
 
-    def events(self, after_seq: int = 0, include_jobs: bool = False) -> Iterator[Any]:
-        """Events as they come; reconnects and resumes after the last seen one."""
-        from openvz.v1 import events_pb2, events_pb2_grpc
+        return Job(self, self.call(self.jobs_stub.Get, jobs_pb2.JobRef(id=job_id)))
 
-        stub = events_pb2_grpc.EventsStub(self._channel)
+    def events(
+        self,
+        after_seq: int = 0,
+        include_jobs: bool = False,
+        veids: list[int] | None = None,
+        reconnect: bool = True,
+    ) -> Iterator[events_pb2.Event]:
+        """Events as they come. When the daemon goes away (restart, lost connection)
+        the stream reconnects and resumes after the last event seen; what was
+        missed in between arrives as a Gap event. close() ends it."""
+        from openvz.v1 import events_pb2
+
+        stub = Service(self._channel, "Events")
         last = after_seq
+        failures = 0
         while True:
-            request = events_pb2.WatchRequest(after_seq=last, include_jobs=include_jobs)
+            request = events_pb2.WatchRequest(
+                after_seq=last, include_jobs=include_jobs, veids=veids or []
+            )
             try:
                 for event in stub.Watch(request):
+                    failures = 0
                     last = max(last, event.seq)
                     yield event
-                return
             except grpc.RpcError as err:
-                if err.code() is not grpc.StatusCode.UNAVAILABLE:
+                if not reconnect or err.code() is not grpc.StatusCode.UNAVAILABLE:
                     raise from_rpc_error(err, self.target) from None
-                time.sleep(1.0)
+            if not reconnect:
+                return
+            time.sleep(RECONNECT_DELAYS[min(failures, len(RECONNECT_DELAYS) - 1)])
+            failures += 1
 
 
 class Job:
+    """A queued change: its state, progress and result, as the daemon journals them."""
+
     def __init__(self, conn: Connection, message: common_pb2.Job) -> None:
         self._conn = conn
         self.message = message
+
+    def __repr__(self) -> str:
+        return f"<openvz.Job {self.id} {self.message.operation} {self.message.veid} {self.state}>"
 
     @property
     def id(self) -> str:
@@ -212,49 +328,63 @@ class Job:
 
     @property
     def state(self) -> str:
-        return common_pb2.JobState.Name(self.message.state).removeprefix("JOB_STATE_").lower()
+        """queued, running, succeeded, failed, cancelled or interrupted."""
+        return job_state(self.message)
+
+    @property
+    def done(self) -> bool:
+        return self.message.state in FINISHED
 
     @property
     def progress(self) -> tuple[int, str]:
+        """(percent, current step)."""
         return self.message.progress_percent, self.message.progress_step
 
+    @property
+    def error(self) -> Error | None:
+        if not self.done or self.message.state == common_pb2.JOB_STATE_SUCCEEDED:
+            return None
+        return job_error(self.message)
+
+    def refresh(self) -> Job:
+        from openvz.v1 import jobs_pb2
+
+        self.message = self._conn.call(self._conn.jobs_stub.Get, jobs_pb2.JobRef(id=self.id))
+        return self
+
     def watch(self, timeout: float | None = None) -> Iterator[Job]:
+        """The job now and at each change, until it ends or timeout seconds pass."""
+        from openvz.v1 import jobs_pb2
+
         request = jobs_pb2.WaitJobRequest(id=self.id, timeout_seconds=timeout or 0)
         try:
-            for message in self._conn._jobs.Wait(request):
+            for message in self._conn.jobs_stub.Wait(request):
                 self.message = message
                 yield self
         except grpc.RpcError as err:
             raise from_rpc_error(err, self._conn.target) from None
 
     def wait(self, timeout: float | None = None) -> Job:
-        """Until the job ends (or timeout); raises the job's error if it failed."""
+        """Until the job ends; raises the job's error if it failed, Timeout if it
+        has not ended after timeout seconds (it goes on running: cancel() it)."""
         for _ in self.watch(timeout):
             pass
-        if self.message.state in FINISHED and self.message.state != common_pb2.JOB_STATE_SUCCEEDED:
-            raise job_error(self.message)
+        if not self.done:
+            raise Timeout(
+                f"job {self.id} ({self.message.operation}) is still {self.state} after {timeout} s",
+                grpc.StatusCode.DEADLINE_EXCEEDED,
+                self.id,
+            )
+        error = self.error
+        if error is not None:
+            raise error
         return self
 
     def cancel(self) -> Job:
-        self.message = self._conn.call(self._conn._jobs.Cancel, jobs_pb2.JobRef(id=self.id))
+        from openvz.v1 import jobs_pb2
+
+        self.message = self._conn.call(self._conn.jobs_stub.Cancel, jobs_pb2.JobRef(id=self.id))
         return self
-
-
-def job_error(message: common_pb2.Job) -> Error:
-    from openvz import errors
-
-    kind = common_pb2.ErrorKind.Name(message.error.kind).removeprefix("ERROR_KIND_")
-    cls: type[Error] = {
-        "NOT_FOUND": errors.NotFound,
-        "WRONG_STATE": errors.WrongState,
-        "ALREADY_EXISTS": errors.AlreadyExists,
-        "BUSY": errors.Busy,
-        "BAD_ARGUMENT": errors.InvalidArgument,
-        "TIMED_OUT": errors.Timeout,
-        "CANCELLED": errors.Cancelled,
-        "NOT_SUPPORTED": errors.NotSupported,
-    }.get(kind, Error)
-    return cls(message.error.message, job_id=message.id)
 
 
 class Domain:
@@ -262,13 +392,20 @@ class Domain:
         self._conn = conn
         self.message = message
 
+    def __repr__(self) -> str:
+        return f"<openvz.Domain {self.message.name}>"
+
     def _ref(self) -> common_pb2.DomainRef:
         return common_pb2.DomainRef(id=int(self.message.name))
+
+    def connect(self) -> Connection:
+        return self._conn
 
     def name(self) -> str:
         return self.message.name
 
     def id(self) -> int:
+        """The CTID while running or paused, else -1 (as libvirt's virDomainGetID)."""
         return self.message.id
 
     def uuid_string(self) -> str:
@@ -280,24 +417,44 @@ class Domain:
             domains_pb2.DOMAIN_STATE_PAUSED,
         )
 
+    def is_persistent(self) -> bool:
+        return bool(self.message.persistent)
+
     def refresh(self) -> Domain:
         self.message = self._conn.call(self._conn.domains_stub.Lookup, self._ref())
         return self
 
     def state(self) -> tuple[str, str]:
+        """(state, reason) as `virsh domstate --reason` prints them: ("running", "booted")."""
         self.refresh()
         return STATE_NAMES.get(self.message.state, "no state"), self.message.state_reason
 
-    def info(self) -> Any:
-        return self._conn.call(self._conn.domains_stub.GetInfo, self._ref())
+    def info(self) -> domains_pb2.DomainInfo:
+        info: domains_pb2.DomainInfo = self._conn.call(self._conn.domains_stub.GetInfo, self._ref())
+        return info
+
+    def os_type(self) -> str:
+        return self.info().os_type
+
+    def max_memory(self) -> int:
+        return self.info().max_memory_kib
+
+    def has_managed_save_image(self) -> bool:
+        return self.info().has_managed_save
+
+    def hostname(self) -> str:
+        return self.refresh().message.hostname
 
     def xml_desc(self, inactive: bool = False) -> str:
         request = domains_pb2.GetXMLRequest(domain=self._ref(), inactive=inactive)
         return str(self._conn.call(self._conn.domains_stub.GetXML, request).xml)
 
-    def stats(self) -> Any:
+    def stats(self) -> domains_pb2.DomainStats:
         request = domains_pb2.GetStatsRequest(domains=[self._ref()])
-        return self._conn.call(self._conn.domains_stub.GetStats, request).stats[0]
+        stats: domains_pb2.DomainStats = self._conn.call(
+            self._conn.domains_stub.GetStats, request
+        ).stats[0]
+        return stats
 
     def interface_stats(self, device: str) -> domains_pb2.InterfaceStats:
         """Counters of one interface, by host device (vethCTID.N) or guest name (eth0),
@@ -311,8 +468,11 @@ class Domain:
             guest_devices = guest_to_host_devices(self.xml_desc())
         return pick_interface(self.name(), interfaces, device, guest_devices)
 
-    def memory_parameters(self) -> Any:
-        return self._conn.call(self._conn.domains_stub.GetMemoryParameters, self._ref())
+    def memory_parameters(self) -> domains_pb2.MemoryParameters:
+        params: domains_pb2.MemoryParameters = self._conn.call(
+            self._conn.domains_stub.GetMemoryParameters, self._ref()
+        )
+        return params
 
     def autostart(self) -> bool:
         return bool(self.refresh().message.autostart)
@@ -327,6 +487,7 @@ class Domain:
         return self._job(method_name, domains_pb2.DomainCall(domain=self._ref()), wait)
 
     def create(self, wait: bool = True) -> Job | None:
+        """Start the container (libvirt's create)."""
         return self._call("Start", wait)
 
     def destroy(self, wait: bool = True) -> Job | None:
@@ -363,21 +524,20 @@ class Domain:
         return self._job("SetMemory", request, wait)
 
     def set_memory_parameters(self, wait: bool = True, **kib: int) -> Job | None:
-        request = domains_pb2.SetMemoryParametersRequest(domain=self._ref())
-        for key, value in kib.items():
-            if key not in (
-                "hard_limit_kib",
-                "soft_limit_kib",
-                "swap_hard_limit_kib",
-                "min_guarantee_kib",
-            ):
-                raise InvalidArgument(f"unknown memory parameter {key!r}")
-            setattr(request, key, value)
-        return self._job("SetMemoryParameters", request, wait)
+        """hard_limit_kib=..., swap_hard_limit_kib=...: only the ones given change."""
+        return self._job("SetMemoryParameters", memory_parameters_request(self._ref(), kib), wait)
 
     def set_hostname(self, hostname: str, wait: bool = True) -> Job | None:
         request = domains_pb2.SetHostnameRequest(domain=self._ref(), hostname=hostname)
         return self._job("SetHostname", request, wait)
+
+    def set_nameservers(
+        self, nameservers: list[str], search_domains: list[str] | None = None, wait: bool = True
+    ) -> Job | None:
+        request = domains_pb2.SetNameserversRequest(
+            domain=self._ref(), nameservers=nameservers, search_domains=search_domains or []
+        )
+        return self._job("SetNameservers", request, wait)
 
     def set_user_password(self, user: str, password: str, wait: bool = True) -> Job | None:
         request = domains_pb2.SetUserPasswordRequest(
@@ -400,8 +560,11 @@ class Domain:
             "UpdateDevice", domains_pb2.DeviceRequest(domain=self._ref(), device_xml=xml), wait
         )
 
-    def migrate(self, destination: str, online: bool = False, wait: bool = True) -> Job | None:
+    def migrate(
+        self, destination: str, online: bool = False, keep_source: bool = False, wait: bool = True
+    ) -> Job | None:
+        """vzmigrate to destination (a host vzmigrate reaches); online = virsh's --live."""
         request = domains_pb2.MigrateRequest(
-            domain=self._ref(), destination=destination, online=online
+            domain=self._ref(), destination=destination, online=online, keep_source=keep_source
         )
         return self._job("Migrate", request, wait)

@@ -38,7 +38,9 @@ class URI:
 
     @property
     def read_only(self) -> bool:
-        return "readonly" in self.params and self.params["readonly"] not in ("0", "no")
+        """libvirt's boolean parameters: `?readonly` alone is on; 0, no, false, off are off."""
+        value = self.params.get("readonly")
+        return value is not None and value.strip().lower() not in ("0", "no", "false", "off")
 
     def socket_path(self, read_only: bool) -> Path:
         given = self.params.get("socket")
@@ -72,6 +74,8 @@ def parse_uri(text: str | None) -> URI:
     params = dict(parse_qsl(parts.query, keep_blank_values=True))
     if transport == "unix" and host:
         raise InvalidArgument(f"{text!r}: openvz+unix takes no host name (as in libvirt)")
+    if params.get("socket") == "":
+        raise InvalidArgument(f"{text!r}: socket= needs the socket's path")
     if transport == "":
         transport = "tls" if host else "unix"
     return URI(text, transport, parts.username, host, port, params)

@@ -58,7 +58,7 @@ def ovzsh(daemon: DaemonProcess, *args: str) -> subprocess.CompletedProcess[str]
 def test_domifstat_prints_virsh_lines_by_host_or_guest_name(daemon: DaemonProcess) -> None:
     by_host = ovzsh(daemon, "domifstat", "701", "veth701.0")
     assert by_host.returncode == 0, by_host.stderr
-    lines = [line.split() for line in by_host.stdout.splitlines()]
+    lines = [line.split() for line in by_host.stdout.splitlines() if line.strip()]
     assert [line[:2] for line in lines] == [["veth701.0", name] for name in COUNTERS]
     assert int(lines[0][2]) > 0  # rx_bytes grows with uptime
     by_guest = ovzsh(daemon, "domifstat", "701", "eth0")

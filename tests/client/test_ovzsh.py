@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import openvz
 import pytest
 
+from tests.client.helpers import ovzsh
 from tests.daemon_process import BIN, DaemonProcess, running_daemon
 
 
@@ -16,20 +19,6 @@ from tests.daemon_process import BIN, DaemonProcess, running_daemon
 def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DaemonProcess]:
     with running_daemon(tmp_path_factory.mktemp("ovzsh") / "sim") as process:
         yield process
-
-
-def ovzsh(
-    daemon: DaemonProcess, *args: str, read_only: bool = False
-) -> subprocess.CompletedProcess[str]:
-    uri = f"openvz+unix:///system?socket={daemon.rw_socket}"
-    flags = ["-r"] if read_only else []
-    return subprocess.run(
-        [str(BIN / "ovzsh"), "-c", uri, *flags, *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
 
 
 def test_tour(daemon: DaemonProcess) -> None:
@@ -128,3 +117,64 @@ def test_bad_xml_is_refused_before_it_becomes_a_job(daemon: DaemonProcess, tmp_p
     )
     result = ovzsh(daemon, "define", str(disk))
     assert result.returncode == 1 and "<disk>" in result.stderr
+
+
+def test_event_loop_prints_virsh_lines_until_its_timeout(daemon: DaemonProcess) -> None:
+    uri = f"openvz+unix:///system?socket={daemon.rw_socket}"
+    xml = (daemon.sim_dir / "example-150.xml").read_text().replace("150", "165")
+    (daemon.sim_dir / "ct-165.xml").write_text(xml)
+    assert ovzsh(daemon, "define", str(daemon.sim_dir / "ct-165.xml")).returncode == 0
+    watcher = subprocess.Popen(
+        [str(BIN / "ovzsh"), "-c", uri, "event", "--loop", "--domain", "165", "--timeout", "3"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        # The stream may open after the first change: change until one is seen (bounded).
+        for attempt in range(4):
+            time.sleep(0.4)
+            assert ovzsh(daemon, "start" if attempt % 2 == 0 else "destroy", "165").returncode == 0
+        stdout, stderr = watcher.communicate(timeout=60)
+    finally:
+        if watcher.poll() is None:
+            watcher.kill()
+            watcher.wait(timeout=10)
+    assert watcher.returncode == 0, stderr
+    lines = stdout.splitlines()
+    assert lines.pop() == ""  # virsh's blank line after a command
+    assert lines[-2:] == ["event loop timed out", f"events received: {len(lines) - 2}"]
+    assert "event 'lifecycle' for domain '165': Stopped Shutdown" in lines
+    assert set(lines[:-2]) <= {
+        "event 'lifecycle' for domain '165': Started Booted",
+        "event 'lifecycle' for domain '165': Stopped Shutdown",
+    }
+
+
+def test_the_default_uri_comes_from_the_environment(daemon: DaemonProcess) -> None:
+    uri = f"openvz+unix:///system?socket={daemon.rw_socket}"
+    env = {**os.environ, "GRPC_VERBOSITY": "NONE", "OPENVZ_DEFAULT_URI": uri}
+    outputs = []
+    for argv in (["uri"], ["hostname"]):
+        result = subprocess.run(
+            [str(BIN / "ovzsh"), *argv], capture_output=True, text=True, timeout=60, env=env
+        )
+        assert result.returncode == 0, result.stderr
+        outputs.append(result.stdout)
+    assert outputs == [f"{uri}\n\n", ovzsh(daemon, "hostname").stdout]
+
+
+def test_commands_piped_into_the_shell(daemon: DaemonProcess) -> None:
+    uri = f"openvz+unix:///system?socket={daemon.rw_socket}"
+    result = subprocess.run(
+        [str(BIN / "ovzsh"), "-c", uri],
+        input="hostname\ndomstate 4242\nuri\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "GRPC_VERBOSITY": "NONE"},
+    )
+    hostname = ovzsh(daemon, "hostname").stdout
+    assert result.stdout == f"{hostname}{uri}\n\n"  # no banner, no prompts
+    assert result.stderr.startswith("error: no container named '4242'")
+    assert result.returncode == 0  # the last command's status

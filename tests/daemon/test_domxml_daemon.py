@@ -65,6 +65,8 @@ def test_a_mount_container_with_a_title_round_trips_through_dumpxml(
     assert config.title == 'web front end (eu-west) — "blue"'
     assert config.values["HOSTNAME"] == "web.example.com"
     assert config.values["CPULIMIT"] == "150" and config.values["VMGUARPAGES"] == "65536:unlimited"
+    ref = common_pb2.DomainRef(id=230)
+    assert domains.Lookup(ref, timeout=60).title == config.title  # ovzsh list --title
     dumped = _dumpxml(domains, 230)
     assert dumped == (DATA / "mount-title-tunes-out.xml").read_text()
     domains.Start(domains_pb2.DomainCall(domain=common_pb2.DomainRef(id=230)), timeout=60)

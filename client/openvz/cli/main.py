@@ -1,29 +1,63 @@
 """ovzsh: the virsh of openvzd.
 
-Start-up is kept light: only argparse, grpc and the stubs a command needs are
-imported, so `ovzsh list --all` costs little more than Python and grpc.
+Start-up is kept light: only the command asked for gets its argparse sub-parser,
+and only the stubs and modules it calls are imported (json, the remote
+transports, asyncio's client, the host and event messages wait until used).
+Exit status is virsh's: 0 on success, 1 on any error, with `error: ...` on stderr.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Sequence
+from typing import NoReturn
 
-from openvz.cli import commands
+from openvz.cli import commands, hostcmds, jobcmds  # noqa: F401  (they fill COMMANDS)
+from openvz.cli.base import COMMANDS, Handler
 
 EXIT_ERROR = 1
+# Options of ovzsh itself that take a value, for finding the command word early.
+VALUED_OPTIONS = ("-c", "--connect")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="ovzsh", description="The command line of openvzd, in virsh's words."
-    )
+class Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is virsh's: `error: ...` and exit status 1."""
+
+    def error(self, message: str) -> NoReturn:
+        print(f"error: {message}", file=sys.stderr)
+        print(f"(`{self.prog} --help` shows the usage)", file=sys.stderr)
+        self.exit(EXIT_ERROR)
+
+
+def command_word(argv: Sequence[str]) -> str | None:
+    """The command argv names, found before any parser is built; None if unsure."""
+    words = iter(argv)
+    for word in words:
+        if word in VALUED_OPTIONS:
+            next(words, None)
+        elif not word.startswith("-"):
+            return word
+        elif word in ("-h", "--help") or word.startswith("--connect="):
+            continue
+    return None
+
+
+def build_parser(only: str | None = None) -> Parser:
+    """The whole parser, or with only's sub-parser when only names a command."""
+    import openvz
+
+    parser = Parser(prog="ovzsh", description="The command line of openvzd, in virsh's words.")
     parser.add_argument("-c", "--connect", metavar="URI", help="the daemon's URI")
     parser.add_argument("-r", "--readonly", action="store_true", help="connect read-only")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name, (handler, help_text, arguments) in commands.COMMANDS.items():
+    parser.add_argument(
+        "-q", "--quiet", action="store_true", help="no informational messages (as virsh -q)"
+    )
+    parser.add_argument("-v", "--version", action="version", version=openvz.__version__)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+    for name, (handler, help_text, arguments) in COMMANDS.items():
+        if only in COMMANDS and name != only:
+            continue
         command = sub.add_parser(name, help=help_text, description=help_text)
         for flags, options in arguments:
             command.add_argument(*flags, **options)
@@ -32,17 +66,45 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run(argv: Sequence[str]) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    word = command_word(argv)
+    if word == "help":
+        return show_help(list(argv)[list(argv).index("help") + 1 :])
+    if word is not None and word not in COMMANDS:
+        print(f"error: unknown command: '{word}' (`ovzsh help` lists them)", file=sys.stderr)
+        return EXIT_ERROR
+    try:
+        args = build_parser(word).parse_args(argv)
+    except SystemExit as leaving:
+        return int(leaving.code or 0)
     if args.command is None:
-        return interactive(parser, args)
+        from openvz.cli.shell import interactive
+
+        return interactive(build_parser(), args)
     return dispatch(args)
 
 
+def show_help(topics: list[str]) -> int:
+    """`ovzsh help [COMMAND]`, as virsh's help command."""
+    topic = topics[0] if topics else None
+    if topic is not None and topic not in COMMANDS:
+        print(f"error: command '{topic}' doesn't exist", file=sys.stderr)
+        return EXIT_ERROR
+    parser = build_parser(topic)
+    if topic is None:
+        parser.print_help()
+        return 0
+    import contextlib
+
+    with contextlib.suppress(SystemExit):  # --help prints, then leaves by SystemExit
+        parser.parse_args([topic, "--help"])
+    return 0
+
+
 def dispatch(args: argparse.Namespace) -> int:
+    """Run one parsed command; virsh's blank line after its output unless -q or --json."""
     from openvz.errors import Error
 
-    handler: Callable[[argparse.Namespace], Any] = args.handler
+    handler: Handler = args.handler
     try:
         handler(args)
     except Error as err:
@@ -50,53 +112,30 @@ def dispatch(args: argparse.Namespace) -> int:
         return EXIT_ERROR
     except KeyboardInterrupt:
         return EXIT_ERROR
+    except BrokenPipeError:
+        raise  # the reader of our output left: main() ends quietly
     except OSError as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_ERROR
+    if not args.quiet and not getattr(args, "json", False):
+        print()
+    sys.stdout.flush()
     return 0
 
 
-def interactive(parser: argparse.ArgumentParser, defaults: argparse.Namespace) -> int:
-    import readline
-    import shlex
-
-    names = sorted(commands.COMMANDS)
-
-    def complete(text: str, state: int) -> str | None:
-        matches = [n for n in names if n.startswith(text)]
-        return matches[state] if state < len(matches) else None
-
-    readline.set_completer(complete)
-    readline.parse_and_bind("tab: complete")
-    print("Welcome to ovzsh, the openvzd shell. Type 'help' for commands, 'quit' to leave.")
-    status = 0
-    while True:
-        try:
-            line = input("ovzsh # ").strip()
-        except EOFError:
-            print()
-            return status
-        if line in ("quit", "exit"):
-            return status
-        if not line:
-            continue
-        if line == "help":
-            parser.print_help()
-            continue
-        try:
-            words = shlex.split(line)
-            extra = (["-c", defaults.connect] if defaults.connect else []) + (
-                ["-r"] if defaults.readonly else []
-            )
-            args = parser.parse_args(extra + words)
-        except (ValueError, SystemExit):
-            status = EXIT_ERROR
-            continue
-        status = dispatch(args)
-
-
 def main() -> None:
-    sys.exit(run(sys.argv[1:]))
+    import os
+
+    try:
+        status = run(sys.argv[1:])
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except BrokenPipeError:  # `ovzsh list | head`: the reader left, which is no error of ours
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        status = 0
+    # Everything is said and flushed, the channel closed and the shell's history saved:
+    # skip the interpreter's and grpc's teardown, a good part of a short command's time.
+    os._exit(status)
 
 
 if __name__ == "__main__":

@@ -77,6 +77,7 @@ def domain_to_proto(runtime: Runtime, veid: int, *, names_only: bool = False) ->
         autostart=container.autostart,
         persistent=True,
         hostname=container.hostname,
+        title=container.config.title,
         ip_addresses=container.ip_addresses,
         ostemplate=container.values.get("OSTEMPLATE", ""),
     )

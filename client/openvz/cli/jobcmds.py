@@ -1,0 +1,182 @@
+"""ovzsh's job and event commands: jobs, job-info, job-wait, job-cancel, event."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import TYPE_CHECKING
+
+from openvz.cli.base import JSON, as_dict, command, connect, print_fields, print_json
+from openvz.connection import Job, job_state
+
+if TYPE_CHECKING:
+    from openvz.v1 import events_pb2
+
+JOB_HEADER = f" {'Id':<32}  {'Operation':<10} {'CT':>6}  {'State':<11} Done"
+
+# Our lifecycle kinds in virsh's event words: (event, detail).
+LIFECYCLE_WORDS = {
+    "DEFINED": ("Defined", "Added"),
+    "UNDEFINED": ("Undefined", "Removed"),
+    "STARTED": ("Started", "Booted"),
+    "STOPPED": ("Stopped", "Shutdown"),
+    "PAUSED": ("Suspended", "Paused"),
+    "RESUMED": ("Resumed", "Unpaused"),
+    "SUSPENDED": ("Stopped", "Saved"),
+    "MOUNTED": ("Mounted", "Mounted"),
+    "CHANGED": ("Defined", "Updated"),
+    "MIGRATED": ("Stopped", "Migrated"),
+}
+
+
+def job_line(job: Job) -> str:
+    m = job.message
+    error = f"  {m.error.message}" if m.error.message else ""
+    return (
+        f" {m.id}  {m.operation:<10} {m.veid:>6}  {job.state:<11} {m.progress_percent:>3}%{error}"
+    )
+
+
+@command(
+    "jobs",
+    "recent jobs, newest first",
+    [
+        (("--domain",), {"type": int, "default": 0, "help": "one container's jobs"}),
+        (("--limit",), {"type": int, "default": 20}),
+        *JSON,
+    ],
+)
+def cmd_jobs(args: argparse.Namespace) -> None:
+    with connect(args) as conn:
+        jobs = conn.list_jobs(args.domain, args.limit)
+    if args.json:
+        print_json([as_dict(j.message) for j in jobs])
+        return
+    print(JOB_HEADER)
+    for job in jobs:
+        print(job_line(job))
+
+
+def print_job(job: Job) -> None:
+    m = job.message
+    rows: list[tuple[str, object]] = [
+        ("Id", m.id),
+        ("Operation", m.operation),
+        ("Domain", m.veid or "-"),
+        ("State", job.state),
+        (
+            "Progress",
+            f"{m.progress_percent}%" + (f" ({m.progress_step})" if m.progress_step else ""),
+        ),
+    ]
+    for name in ("created", "started", "finished"):
+        if m.HasField(name):
+            rows.append((name.capitalize(), getattr(m, name).ToDatetime().isoformat() + "Z"))
+    if m.error.message:
+        rows.append(("Error", m.error.message))
+    if not job.done:
+        rows.append(("Cancellable", "yes" if m.cancellable else f"no ({m.not_cancellable_reason})"))
+    print_fields(rows, 15)
+
+
+@command("job-info", "one job", [(("job",), {}), *JSON])
+def cmd_job_info(args: argparse.Namespace) -> None:
+    with connect(args) as conn:
+        job = conn.job(args.job)
+    print_json(as_dict(job.message)) if args.json else print_job(job)
+
+
+@command(
+    "job-wait",
+    "wait for a job to end; its error is ovzsh's",
+    [(("job",), {}), (("--timeout",), {"type": float, "help": "seconds"}), *JSON],
+)
+def cmd_job_wait(args: argparse.Namespace) -> None:
+    from openvz.cli.progress import follow
+
+    with connect(args) as conn:
+        job = conn.job(args.job)
+        if sys.stdout.isatty() and not args.json and args.timeout is None:
+            follow(job, f"{job.message.operation} {job.message.veid}", sys.stdout)
+        try:
+            job.wait(args.timeout)
+        finally:
+            print_json(as_dict(job.message)) if args.json else print(job_line(job))
+
+
+@command("job-cancel", "cancel a job", [(("job",), {}), *JSON])
+def cmd_job_cancel(args: argparse.Namespace) -> None:
+    with connect(args) as conn:
+        job = conn.job(args.job).cancel()
+    print_json(as_dict(job.message)) if args.json else print(job_line(job))
+
+
+def event_line(event: events_pb2.Event, timestamp: bool) -> str:
+    from openvz.v1 import events_pb2
+
+    prefix = ""
+    if timestamp:  # virsh's form: 2026-12-01 08:29:57.208+0000
+        when = event.time.ToDatetime()
+        prefix = f"{when:%Y-%m-%d %H:%M:%S}.{when.microsecond // 1000:03d}+0000: "
+    if event.HasField("lifecycle"):
+        life = event.lifecycle
+        kind = events_pb2.LifecycleKind.Name(life.kind).removeprefix("LIFECYCLE_KIND_")
+        word, detail = LIFECYCLE_WORDS.get(kind, (kind.capitalize(), ""))
+        return f"{prefix}event 'lifecycle' for domain '{life.veid}': {word} {detail}"
+    if event.HasField("job"):
+        job = event.job
+        return (
+            f"{prefix}event 'job' for domain '{job.veid}': {job.operation} {job_state(job)} "
+            f"{job.progress_percent}%"
+        )
+    return f"{prefix}event 'gap': {event.gap.missed_count} events missed"
+
+
+@command(
+    "event",
+    "wait for events and print them (one, or all with --loop)",
+    [
+        (("--domain",), {"type": int, "help": "one container's events"}),
+        (("--loop",), {"action": "store_true", "help": "go on after the first event"}),
+        (("--timeout",), {"type": float, "help": "stop after this many seconds"}),
+        (("--all",), {"action": "store_true", "help": "job events too"}),
+        (("--timestamp",), {"action": "store_true", "help": "prefix each with its time"}),
+        *JSON,
+    ],
+)
+def cmd_event(args: argparse.Namespace) -> None:
+    import threading
+
+    from openvz.errors import Cancelled
+
+    conn = connect(args)
+    timed_out = threading.Event()
+
+    def time_out() -> None:
+        timed_out.set()
+        conn.close()  # ends the stream: the blocked iteration raises Cancelled
+
+    timer = threading.Timer(args.timeout, time_out) if args.timeout else None
+    count = 0
+    try:
+        if timer is not None:
+            timer.start()
+        veids = [args.domain] if args.domain else None
+        for event in conn.events(include_jobs=args.all, veids=veids):
+            count += 1
+            print_json(as_dict(event)) if args.json else print(event_line(event, args.timestamp))
+            sys.stdout.flush()
+            if not args.loop:
+                break
+    except (Cancelled, ValueError):
+        # ValueError: the timer closed the channel between two calls of the stream.
+        if not timed_out.is_set():
+            raise
+        if not args.json:
+            print("event loop timed out")
+    finally:
+        if timer is not None:
+            timer.cancel()
+        conn.close()
+    if not args.json:
+        print(f"events received: {count}")

@@ -1,0 +1,169 @@
+"""ovzsh's output against expected files in tests/data/cli/, on a fixed vzsim host.
+
+The host (name, CPUs, memory) and the containers are the same on every run;
+what still varies (UUIDs, CPU time, memory in use, job IDs, paths of the
+temporary folder) is masked by each case explicitly. OVZSH_REGENERATE_OUTPUT=1
+rewrites the files (see golden.py).
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import openvz
+import pytest
+
+from tests.client.golden import JOB_ID, TIMESTAMP, UUID, Mask, apply_masks, compare, render
+from tests.client.helpers import OVZSH, define, lay_out_fixed_host, ovzsh_env, uri_of
+from tests.daemon_process import DaemonProcess, running_daemon
+
+CPU_TIME = (re.compile(r"(CPU time: +)[\d.]+s"), r"\1<SECONDS>s")
+USED_MEMORY = (re.compile(r"(Used memory: +)\d+ KiB"), r"\1<KIB> KiB")
+# domstats: the counters that grow while a container runs.
+GROWING = (
+    re.compile(r"((?:cpu\.\w+|balloon\.current|disk\.used|ubc\.\w+\.(?:held|maxheld))=)\d+"),
+    r"\1<N>",
+)
+JSON_GROWING = (re.compile(r'("(?:cpu_time_ns|memory_kib)": )"?\d+"?'), r"\1<N>")
+
+
+@pytest.fixture(scope="module")
+def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DaemonProcess]:
+    """150 running, 151 defined with autostart, on the fixed host."""
+    sim_dir = tmp_path_factory.mktemp("golden") / "sim"
+    lay_out_fixed_host(sim_dir)
+    with running_daemon(sim_dir) as process:
+        define(process, 150, sim_dir)
+        define(process, 151, sim_dir)
+        with openvz.open(uri_of(process)) as conn:
+            conn.lookup_by_name("150").create()
+            conn.lookup_by_name("151").set_autostart(True)
+            # dominfo shows CPU time only once there is some (as virsh does): wait for it.
+            deadline = time.monotonic() + 30
+            while not conn.lookup_by_name("150").info().cpu_time_ns:
+                assert time.monotonic() < deadline, "container 150 never reported CPU time"
+                time.sleep(0.2)
+        yield process
+
+
+def run_case(
+    daemon: DaemonProcess,
+    case: str,
+    argv: Sequence[str],
+    masks: Sequence[Mask] = (),
+    connect: bool = True,
+) -> None:
+    prefix = ["-c", uri_of(daemon)] if connect else []
+    result = subprocess.run(
+        [OVZSH, *prefix, *argv],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env=ovzsh_env(),
+    )
+    simulated = (re.compile(re.escape(str(daemon.sim_dir))), "<SIM>")
+    text = render(argv, result.returncode, result.stdout, result.stderr)
+    compare(case, apply_masks(text, [simulated, *masks]))
+
+
+QUERIES: list[tuple[str, list[str], list[Mask]]] = [
+    ("list", ["list"], []),
+    ("list-all", ["list", "--all"], []),
+    ("list-inactive", ["list", "--inactive"], []),
+    ("list-autostart", ["list", "--all", "--autostart"], []),
+    ("list-state-shutoff", ["list", "--all", "--state-shutoff"], []),
+    ("list-title", ["list", "--all", "--title"], []),
+    ("list-name", ["list", "--all", "--name"], []),
+    ("list-uuid-name", ["list", "--all", "--uuid", "--name"], [UUID]),
+    ("list-id", ["list", "--all", "--id"], []),
+    ("list-json", ["list", "--all", "--json"], [UUID]),
+    ("dominfo-running", ["dominfo", "150"], [UUID, CPU_TIME, USED_MEMORY]),
+    ("dominfo-shutoff", ["dominfo", "151"], [UUID]),
+    ("dominfo-json", ["dominfo", "151", "--json"], [UUID, JSON_GROWING]),
+    ("domstate", ["domstate", "150"], []),
+    ("domstate-reason-running", ["domstate", "--reason", "150"], []),
+    ("domstate-reason-shutoff", ["domstate", "--reason", "151"], []),
+    ("domstate-json", ["domstate", "--json", "151"], []),
+    ("domid-running", ["domid", "150"], []),
+    ("domid-shutoff", ["domid", "151"], []),
+    ("domname", ["domname", "150"], []),
+    ("domuuid", ["domuuid", "150"], [UUID]),
+    ("dumpxml", ["dumpxml", "150"], [UUID]),
+    ("dumpxml-inactive", ["dumpxml", "--inactive", "151"], [UUID]),
+    ("domstats", ["domstats", "150"], [GROWING]),
+    ("memtune", ["memtune", "150"], []),
+    ("memtune-json", ["memtune", "150", "--json"], []),
+    ("nodeinfo", ["nodeinfo"], []),
+    ("nodeinfo-json", ["nodeinfo", "--json"], []),
+    ("version", ["version", "--daemon"], []),
+    ("hostname", ["hostname"], []),
+    ("uri", ["uri"], []),
+    ("capabilities", ["capabilities"], []),
+    ("capabilities-json", ["capabilities", "--json"], []),
+    ("host-validate", ["host-validate"], []),
+]
+
+
+@pytest.mark.parametrize(("case", "argv", "masks"), QUERIES, ids=[case for case, _, _ in QUERIES])
+def test_queries(daemon: DaemonProcess, case: str, argv: list[str], masks: list[Mask]) -> None:
+    run_case(daemon, case, argv, masks)
+
+
+ERRORS: list[tuple[str, list[str], bool]] = [
+    ("error-unknown-domain", ["dominfo", "4242"], True),
+    ("error-read-only", ["-r", "start", "151"], True),
+    ("error-wrong-state", ["start", "150"], True),
+    ("error-unknown-command", ["frob"], True),
+    ("error-unknown-option", ["list", "--bogus"], True),
+    ("error-bad-size", ["setmem", "151", "12Q"], True),
+    ("error-missing-file", ["define", "/nonexistent/ct.xml"], True),
+    (
+        "error-daemon-not-running",
+        ["-c", "openvz+unix:///system?socket=/nonexistent/openvzd.sock", "list"],
+        False,
+    ),
+    ("error-unix-with-host", ["-c", "openvz+unix://somehost/system", "list"], False),
+    ("error-not-openvz", ["-c", "qemu:///system", "list"], False),
+]
+
+
+@pytest.mark.parametrize(("case", "argv", "connect"), ERRORS, ids=[case for case, _, _ in ERRORS])
+def test_errors(daemon: DaemonProcess, case: str, argv: list[str], connect: bool) -> None:
+    run_case(daemon, case, argv, connect=connect)
+
+
+def test_changes_in_virsh_words(daemon: DaemonProcess, tmp_path: Path) -> None:
+    """One container's life, each step's output as virsh words it."""
+    xml = tmp_path / "ct-152.xml"
+    xml.write_text((daemon.sim_dir / "example-150.xml").read_text().replace("150", "152"))
+    tmp = (re.compile(re.escape(str(tmp_path))), "<TMP>")
+    steps: list[tuple[str, list[str], list[Mask]]] = [
+        ("define", ["define", str(xml)], [tmp]),
+        ("start", ["start", "152"], []),
+        ("suspend", ["suspend", "152"], []),
+        ("resume", ["resume", "152"], []),
+        ("setmem", ["setmem", "152", "256M"], []),
+        ("setvcpus", ["setvcpus", "152", "2"], []),
+        ("autostart", ["autostart", "152"], []),
+        ("autostart-disable", ["autostart", "--disable", "152"], []),
+        ("memtune-set", ["memtune", "152", "--swap-hard-limit", "1G"], []),
+        ("memtune-after", ["memtune", "152"], []),
+        ("quiet", ["-q", "reboot", "152"], []),
+        ("destroy", ["destroy", "152"], []),
+        ("no-wait", ["start", "--no-wait", "152"], [JOB_ID]),
+    ]
+    for step, argv, masks in steps:
+        run_case(daemon, f"change-{step}", argv, masks)
+    with openvz.open(uri_of(daemon)) as conn:
+        newest = conn.list_jobs(152, 1)[0]
+        newest.wait(timeout=30)
+        run_case(daemon, "change-job-info", ["job-info", newest.id], [JOB_ID, TIMESTAMP])
+        run_case(daemon, "change-job-wait", ["job-wait", newest.id], [JOB_ID])
+        run_case(daemon, "change-jobs", ["jobs", "--domain", "152", "--limit", "3"], [JOB_ID])
+        conn.lookup_by_name("152").destroy()
+    run_case(daemon, "change-undefine", ["undefine", "152"], [])
