@@ -8,8 +8,8 @@ Invariants (after Ganeti's jqueue):
   and is never run again.
 - Jobs of one VEID run one at a time in submission order; different VEIDs run in
   parallel up to max_workers; VEID 0 is the host-wide lane.
-- A submit identical to a job still QUEUED on its lane returns that job (two
-  `start 101` run once); a submit with a known idempotency key returns the job
+- A submit identical to the job last in line on its lane (still QUEUED) returns
+  that job (two `start 101` run once); a submit with a known idempotency key returns the job
   that key made.
 """
 
@@ -262,11 +262,12 @@ class JobQueue:
                         f"({job.operation} on {job.veid}); use a new key for a new request"
                     )
                 return job
-        if mergeable:
-            for queued_id in self._lanes.get(veid, ()):
-                queued = self._jobs[queued_id]
-                if _request_key(queued.operation, queued.veid, queued.params) == key:
-                    return queued
+        lane = self._lanes.get(veid)
+        if mergeable and lane:
+            # Only the last in line: start, stop, start must not become start, stop.
+            queued = self._jobs[lane[-1]]
+            if _request_key(queued.operation, queued.veid, queued.params) == key:
+                return queued
         job = Job(uuid.uuid4().hex, operation, veid, params, idempotency_key=idempotency_key)
         self._db.execute(
             "INSERT INTO jobs (id, operation, veid, params, state, created, idempotency_key) "
