@@ -84,13 +84,16 @@ def start_daemon(
     extra_args: Sequence[str] = (),
     timeout: float = 60,
     env: dict[str, str] | None = None,
+    prefix: Sequence[str] = (),
 ) -> DaemonProcess:
-    """Start openvzd --simulate sim_dir and return once its health check answers SERVING."""
+    """Start openvzd --simulate sim_dir and return once its health check answers SERVING;
+    prefix is a command that execs the rest (e.g. unshare), so the pid stays the daemon's."""
     sim_dir.mkdir(parents=True, exist_ok=True)
     log_path = sim_dir / f"openvzd-{time.monotonic_ns()}.log"
     with open(log_path, "wb") as log_file:
         process = subprocess.Popen(
-            [str(BIN / "openvzd"), "--simulate", str(sim_dir), "--sim-delays", "none", *extra_args],
+            [*prefix, str(BIN / "openvzd"), "--simulate", str(sim_dir), "--sim-delays", "none"]
+            + list(extra_args),
             stdout=log_file,
             stderr=subprocess.STDOUT,
             env={**os.environ, "GRPC_VERBOSITY": "NONE", **(env or {})},

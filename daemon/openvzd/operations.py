@@ -8,10 +8,12 @@ destroys what it created.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 from openvzd.domxml import parse_domain
@@ -24,6 +26,8 @@ from openvzd.vz.host import Change
 from openvzd.vz.spec import plan_define
 
 log = logging.getLogger(__name__)
+
+NO_SPACE = frozenset({errno.ENOSPC, errno.EDQUOT})
 
 Handler = Callable[[Job, JobContext], Awaitable[dict[str, Any] | None]]
 
@@ -56,6 +60,22 @@ EXPECTED_LIFECYCLE = {
     "shutdown": "STOPPED",
     "destroy": "STOPPED",
 }
+
+
+def _write_uuid(conf: Path, uuid: str) -> None:
+    """Add libvirt's #UUID line to the config vzctl wrote; a full disk is the
+    host's to fix, so it is named as such (the old file stays whole either way)."""
+    try:
+        write_atomically(conf, updated_text(conf.read_text(), {}, uuid=uuid))
+    except OSError as err:
+        message = f"cannot write {conf}: {err.strerror}"
+        if err.errno not in NO_SPACE:
+            raise VzError(ErrorKind.INTERNAL, message) from None
+        raise VzError(
+            ErrorKind.RESOURCE_EXHAUSTED,
+            f"{message} (the disk holding {conf.parent} is full); "
+            "free space there and define the container again",
+        ) from None
 
 
 def lifecycle_events(change: Change, cause: str, job_id: str = "") -> list[LifecycleEvent]:
@@ -197,8 +217,7 @@ class Operations:
             for number, step in enumerate(steps):
                 ctx.progress(10 + 80 * number // len(steps), step.args[1])
                 await self._vzctl(step.operation, *step.args)
-            conf = self.runtime.paths.ct_conf(spec.veid)
-            write_atomically(conf, updated_text(conf.read_text(), {}, uuid=spec.uuid))
+            _write_uuid(self.runtime.paths.ct_conf(spec.veid), spec.uuid)
         except BaseException:
             await self._roll_back_define(spec.veid)
             raise
