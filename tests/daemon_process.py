@@ -92,8 +92,15 @@ def start_daemon(
     log_path = sim_dir / f"openvzd-{time.monotonic_ns()}.log"
     with open(log_path, "wb") as log_file:
         process = subprocess.Popen(
-            [*prefix, str(BIN / "openvzd"), "--simulate", str(sim_dir), "--sim-delays", "none"]
-            + list(extra_args),
+            [
+                *prefix,
+                str(BIN / "openvzd"),
+                "--simulate",
+                str(sim_dir),
+                "--sim-delays",
+                "none",
+                *extra_args,
+            ],
             stdout=log_file,
             stderr=subprocess.STDOUT,
             env={**os.environ, "GRPC_VERBOSITY": "NONE", **(env or {})},

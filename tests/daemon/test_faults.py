@@ -16,7 +16,7 @@ import pytest
 from openvz.v1 import common_pb2, domains_pb2, domains_pb2_grpc, host_pb2, host_pb2_grpc
 
 from tests.daemon_process import DaemonProcess, running_daemon, start_daemon
-from tests.proof.records import reconcile, journal_jobs, set_knobs, tool_runs
+from tests.proof.records import journal_jobs, reconcile, set_knobs, tool_runs
 from tests.proof.sim import prepare_host
 
 # vzctl exit code -> the status a client gets (spec §1.8 through api/errors.py).
@@ -145,8 +145,16 @@ def test_a_full_disk_under_the_uuid_write_fails_the_define_cleanly(tmp_path: Pat
     sim = tmp_path / "sim"
     prepare_host(sim, 1, 600)
     conf_dir = sim / "host" / "etc" / "vz" / "conf"
-    namespace = ["unshare", "--mount", "--propagation", "private", sys.executable,
-                 str(Path(__file__).parents[1] / "proof" / "tmpfs_exec.py"), str(conf_dir), "128k"]
+    namespace = [
+        "unshare",
+        "--mount",
+        "--propagation",
+        "private",
+        sys.executable,
+        str(Path(__file__).parents[1] / "proof" / "tmpfs_exec.py"),
+        str(conf_dir),
+        "128k",
+    ]
     daemon = start_daemon(sim, prefix=namespace)
     try:
         view = Path(f"/proc/{daemon.process.pid}/root") / conf_dir.relative_to("/")

@@ -134,13 +134,19 @@ def check_crashes(
     host_root = sim_dir / "host"
     jobs = journal_jobs(sim_dir)
     by_id = {job.id: job for job in jobs}
-    problems = [f"planned job {i} never got an answer" for i in range(len(planned))
-                if i not in report.acknowledged]
+    problems = [
+        f"planned job {i} never got an answer"
+        for i in range(len(planned))
+        if i not in report.acknowledged
+    ]
     for index, job_id in sorted(report.acknowledged.items()):
         job = by_id.get(job_id)
         if job is None:
             problems.append(f"acknowledged job {job_id} ({planned[index]}) is not in the journal")
-        elif job.state not in OK_STATES and (job.state, job.error_kind) != ("failed", "WRONG_STATE"):
+        elif job.state not in OK_STATES and (job.state, job.error_kind) != (
+            "failed",
+            "WRONG_STATE",
+        ):
             problems.append(f"job {job_id} ({planned[index]}) ended {job.state} {job.error_kind}")
     problems += _merged_wrongly(planned, report)
     reconciled = reconcile(tool_runs(host_root), jobs)
@@ -154,17 +160,19 @@ def check_crashes(
         for job_id in lanes[veid]:
             job = by_id[job_id]
             runs = reconciled.runs_of_job.get(job_id, [])
-            if job.state == "failed":
-                # Only a start that met a running container (a destroy before it was
-                # interrupted before its vzctl ran) may fail.
-                if job.operation != "start" or state != "running" or [r.exit for r in runs] != [32]:
-                    problems.append(f"job {job_id} ({job.operation} {veid}) failed in state {state}")
+            # Only a start that met a running container (a destroy before it was
+            # interrupted before its vzctl ran) may fail.
+            explained = job.operation == "start" and state == "running"
+            if job.state == "failed" and not (explained and [r.exit for r in runs] == [32]):
+                problems.append(f"job {job_id} ({job.operation} {veid}) failed in state {state}")
             for run in runs:
                 if run.exit == 0:
                     state = "running" if run.command == "start" else "stopped"
         if (veid in running) != (state == "running"):
-            problems.append(f"container {veid} is {'' if veid in running else 'not '}running; "
-                            f"its history says {state}")
+            problems.append(
+                f"container {veid} is {'' if veid in running else 'not '}running; "
+                f"its history says {state}"
+            )
     return problems
 
 

@@ -65,8 +65,14 @@ def _job_id_of(error: grpc.aio.AioRpcError) -> str:
 
 
 class _Client:
-    def __init__(self, number: int, stub: domains_pb2_grpc.DomainsStub, shared: Sequence[int],
-                 seed: int, report: LoadReport) -> None:
+    def __init__(
+        self,
+        number: int,
+        stub: domains_pb2_grpc.DomainsStub,
+        shared: Sequence[int],
+        seed: int,
+        report: LoadReport,
+    ) -> None:
         self.rng = random.Random(f"{seed}-{number}")
         self.stub = stub
         self.shared = shared
@@ -111,7 +117,9 @@ class _Client:
             self._unexpected(kind, f"{error.code().name} {error.details()}")
 
     async def _lifecycle(self, kind: str) -> None:
-        request = domains_pb2.DomainCall(domain=common_pb2.DomainRef(id=self.rng.choice(self.shared)))
+        request = domains_pb2.DomainCall(
+            domain=common_pb2.DomainRef(id=self.rng.choice(self.shared))
+        )
         method = self.stub.Start if kind == "Start" else self.stub.Destroy
         try:
             reply = await self._timed(kind, lambda: method(request, timeout=CALL_TIMEOUT))
@@ -179,9 +187,13 @@ def check_records(sim_dir: Path, report: LoadReport, shared: Sequence[int]) -> l
     jobs = journal_jobs(sim_dir)
     problems: list[str] = []
     counts = Counter(job.id for job in jobs)
-    problems += [f"job {job_id} is in the journal {n} times" for job_id, n in counts.items() if n > 1]
+    problems += [
+        f"job {job_id} is in the journal {n} times" for job_id, n in counts.items() if n > 1
+    ]
     states = {job.id: job.state for job in jobs}
-    problems += [f"acknowledged job {j} is not in the journal" for j in report.job_ids - set(states)]
+    problems += [
+        f"acknowledged job {j} is not in the journal" for j in report.job_ids - set(states)
+    ]
     problems += [
         f"job {job.id} ({job.operation} {job.veid}) never ended: {job.state}"
         for job in jobs
@@ -199,5 +211,7 @@ def check_records(sim_dir: Path, report: LoadReport, shared: Sequence[int]) -> l
         lifecycle = [run for _, run in effective if run.command in ("start", "stop")]
         should_run = bool(lifecycle) and lifecycle[-1].command == "start"
         if (veid in running) != should_run:
-            problems.append(f"container {veid}: running={veid in running}, last run {lifecycle[-1:]}")
+            problems.append(
+                f"container {veid}: running={veid in running}, last run {lifecycle[-1:]}"
+            )
     return problems

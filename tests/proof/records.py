@@ -97,7 +97,9 @@ class Reconciliation:
     runs_of_job: dict[str, list[ToolRun]] = field(default_factory=lambda: defaultdict(list))
     problems: list[str] = field(default_factory=list)
 
-    def effective_runs(self, veid: int, jobs: Iterable[JournalJob]) -> list[tuple[JournalJob, ToolRun]]:
+    def effective_runs(
+        self, veid: int, jobs: Iterable[JournalJob]
+    ) -> list[tuple[JournalJob, ToolRun]]:
         """The runs that changed veid (exit 0), with their jobs, in the order they ran."""
         found = [
             (job, run)
@@ -152,8 +154,14 @@ def journal_jobs(sim_dir: Path) -> list[JournalJob]:
         data = json.loads(record)
         jobs.append(
             JournalJob(
-                0, data["id"], data["operation"], data["veid"], data["state"],
-                data["started"], data["finished"], "",
+                0,
+                data["id"],
+                data["operation"],
+                data["veid"],
+                data["state"],
+                data["started"],
+                data["finished"],
+                "",
             )
         )
     return sorted(jobs, key=lambda job: (job.started or float("inf"), job.seq))
@@ -177,9 +185,7 @@ def reconcile(runs: Iterable[ToolRun], jobs: Iterable[JournalJob]) -> Reconcilia
             result.problems.append(f"{run} met the container lock")
         owners = [job for job in by_veid.get(run.ctid, []) if job.spans(run.t_start)]
         if len(owners) != 1:
-            result.problems.append(
-                f"{run} belongs to {len(owners)} jobs: {[j.id for j in owners]}"
-            )
+            result.problems.append(f"{run} belongs to {len(owners)} jobs: {[j.id for j in owners]}")
             continue
         owner = owners[0]
         if run.command not in COMMANDS_OF_OPERATION.get(owner.operation, frozenset()):

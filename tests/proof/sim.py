@@ -31,8 +31,16 @@ def prepare_host(sim_dir: Path, count: int, first_id: int, running: int = 0) -> 
     host = sim_dir / "host"
     for argv in (
         ["init", str(host)],
-        ["populate", str(host), "--count", str(count), "--first-id", str(first_id)]
-        + ["--running", str(running)],
+        [
+            "populate",
+            str(host),
+            "--count",
+            str(count),
+            "--first-id",
+            str(first_id),
+            "--running",
+            str(running),
+        ],
     ):
         subprocess.run([str(BIN / "vzsim"), *argv], capture_output=True, check=True, timeout=120)
     return host

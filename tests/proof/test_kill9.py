@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import random
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -12,8 +13,6 @@ from openvz.v1 import common_pb2, domains_pb2, domains_pb2_grpc
 
 from tests.daemon_process import running_daemon
 from tests.proof.crash import check_crashes, finish, plan_jobs, run_crashes
-from collections import Counter
-
 from tests.proof.records import journal_jobs, running_veids
 from tests.proof.sim import prepare_host
 
@@ -46,7 +45,11 @@ def _prove_kill_9(tmp_path: Path, kills: int, jobs: int, containers: int) -> Non
     assert not problems, f"seed {seed}: {problems[:20]}"
     # The daemon's own view after the last restart matches the host's.
     for veid, state in seen.items():
-        expected = domains_pb2.DOMAIN_STATE_RUNNING if veid in running else domains_pb2.DOMAIN_STATE_SHUTOFF
+        expected = (
+            domains_pb2.DOMAIN_STATE_RUNNING
+            if veid in running
+            else domains_pb2.DOMAIN_STATE_SHUTOFF
+        )
         assert state == expected, f"seed {seed}: {veid}"
     assert any(report.unfinished_at_kill), f"seed {seed}: no kill found a job in flight"
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 from tests.proof.records import JournalJob, ToolRun, reconcile
 
 
-def _job(job_id: str, operation: str, started: float, finished: float | None, state: str) -> JournalJob:
+def _job(
+    job_id: str, operation: str, started: float, finished: float | None, state: str
+) -> JournalJob:
     return JournalJob(0, job_id, operation, 101, state, started, finished, "")
 
 
