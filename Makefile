@@ -39,7 +39,7 @@ test:
 # The long load and fault proofs (minutes); `make test` runs their quick versions.
 # -s shows the figures they print (latencies, fd counts, kill rounds).
 soak: $(VENV)/.installed-test
-	$(BIN)/python -m pytest -q -s -m soak tests/proof $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -s -m soak $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check daemon client vzsim tests bench scripts

@@ -65,6 +65,33 @@ def test_each_exit_code_becomes_a_status_with_the_tools_message(
     assert f"exit code {code}" in details and "injected failure" in details
 
 
+# Every code of spec §1.8 (legacy vzctl's include/vzerror.h) but 0.
+DOCUMENTED_EXIT_CODES = [
+    *(1, 2, 3, *range(5, 19), 20, 21, 22, 23, 24, 27, 28, 29, *range(31, 37), 40, 41),
+    *(43, 44, *range(46, 56), *range(60, 69), *range(70, 75), 77, 78, 79, 82, 85, 86, 87, 89, 91),
+    *(99, 100, 104, *range(105, 110), 128, 129, 130, 131, 133, 139, 144, 148, 150),
+    *(*range(151, 162), 166, 167),
+]
+
+
+@pytest.mark.soak
+def test_every_documented_exit_code_is_a_status_with_the_tools_words(
+    daemon: DaemonProcess,
+) -> None:
+    """Codes the daemon classifies get their status; the rest are UNKNOWN (a tool
+    failure it cannot classify), never INTERNAL; each names the code and vzctl's words."""
+    answers = {}
+    for code in DOCUMENTED_EXIT_CODES:
+        _knobs(daemon, {"faults": [{"command": "start", "count": 1, "exit": code}]})
+        error = _start(daemon, 500)
+        details = error.details() or ""  # type: ignore[attr-defined]
+        assert f"exit code {code}" in details and "injected failure" in details, details
+        answers[code] = error.code()  # type: ignore[attr-defined]
+    assert {code: answers[code] for code in CODES} == CODES
+    assert grpc.StatusCode.INTERNAL not in answers.values()
+    print(f"\n{len(answers)} exit codes: " + ", ".join(f"{c}={s.name}" for c, s in answers.items()))
+
+
 def test_a_missing_vzctl_is_named(daemon: DaemonProcess) -> None:
     vzctl = Path(daemon.tool("vzctl"))
     vzctl.rename(vzctl.with_suffix(".away"))

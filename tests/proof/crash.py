@@ -43,6 +43,7 @@ class CrashReport:
     acknowledged: dict[int, str] = field(default_factory=dict)  # plan index -> job id
     kill_delays: list[float] = field(default_factory=list)
     unfinished_at_kill: list[int] = field(default_factory=list)  # acknowledged, not ended
+    running_at_kill: set[str] = field(default_factory=set)  # journaled RUNNING when killed
     lost_answers: int = 0  # submits cut off by a kill, sent again later
 
 
@@ -98,15 +99,12 @@ def run_crashes(sim_dir: Path, planned: Sequence[PlannedJob], kills: int, seed: 
         _submit_all(daemon, batch, report)
         killer.join()
         daemon.process.wait(timeout=30)
-        report.unfinished_at_kill.append(_unfinished(sim_dir, report))
+        states = {job.id: job.state for job in journal_jobs(sim_dir)}
+        report.running_at_kill |= {job_id for job_id, state in states.items() if state == "running"}
+        report.unfinished_at_kill.append(
+            sum(states.get(j) in ("queued", "running") for j in set(report.acknowledged.values()))
+        )
     return report
-
-
-def _unfinished(sim_dir: Path, report: CrashReport) -> int:
-    states = {job.id: job.state for job in journal_jobs(sim_dir)}
-    return sum(
-        1 for job_id in report.acknowledged.values() if states.get(job_id) in ("queued", "running")
-    )
 
 
 def finish(daemon: DaemonProcess, planned: Sequence[PlannedJob], report: CrashReport) -> None:
@@ -143,6 +141,8 @@ def check_crashes(
         job = by_id.get(job_id)
         if job is None:
             problems.append(f"acknowledged job {job_id} ({planned[index]}) is not in the journal")
+        elif job.state == "interrupted" and job_id not in report.running_at_kill:
+            problems.append(f"job {job_id} ({planned[index]}) is interrupted but was not running")
         elif job.state not in OK_STATES and (job.state, job.error_kind) != (
             "failed",
             "WRONG_STATE",
