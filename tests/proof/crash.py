@@ -25,7 +25,7 @@ from tests.proof.records import journal_jobs, reconcile, running_veids, set_knob
 
 # Long enough that a kill often finds jobs running and others queued.
 KNOBS = {"delay": {"start": 0.3, "stop_fast": 0.1}}
-MAX_KILL_DELAY = 1.5
+MAX_KILL_DELAY = 1.0
 FINISH_TIMEOUT = 300.0
 OK_STATES = frozenset({"succeeded", "interrupted"})
 
