@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -213,5 +213,5 @@ def running_veids(host_root: Path) -> set[int]:
     return {int(line.split()[0]) for line in text.splitlines() if line.split()} - {0}
 
 
-def set_knobs(host_root: Path, knobs: dict[str, object]) -> None:
+def set_knobs(host_root: Path, knobs: Mapping[str, object]) -> None:
     (host_root / ".vzsim" / "knobs.json").write_text(json.dumps(knobs))

@@ -89,7 +89,7 @@ def test_a_client_that_closes_its_channel_mid_job(daemon: DaemonProcess) -> None
                 domains_pb2.DomainCall(domain=common_pb2.DomainRef(id=FIRST_ID)), timeout=60
             )
         except grpc.RpcError as err:
-            outcome.append(err.code())  # type: ignore[attr-defined]
+            outcome.append(err.code())
 
     waiter = threading.Thread(target=wait_for_start)
     waiter.start()
