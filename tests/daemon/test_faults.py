@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -161,9 +163,17 @@ def _define(channel: grpc.Channel, veid: int) -> None:
     )
 
 
-@pytest.mark.skipif(
-    os.geteuid() != 0 or shutil.which("unshare") is None, reason="needs root and unshare(1)"
-)
+def _can_mount_tmpfs() -> bool:
+    """Whether this host lets us mount a tmpfs in a private mount namespace."""
+    if os.geteuid() != 0 or shutil.which("unshare") is None:
+        return False
+    with tempfile.TemporaryDirectory() as folder:
+        probe = ["unshare", "--mount", "--propagation", "private", "mount", "-t", "tmpfs"]
+        done = subprocess.run([*probe, "tmpfs", folder], capture_output=True, check=False)
+    return done.returncode == 0
+
+
+@pytest.mark.skipif(not _can_mount_tmpfs(), reason="needs root, unshare(1) and mount rights")
 def test_a_full_disk_under_the_uuid_write_fails_the_define_cleanly(tmp_path: Path) -> None:
     """The conf folder is a 128 KiB tmpfs that only the daemon's mount namespace sees
     (the test looks through /proc/PID/root). A sample padded so that vzctl's config
