@@ -253,9 +253,9 @@ class JobQueue:
         params = params or {}
         key = _request_key(operation, veid, params)
         if idempotency_key:
-            known = self._by_key.get(idempotency_key)
-            if known is not None:
-                job = self._jobs[known]
+            # A merged key may outlive its job's archiving; then it is a new key again.
+            job = self._jobs.get(self._by_key.get(idempotency_key, ""))
+            if job is not None:
                 if _request_key(job.operation, job.veid, job.params) != key:
                     raise JobConflict(
                         f"idempotency key {idempotency_key!r} was used for a different request "
@@ -267,6 +267,10 @@ class JobQueue:
             # Only the last in line: start, stop, start must not become start, stop.
             queued = self._jobs[lane[-1]]
             if _request_key(queued.operation, queued.veid, queued.params) == key:
+                if idempotency_key:
+                    # A retry with this key must find this job, not make a second one
+                    # (kept in memory only: the journal holds one key per job).
+                    self._by_key[idempotency_key] = queued.id
                 return queued
         job = Job(uuid.uuid4().hex, operation, veid, params, idempotency_key=idempotency_key)
         self._db.execute(
