@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 import signal
+import subprocess
 import threading
 import time
 from collections import defaultdict
@@ -26,6 +27,7 @@ from tests.proof.records import journal_jobs, reconcile, running_veids, set_knob
 # Long enough that a kill often finds jobs running and others queued.
 KNOBS = {"delay": {"start": 0.3, "stop_fast": 0.1}}
 MAX_KILL_DELAY = 1.0
+STARTUP_KILL_EVERY = 3
 FINISH_TIMEOUT = 300.0
 OK_STATES = frozenset({"succeeded", "interrupted"})
 
@@ -45,6 +47,7 @@ class CrashReport:
     unfinished_at_kill: list[int] = field(default_factory=list)  # acknowledged, not ended
     running_at_kill: set[str] = field(default_factory=set)  # journaled RUNNING when killed
     lost_answers: int = 0  # submits cut off by a kill, sent again later
+    killed_starting: int = 0  # kills that came before the daemon was ready
 
 
 def plan_jobs(seed: int, count: int, veids: Sequence[int]) -> list[PlannedJob]:
@@ -89,22 +92,52 @@ def run_crashes(sim_dir: Path, planned: Sequence[PlannedJob], kills: int, seed: 
     report = CrashReport()
     set_knobs(sim_dir / "host", KNOBS)
     for round_number in range(kills):
-        daemon = start_daemon(sim_dir)
         pending = [job for job in planned if job.index not in report.acknowledged]
         batch = pending[: -(-len(pending) // (kills - round_number))]
-        delay = rng.uniform(0, MAX_KILL_DELAY)
-        report.kill_delays.append(delay)
-        killer = threading.Timer(delay, daemon.process.send_signal, (signal.SIGKILL,))
-        killer.start()
-        _submit_all(daemon, batch, report)
+        killer = _Killer(rng.uniform(0, MAX_KILL_DELAY))
+        report.kill_delays.append(killer.delay)
+        # Every third kill is timed from the spawn, so it lands during start-up and
+        # recovery; the others from the moment the daemon serves.
+        starting = round_number % STARTUP_KILL_EVERY == STARTUP_KILL_EVERY - 1
+        try:
+            daemon = start_daemon(sim_dir, on_spawn=killer.arm if starting else None)
+        except RuntimeError:
+            if not (starting and killer.killed()):
+                raise  # it died on its own: a real start-up failure
+            report.killed_starting += 1
+        else:
+            if not starting:
+                killer.arm(daemon.process)
+            _submit_all(daemon, batch, report)
         killer.join()
-        daemon.process.wait(timeout=30)
         states = {job.id: job.state for job in journal_jobs(sim_dir)}
         report.running_at_kill |= {job_id for job_id, state in states.items() if state == "running"}
         report.unfinished_at_kill.append(
             sum(states.get(j) in ("queued", "running") for j in set(report.acknowledged.values()))
         )
     return report
+
+
+class _Killer:
+    """SIGKILLs one process a fixed delay after it is armed."""
+
+    def __init__(self, delay: float) -> None:
+        self.delay = delay
+        self._process: subprocess.Popen[bytes] | None = None
+        self._timer: threading.Timer | None = None
+
+    def arm(self, process: subprocess.Popen[bytes]) -> None:
+        self._process = process
+        self._timer = threading.Timer(self.delay, process.send_signal, (signal.SIGKILL,))
+        self._timer.start()
+
+    def killed(self) -> bool:
+        return self._process is not None and self._process.poll() == -signal.SIGKILL
+
+    def join(self) -> None:
+        assert self._timer is not None and self._process is not None
+        self._timer.join()
+        self._process.wait(timeout=30)
 
 
 def finish(daemon: DaemonProcess, planned: Sequence[PlannedJob], report: CrashReport) -> None:

@@ -141,7 +141,12 @@ def tool_runs(host_root: Path, tool: str = "vzctl") -> list[ToolRun]:
 def journal_jobs(sim_dir: Path) -> list[JournalJob]:
     """Every job in the daemon's journal (live table and archive), oldest first."""
     path = sim_dir / "state" / "jobs.sqlite"
+    if not path.exists():
+        return []  # the daemon died before it made its journal
     with sqlite3.connect(path) as db:
+        tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master")}
+        if not {"jobs", "archive"} <= tables:
+            return []
         rows = db.execute(
             "SELECT seq, id, operation, veid, state, started, finished, error FROM jobs"
         ).fetchall()

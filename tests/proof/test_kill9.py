@@ -39,7 +39,8 @@ def _prove_kill_9(tmp_path: Path, kills: int, jobs: int, containers: int) -> Non
         f"\nkill -9 x{kills}, {jobs} jobs on {containers} containers (seed {seed}): "
         f"kill delays {[round(d, 2) for d in report.kill_delays]} s, "
         f"acknowledged jobs unfinished at each kill {report.unfinished_at_kill}, "
-        f"answers lost to a kill and sent again {report.lost_answers}; final states "
+        f"answers lost to a kill and sent again {report.lost_answers}, "
+        f"kills during start-up {report.killed_starting}; final states "
         f"{dict(Counter(job.state for job in journal_jobs(sim)))}"
     )
     assert not problems, f"seed {seed}: {problems[:20]}"
