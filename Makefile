@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 SIM_DIR ?= run/sim
 COMMA := ,
 
-.PHONY: run test lint bench stubs clean
+.PHONY: run test soak lint bench stubs clean
 .PRECIOUS: $(VENV)/.installed-%
 
 $(VENV)/bin/python:
@@ -35,6 +35,11 @@ test:
 	PYTHON=$(PYTHON) scripts/system-packages.sh test
 	$(MAKE) --no-print-directory $(VENV)/.installed-test
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+# The long load and fault proofs (minutes); `make test` runs their quick versions.
+# -s shows the figures they print (latencies, fd counts, kill rounds).
+soak: $(VENV)/.installed-test
+	$(BIN)/python -m pytest -q -s -m soak $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check daemon client vzsim tests bench scripts

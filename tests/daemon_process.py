@@ -9,7 +9,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -84,17 +84,31 @@ def start_daemon(
     extra_args: Sequence[str] = (),
     timeout: float = 60,
     env: dict[str, str] | None = None,
+    prefix: Sequence[str] = (),
+    on_spawn: Callable[[subprocess.Popen[bytes]], None] | None = None,
 ) -> DaemonProcess:
-    """Start openvzd --simulate sim_dir and return once its health check answers SERVING."""
+    """Start openvzd --simulate sim_dir and return once its health check answers SERVING;
+    prefix is a command that execs the rest (e.g. unshare), so the pid stays the daemon's;
+    on_spawn gets the process before it is ready (to kill it during its start-up)."""
     sim_dir.mkdir(parents=True, exist_ok=True)
     log_path = sim_dir / f"openvzd-{time.monotonic_ns()}.log"
     with open(log_path, "wb") as log_file:
         process = subprocess.Popen(
-            [str(BIN / "openvzd"), "--simulate", str(sim_dir), "--sim-delays", "none", *extra_args],
+            [
+                *prefix,
+                str(BIN / "openvzd"),
+                "--simulate",
+                str(sim_dir),
+                "--sim-delays",
+                "none",
+                *extra_args,
+            ],
             stdout=log_file,
             stderr=subprocess.STDOUT,
             env={**os.environ, "GRPC_VERBOSITY": "NONE", **(env or {})},
         )
+    if on_spawn is not None:
+        on_spawn(process)
     daemon = DaemonProcess(sim_dir, process, log_path)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -13,8 +13,8 @@ Invariants (after Ganeti's jqueue):
   it runs nothing else starts, and once it waits, container jobs submitted after it
   wait behind it (submitted before it, they may still start), so neither side
   starves the other.
-- A submit identical to a job still QUEUED on its lane returns that job (two
-  `start 101` run once); a submit with a known idempotency key returns the job
+- A submit identical to the job last in line on its lane (still QUEUED) returns
+  that job (two `start 101` run once); a submit with a known idempotency key returns the job
   that key made.
 """
 
@@ -267,20 +267,25 @@ class JobQueue:
         params = params or {}
         key = _request_key(operation, veid, params)
         if idempotency_key:
-            known = self._by_key.get(idempotency_key)
-            if known is not None:
-                job = self._jobs[known]
+            # A merged key may outlive its job's archiving; then it is a new key again.
+            job = self._jobs.get(self._by_key.get(idempotency_key, ""))
+            if job is not None:
                 if _request_key(job.operation, job.veid, job.params) != key:
                     raise JobConflict(
                         f"idempotency key {idempotency_key!r} was used for a different request "
                         f"({job.operation} on {job.veid}); use a new key for a new request"
                     )
                 return job
-        if mergeable:
-            for queued_id in self._lanes.get(veid, ()):
-                queued = self._jobs[queued_id]
-                if _request_key(queued.operation, queued.veid, queued.params) == key:
-                    return queued
+        lane = self._lanes.get(veid)
+        if mergeable and lane:
+            # Only the last in line: start, stop, start must not become start, stop.
+            queued = self._jobs[lane[-1]]
+            if _request_key(queued.operation, queued.veid, queued.params) == key:
+                if idempotency_key:
+                    # A retry with this key must find this job, not make a second one
+                    # (kept in memory only: the journal holds one key per job).
+                    self._by_key[idempotency_key] = queued.id
+                return queued
         job = Job(uuid.uuid4().hex, operation, veid, params, idempotency_key=idempotency_key)
         self._db.execute(
             "INSERT INTO jobs (id, operation, veid, params, state, created, idempotency_key) "

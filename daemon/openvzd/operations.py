@@ -9,11 +9,13 @@ destroys what it created.
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import os
 import re
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 from openvzd.domxml import parse_domain
@@ -28,6 +30,7 @@ from openvzd.vz.plan import mount_config, plan_define
 log = logging.getLogger(__name__)
 
 SAMPLE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*\Z")
+NO_SPACE = frozenset({errno.ENOSPC, errno.EDQUOT})
 
 Handler = Callable[[Job, JobContext], Awaitable[dict[str, Any] | None]]
 
@@ -60,6 +63,23 @@ EXPECTED_LIFECYCLE = {
     "shutdown": "STOPPED",
     "destroy": "STOPPED",
 }
+
+
+def _write_config(conf: Path, text: Callable[[], str]) -> None:
+    """Write what the driver itself keeps in a config (libvirt's #UUID line, the
+    title, a type='mount' config); a full disk is the host's to fix, so it is
+    named as such (the old file stays whole either way)."""
+    try:
+        write_atomically(conf, text())
+    except OSError as err:
+        message = f"cannot write {conf}: {err.strerror}"
+        if err.errno not in NO_SPACE:
+            raise VzError(ErrorKind.INTERNAL, message) from None
+        raise VzError(
+            ErrorKind.RESOURCE_EXHAUSTED,
+            f"{message} (the disk holding {conf.parent} is full); "
+            "free space there and define the container again",
+        ) from None
 
 
 def lifecycle_events(change: Change, cause: str, job_id: str = "") -> list[LifecycleEvent]:
@@ -238,12 +258,13 @@ class Operations:
         )
         try:
             if spec.private_dir:
-                write_atomically(conf, mount_config(sample, spec))
+                _write_config(conf, lambda: mount_config(sample, spec))
             for number, step in enumerate(steps):
                 ctx.progress(10 + 80 * number // len(steps), step.args[1])
                 await self._vzctl(step.operation, *step.args)
-            write_atomically(
-                conf, updated_text(conf.read_text(), {}, uuid=spec.uuid, title=spec.title)
+            _write_config(
+                conf,
+                lambda: updated_text(conf.read_text(), {}, uuid=spec.uuid, title=spec.title),
             )
         except BaseException:
             await self._roll_back_define(spec.veid, keep_private=bool(spec.private_dir))
