@@ -183,7 +183,7 @@ class Connection:
         reply = await self.call(method, request, None)
         if not wait:
             return Job(self, reply.job)
-        return await self.lookup_by_id(reply.job.veid)
+        return await self.lookup_by_id(reply.job.result_veid)
 
     async def get_all_domain_stats(
         self, active_only: bool = False

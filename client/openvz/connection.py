@@ -253,7 +253,7 @@ class Connection:
         reply = self.call(method, domains_pb2.DefineRequest(xml=xml, options=options), None)
         if not wait:
             return Job(self, reply.job)
-        return self.lookup_by_id(reply.job.veid)
+        return self.lookup_by_id(reply.job.result_veid)
 
     def get_all_domain_stats(self, active_only: bool = False) -> list[domains_pb2.DomainStats]:
         request = domains_pb2.GetStatsRequest(active_only=active_only)

@@ -48,7 +48,8 @@ def test_concurrent_unnamed_defines_get_distinct_ids_and_run_alone(tmp_path: Pat
 
             def define(_: int) -> int:
                 reply = stub.Define(domains_pb2.DefineRequest(xml=UNNAMED), timeout=60)
-                return reply.job.veid
+                assert reply.job.veid == 0  # the host lane
+                return reply.job.result_veid
 
             def start(veid: int) -> None:
                 call = domains_pb2.DomainCall(domain=common_pb2.DomainRef(id=veid))

@@ -291,7 +291,7 @@ def _define(name: str, method: str, verb: str, help_text: str) -> None:
             run_job(
                 args,
                 lambda: getattr(conn, method)(xml, wait=False),
-                lambda job: f"Domain '{job.message.veid}' {verb} from {args.file}",
+                lambda job: f"Domain '{job.message.result_veid}' {verb} from {args.file}",
             )
 
     command(name, help_text, [(("file",), {}), *NO_WAIT])(run)

@@ -26,19 +26,19 @@ from google.protobuf import descriptor_pb2 as google_dot_protobuf_dot_descriptor
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16openvz/v1/common.proto\x12\topenvz.v1\x1a google/protobuf/descriptor.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"@\n\tDomainRef\x12\x0c\n\x02id\x18\x01 \x01(\x05H\x00\x12\x0e\n\x04name\x18\x02 \x01(\tH\x00\x12\x0e\n\x04uuid\x18\x03 \x01(\tH\x00\x42\x05\n\x03ref\"T\n\nJobOptions\x12\x0f\n\x07no_wait\x18\x01 \x01(\x08\x12\x17\n\x0fidempotency_key\x18\x02 \x01(\t\x12\x1c\n\x14wait_timeout_seconds\x18\x03 \x01(\x01\"`\n\x08JobError\x12\"\n\x04kind\x18\x01 \x01(\x0e\x32\x14.openvz.v1.ErrorKind\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\x0c\n\x04tool\x18\x03 \x01(\t\x12\x11\n\texit_code\x18\x04 \x01(\x05\"\x81\x03\n\x03Job\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\toperation\x18\x02 \x01(\t\x12\x0c\n\x04veid\x18\x03 \x01(\x05\x12\"\n\x05state\x18\x04 \x01(\x0e\x32\x13.openvz.v1.JobState\x12\x18\n\x10progress_percent\x18\x05 \x01(\x05\x12\x15\n\rprogress_step\x18\x06 \x01(\t\x12\"\n\x05\x65rror\x18\x07 \x01(\x0b\x32\x13.openvz.v1.JobError\x12+\n\x07\x63reated\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12+\n\x07started\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x66inished\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0fidempotency_key\x18\x0b \x01(\t\x12\x13\n\x0b\x63\x61ncellable\x18\x0c \x01(\x08\x12\x1e\n\x16not_cancellable_reason\x18\r \x01(\t\"\'\n\x08JobReply\x12\x1b\n\x03job\x18\x01 \x01(\x0b\x32\x0e.openvz.v1.Job*C\n\x06\x41\x63\x63\x65ss\x12\x16\n\x12\x41\x43\x43\x45SS_UNSPECIFIED\x10\x00\x12\x0f\n\x0b\x41\x43\x43\x45SS_READ\x10\x01\x12\x10\n\x0c\x41\x43\x43\x45SS_WRITE\x10\x02*\xb5\x01\n\x08JobState\x12\x19\n\x15JOB_STATE_UNSPECIFIED\x10\x00\x12\x14\n\x10JOB_STATE_QUEUED\x10\x01\x12\x15\n\x11JOB_STATE_RUNNING\x10\x02\x12\x17\n\x13JOB_STATE_SUCCEEDED\x10\x03\x12\x14\n\x10JOB_STATE_FAILED\x10\x04\x12\x17\n\x13JOB_STATE_CANCELLED\x10\x05\x12\x19\n\x15JOB_STATE_INTERRUPTED\x10\x06*\xf5\x02\n\tErrorKind\x12\x1a\n\x16\x45RROR_KIND_UNSPECIFIED\x10\x00\x12\x18\n\x14\x45RROR_KIND_NOT_FOUND\x10\x01\x12\x1a\n\x16\x45RROR_KIND_WRONG_STATE\x10\x02\x12\x1d\n\x19\x45RROR_KIND_ALREADY_EXISTS\x10\x03\x12\x13\n\x0f\x45RROR_KIND_BUSY\x10\x04\x12\x1b\n\x17\x45RROR_KIND_BAD_ARGUMENT\x10\x05\x12!\n\x1d\x45RROR_KIND_RESOURCE_EXHAUSTED\x10\x06\x12\x1b\n\x17\x45RROR_KIND_TOOL_MISSING\x10\x07\x12\x18\n\x14\x45RROR_KIND_TIMED_OUT\x10\x08\x12\x17\n\x13\x45RROR_KIND_INTERNAL\x10\t\x12\x18\n\x14\x45RROR_KIND_CANCELLED\x10\n\x12\x1a\n\x16\x45RROR_KIND_INTERRUPTED\x10\x0b\x12\x1c\n\x18\x45RROR_KIND_NOT_SUPPORTED\x10\x0c:C\n\x06\x61\x63\x63\x65ss\x12\x1e.google.protobuf.MethodOptions\x18\x8d\x8c\x03 \x01(\x0e\x32\x11.openvz.v1.Accessb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16openvz/v1/common.proto\x12\topenvz.v1\x1a google/protobuf/descriptor.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"@\n\tDomainRef\x12\x0c\n\x02id\x18\x01 \x01(\x05H\x00\x12\x0e\n\x04name\x18\x02 \x01(\tH\x00\x12\x0e\n\x04uuid\x18\x03 \x01(\tH\x00\x42\x05\n\x03ref\"T\n\nJobOptions\x12\x0f\n\x07no_wait\x18\x01 \x01(\x08\x12\x17\n\x0fidempotency_key\x18\x02 \x01(\t\x12\x1c\n\x14wait_timeout_seconds\x18\x03 \x01(\x01\"`\n\x08JobError\x12\"\n\x04kind\x18\x01 \x01(\x0e\x32\x14.openvz.v1.ErrorKind\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\x0c\n\x04tool\x18\x03 \x01(\t\x12\x11\n\texit_code\x18\x04 \x01(\x05\"\x96\x03\n\x03Job\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\toperation\x18\x02 \x01(\t\x12\x0c\n\x04veid\x18\x03 \x01(\x05\x12\"\n\x05state\x18\x04 \x01(\x0e\x32\x13.openvz.v1.JobState\x12\x18\n\x10progress_percent\x18\x05 \x01(\x05\x12\x15\n\rprogress_step\x18\x06 \x01(\t\x12\"\n\x05\x65rror\x18\x07 \x01(\x0b\x32\x13.openvz.v1.JobError\x12+\n\x07\x63reated\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12+\n\x07started\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x66inished\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0fidempotency_key\x18\x0b \x01(\t\x12\x13\n\x0b\x63\x61ncellable\x18\x0c \x01(\x08\x12\x1e\n\x16not_cancellable_reason\x18\r \x01(\t\x12\x13\n\x0bresult_veid\x18\x0e \x01(\x05\"\'\n\x08JobReply\x12\x1b\n\x03job\x18\x01 \x01(\x0b\x32\x0e.openvz.v1.Job*C\n\x06\x41\x63\x63\x65ss\x12\x16\n\x12\x41\x43\x43\x45SS_UNSPECIFIED\x10\x00\x12\x0f\n\x0b\x41\x43\x43\x45SS_READ\x10\x01\x12\x10\n\x0c\x41\x43\x43\x45SS_WRITE\x10\x02*\xb5\x01\n\x08JobState\x12\x19\n\x15JOB_STATE_UNSPECIFIED\x10\x00\x12\x14\n\x10JOB_STATE_QUEUED\x10\x01\x12\x15\n\x11JOB_STATE_RUNNING\x10\x02\x12\x17\n\x13JOB_STATE_SUCCEEDED\x10\x03\x12\x14\n\x10JOB_STATE_FAILED\x10\x04\x12\x17\n\x13JOB_STATE_CANCELLED\x10\x05\x12\x19\n\x15JOB_STATE_INTERRUPTED\x10\x06*\xf5\x02\n\tErrorKind\x12\x1a\n\x16\x45RROR_KIND_UNSPECIFIED\x10\x00\x12\x18\n\x14\x45RROR_KIND_NOT_FOUND\x10\x01\x12\x1a\n\x16\x45RROR_KIND_WRONG_STATE\x10\x02\x12\x1d\n\x19\x45RROR_KIND_ALREADY_EXISTS\x10\x03\x12\x13\n\x0f\x45RROR_KIND_BUSY\x10\x04\x12\x1b\n\x17\x45RROR_KIND_BAD_ARGUMENT\x10\x05\x12!\n\x1d\x45RROR_KIND_RESOURCE_EXHAUSTED\x10\x06\x12\x1b\n\x17\x45RROR_KIND_TOOL_MISSING\x10\x07\x12\x18\n\x14\x45RROR_KIND_TIMED_OUT\x10\x08\x12\x17\n\x13\x45RROR_KIND_INTERNAL\x10\t\x12\x18\n\x14\x45RROR_KIND_CANCELLED\x10\n\x12\x1a\n\x16\x45RROR_KIND_INTERRUPTED\x10\x0b\x12\x1c\n\x18\x45RROR_KIND_NOT_SUPPORTED\x10\x0c:C\n\x06\x61\x63\x63\x65ss\x12\x1e.google.protobuf.MethodOptions\x18\x8d\x8c\x03 \x01(\x0e\x32\x11.openvz.v1.Accessb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'openvz.v1.common_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ACCESS']._serialized_start=783
-  _globals['_ACCESS']._serialized_end=850
-  _globals['_JOBSTATE']._serialized_start=853
-  _globals['_JOBSTATE']._serialized_end=1034
-  _globals['_ERRORKIND']._serialized_start=1037
-  _globals['_ERRORKIND']._serialized_end=1410
+  _globals['_ACCESS']._serialized_start=804
+  _globals['_ACCESS']._serialized_end=871
+  _globals['_JOBSTATE']._serialized_start=874
+  _globals['_JOBSTATE']._serialized_end=1055
+  _globals['_ERRORKIND']._serialized_start=1058
+  _globals['_ERRORKIND']._serialized_end=1431
   _globals['_DOMAINREF']._serialized_start=104
   _globals['_DOMAINREF']._serialized_end=168
   _globals['_JOBOPTIONS']._serialized_start=170
@@ -46,7 +46,7 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_JOBERROR']._serialized_start=256
   _globals['_JOBERROR']._serialized_end=352
   _globals['_JOB']._serialized_start=355
-  _globals['_JOB']._serialized_end=740
-  _globals['_JOBREPLY']._serialized_start=742
-  _globals['_JOBREPLY']._serialized_end=781
+  _globals['_JOB']._serialized_end=761
+  _globals['_JOBREPLY']._serialized_start=763
+  _globals['_JOBREPLY']._serialized_end=802
 # @@protoc_insertion_point(module_scope)

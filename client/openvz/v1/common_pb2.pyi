@@ -217,6 +217,7 @@ class Job(_message.Message):
     IDEMPOTENCY_KEY_FIELD_NUMBER: _builtins.int
     CANCELLABLE_FIELD_NUMBER: _builtins.int
     NOT_CANCELLABLE_REASON_FIELD_NUMBER: _builtins.int
+    RESULT_VEID_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     operation: _builtins.str
     """What the job does: "start", "define", "migrate", ..."""
@@ -230,6 +231,10 @@ class Job(_message.Message):
     cancellable: _builtins.bool
     """Whether cancel can still take effect, and if not why."""
     not_cancellable_reason: _builtins.str
+    result_veid: _builtins.int
+    """The container the job made or acted on once it is known: an unnamed define
+    runs on the host lane (veid 0) and picks its ID only when it runs.
+    """
     @_builtins.property
     def error(self) -> Global___JobError: ...
     @_builtins.property
@@ -254,10 +259,11 @@ class Job(_message.Message):
         idempotency_key: _builtins.str = ...,
         cancellable: _builtins.bool = ...,
         not_cancellable_reason: _builtins.str = ...,
+        result_veid: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["created", b"created", "error", b"error", "finished", b"finished", "started", b"started"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["cancellable", b"cancellable", "created", b"created", "error", b"error", "finished", b"finished", "id", b"id", "idempotency_key", b"idempotency_key", "not_cancellable_reason", b"not_cancellable_reason", "operation", b"operation", "progress_percent", b"progress_percent", "progress_step", b"progress_step", "started", b"started", "state", b"state", "veid", b"veid"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cancellable", b"cancellable", "created", b"created", "error", b"error", "finished", b"finished", "id", b"id", "idempotency_key", b"idempotency_key", "not_cancellable_reason", b"not_cancellable_reason", "operation", b"operation", "progress_percent", b"progress_percent", "progress_step", b"progress_step", "result_veid", b"result_veid", "started", b"started", "state", b"state", "veid", b"veid"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

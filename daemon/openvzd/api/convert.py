@@ -45,6 +45,7 @@ def job_to_proto(job: Job) -> common_pb2.Job:
         idempotency_key=job.idempotency_key or "",
         cancellable=job.cancellable,
         not_cancellable_reason=job.not_cancellable_reason,
+        result_veid=int((job.result or {}).get("veid", 0)) or job.veid,
     )
     if job.error is not None:
         message.error.CopyFrom(

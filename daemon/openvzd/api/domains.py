@@ -253,12 +253,7 @@ class DomainsService(domains_pb2_grpc.DomainsServicer):
             context.set_trailing_metadata((("openvz-job-id", job.id),))
             assert job.error is not None
             raise ApiError(job.error.kind, job.error.message)
-        reply = common_pb2.JobReply(job=job_to_proto(job))
-        if job.veid == HOST_LANE and job.result and "veid" in job.result:
-            # A host-wide job that made a container: the caller who waited learns
-            # which (the journal keeps the job on the host lane).
-            reply.job.veid = int(job.result["veid"])
-        return reply
+        return common_pb2.JobReply(job=job_to_proto(job))
 
     async def _job(
         self,
