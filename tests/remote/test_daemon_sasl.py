@@ -115,7 +115,10 @@ def test_refused_logins_are_unauthenticated(
             setup.kerberos_env("alice"),
             setup.scram_uri().replace(str(setup.password_file), str(wrong)),
         ),
-        "unknown SCRAM user": (setup.kerberos_env("alice"), setup.scram_uri().replace("admin@", "mallory@")),
+        "unknown SCRAM user": (
+            setup.kerberos_env("alice"),
+            setup.scram_uri().replace("admin@", "mallory@"),
+        ),
     }[case]
     refused = ovzsh(uri, "list", env=env)
     assert refused.returncode == 1
@@ -209,4 +212,3 @@ async def test_in_flight_calls_of_one_client_are_bounded(
         finally:
             for watch in watches:
                 watch.cancel()
-
