@@ -20,6 +20,7 @@ from typing import Any, TypeAlias
 import grpc
 
 from openvzd.access import Level, is_read
+from openvzd.listeners import keepalive_options
 from openvzd.remote.certs import ServerCertificates, check_server_certificates
 from openvzd.remote.identity import level_for
 from openvzd.remote.settings import TlsSettings
@@ -121,8 +122,7 @@ def tls_server_options(settings: TlsSettings, max_message_bytes: int) -> list[tu
         ("grpc.server_handshake_timeout_ms", int(settings.handshake_timeout * 1000)),
         ("grpc.max_allowed_incoming_connections", settings.max_clients),
         ("grpc.max_concurrent_streams", settings.max_calls_per_client),
-        ("grpc.keepalive_time_ms", int(settings.keepalive_interval * 1000)),
-        ("grpc.keepalive_timeout_ms", int(settings.keepalive_timeout * 1000)),
+        *keepalive_options(settings.keepalive_interval, settings.keepalive_timeout),
         # Clients ping at most every 30 s (openvz.transport); more often is abuse.
         ("grpc.http2.min_ping_interval_without_data_ms", 20_000),
         ("grpc.http2.max_ping_strikes", 3),
