@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
 import signal
+import socket
+import ssl
 import subprocess
 import time
 from pathlib import Path
+from typing import cast
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import load_pem_private_key
+from openvz.transport import open_tls_aio_channel
+from openvz.v1 import events_pb2, events_pb2_grpc
 
-from tests.daemon_process import BIN, free_port, running_daemon
-from tests.remote.pki import issue, make_ca, write_client_pki
+from tests.daemon_process import BIN, DaemonProcess, free_port, running_daemon
+from tests.remote.pki import Issued, issue, make_ca, write_client_pki
+from tests.remote.standin import get_version
 
 
 def _ovzsh(uri: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -29,7 +39,7 @@ def tls_sim(tmp_path: Path) -> tuple[Path, int, Path, Path]:
     server = issue(ca, "openvzd server", server=True, hosts=("127.0.0.1", "localhost"))
     pki = tmp_path / "pki"
     pki.mkdir()
-    (pki / "ca.pem").write_bytes(ca.cert_pem)
+    ca.write(pki / "ca.pem", pki / "ca.key")
     server.write(pki / "server.pem", pki / "server.key")
     admin = write_client_pki(tmp_path / "admin", ca, issue(ca, "admin", server=False))
     viewer = write_client_pki(tmp_path / "viewer", ca, issue(ca, "viewer", server=False))
@@ -83,12 +93,65 @@ def test_bad_server_certificate_refuses_to_start(tls_sim: tuple[Path, int, Path,
     assert "[tls]" in process.stderr and "missing.key" in process.stderr
 
 
-def test_sighup_keeps_serving(tls_sim: tuple[Path, int, Path, Path]) -> None:
+async def test_sighup_serves_new_certificates_and_keeps_established_clients(
+    tls_sim: tuple[Path, int, Path, Path],
+) -> None:
+    """After SIGHUP a new client is shown the renewed server certificate, while a
+    client connected before keeps its connection: its open event stream goes on
+    delivering, and its next call is served."""
     sim, port, admin, _ = tls_sim
+    pki = sim.parent / "pki"
+    ca = Issued(
+        x509.load_pem_x509_certificate((pki / "ca.pem").read_bytes()),
+        cast(ec.EllipticCurvePrivateKey, load_pem_private_key((pki / "ca.key").read_bytes(), None)),
+    )
     with running_daemon(sim) as daemon:
-        daemon.process.send_signal(signal.SIGHUP)
-        time.sleep(0.5)
-        assert (
-            _ovzsh(f"openvz://127.0.0.1:{port}/system?pkipath={admin}", "hostname").returncode == 0
-        )
-        assert "TLS certificates reloaded" in daemon.log()
+        async with open_tls_aio_channel("127.0.0.1", port, {"pkipath": str(admin)}) as channel:
+            assert await get_version(channel)
+            watch = events_pb2_grpc.EventsStub(channel).Watch(events_pb2.WatchRequest())
+            try:
+                issue(
+                    ca,
+                    "openvzd server renewed",
+                    server=True,
+                    hosts=("127.0.0.1", "localhost"),
+                ).write(pki / "server.pem", pki / "server.key")
+                daemon.process.send_signal(signal.SIGHUP)
+                assert await asyncio.to_thread(wait_for_log, daemon, "TLS certificates reloaded")
+                assert presented_subject(port, pki / "ca.pem") == (
+                    "CN=openvzd server renewed,O=openvzd test"
+                )
+                defined = await asyncio.to_thread(
+                    _ovzsh,
+                    f"openvz:///system?socket={daemon.rw_socket}",
+                    "define",
+                    str(daemon.sim_dir / "example-150.xml"),
+                )
+                assert defined.returncode == 0, defined.stderr
+                event = await asyncio.wait_for(watch.read(), 30)
+                assert event.lifecycle.veid == 150
+                assert await get_version(channel)
+            finally:
+                watch.cancel()
+
+
+def wait_for_log(daemon: DaemonProcess, text: str, timeout: float = 30.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if text in daemon.log():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def presented_subject(port: int, ca_file: Path) -> str:
+    """The subject of the certificate a new TLS connection is shown (no client
+    certificate needed to see it: the server speaks first)."""
+    context = ssl.create_default_context(cafile=ca_file)
+    with (
+        socket.create_connection(("127.0.0.1", port), 10) as raw,
+        context.wrap_socket(raw, server_hostname="127.0.0.1") as tls,
+    ):
+        der = tls.getpeercert(binary_form=True)
+    assert der is not None
+    return x509.load_der_x509_certificate(der).subject.rfc4514_string()
