@@ -9,7 +9,9 @@ host key; use keys (or an agent) and a known_hosts entry.
 URI parameters, as in libvirt: keyfile, known_hosts, known_hosts_verify
 (normal | auto | ignore), no_tty (accepted; ssh never prompts anyway),
 command (the helper's path on the remote host), socket (the remote daemon
-socket), readonly (use the remote read-only socket).
+socket), readonly (use the remote read-only socket), name (the local URI the
+helper opens on the remote host, like virt-ssh-helper's argument; default
+openvz:///system, and its own ?socket= picks the socket there).
 """
 
 from __future__ import annotations
@@ -79,6 +81,9 @@ def remote_command(params: Mapping[str, str]) -> str:
         words.append("--readonly")
     if params.get("socket"):
         words += ["--socket", params["socket"]]
+    if params.get("name"):
+        # After "--": a name is never read as an option of the helper.
+        words += ["--", params["name"]]
     return shlex.join(words)
 
 
