@@ -13,7 +13,7 @@ import pytest
 from openvz.transport import AuthenticationFailed, SshTunnel, TransportError
 from openvz.transport.options import remote_channel_options
 from openvz.transport.ssh import remote_command, ssh_argv
-from openvzd.remote.ssh_helper import BadName, default_socket, socket_of_name
+from openvzd.remote.ssh_helper import BadName, chosen_socket, default_socket, socket_of_name
 
 from tests.remote.sshd import Sshd
 from tests.remote.standin import (
@@ -147,14 +147,21 @@ async def test_name_picks_the_remote_uri_like_libvirt(sshd: Sshd, standin: Stand
         ("openvz:///system", (None, False)),
         ("openvz+unix:///system?readonly", (None, True)),
         ("openvz:///system?socket=/run/x/openvzd.sock", (Path("/run/x/openvzd.sock"), False)),
-        (
-            "openvz:///system?socket=/run/x/openvzd.sock&readonly=1",
-            (Path("/run/x/openvzd-ro.sock"), True),
-        ),
+        ("openvz:///system?socket=/run/x/a.sock&readonly=1", (Path("/run/x/a.sock"), True)),
     ],
 )
 def test_helper_names(name: str, expected: tuple[Path | None, bool]) -> None:
     assert socket_of_name(name) == expected
+
+
+def test_a_read_only_request_never_reaches_a_read_write_socket(tmp_path: Path) -> None:
+    config = tmp_path / "openvzd.toml"
+    config.write_text('[paths]\nrun_dir = "/srv/run"\n')
+    rw, ro = Path("/run/x/openvzd.sock"), Path("/run/x/openvzd-ro.sock")
+    assert chosen_socket(rw, True, config) == ro
+    assert chosen_socket(ro, True, config) == ro
+    assert chosen_socket(rw, False, config) == rw
+    assert chosen_socket(None, True, config) == Path("/srv/run/openvzd-ro.sock")
 
 
 @pytest.mark.parametrize(

@@ -69,14 +69,18 @@ def socket_of_name(name: str) -> tuple[Path | None, bool]:
     if socket_path is not None and not socket_path.startswith("/"):
         raise BadName(f"name={name!r}: socket must be an absolute path")
     readonly = "readonly" in params and params["readonly"] not in ("0", "no")
-    if socket_path is None:
-        return None, readonly
-    path = Path(socket_path)
-    # As the client library reads openvz:///system?socket=PATH&readonly: PATH's
-    # read-only sibling, unless PATH is a read-only socket itself.
-    if readonly and not path.name.endswith("-ro.sock"):
-        path = path.with_name("openvzd-ro.sock")
-    return path, readonly
+    return (Path(socket_path) if socket_path else None), readonly
+
+
+def chosen_socket(given: Path | None, readonly: bool, config_path: Path) -> Path:
+    """The socket to join. A read-only request never reaches a read-write socket:
+    as the client library reads openvz:///system?socket=PATH&readonly, it is
+    PATH's read-only sibling unless PATH is a read-only socket itself."""
+    if given is None:
+        return default_socket(config_path, readonly)
+    if readonly and not given.name.endswith("-ro.sock"):
+        return given.with_name("openvzd-ro.sock")
+    return given
 
 
 def default_socket(config_path: Path, readonly: bool) -> Path:
@@ -120,13 +124,13 @@ def _write_all(fd: int, data: bytes) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     args = _parser().parse_args(argv)
-    readonly, path = args.readonly, args.socket
+    readonly, given = args.readonly, args.socket
     try:
         if args.name:
             named_socket, named_readonly = socket_of_name(args.name)
             readonly = readonly or named_readonly
-            path = path or named_socket
-        path = path or default_socket(args.config, readonly)
+            given = given or named_socket
+        path = chosen_socket(given, readonly, args.config)
     except (ConfigError, BadName) as err:
         sys.exit(f"openvzd-ssh-helper: {err}")
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
