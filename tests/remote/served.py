@@ -91,9 +91,10 @@ def write_remote_config(
     realm: Realm,
     tls: Mapping[str, TomlValue] | None = None,
     sasl: Mapping[str, TomlValue] | None = None,
+    other_sections: Mapping[str, Mapping[str, TomlValue]] | None = None,
 ) -> RemoteSetup:
     """Certificates, the password database and openvzd.toml under base; tls and
-    sasl override or add keys of their sections."""
+    sasl override or add keys of their sections, other_sections adds sections."""
     ca = make_ca("openvzd remote test CA")
     pki = base / "pki"
     pki.mkdir(parents=True)
@@ -140,8 +141,9 @@ def write_remote_config(
     }
     sim = base / "sim"
     sim.mkdir()
+    sections = {"tls": tls_section, "sasl": sasl_section, **(other_sections or {})}
     (sim / "openvzd.toml").write_text(
-        _section("tls", tls_section) + "\n" + _section("sasl", sasl_section)
+        "\n".join(_section(name, values) for name, values in sections.items())
     )
     return RemoteSetup(
         sim_dir=sim,

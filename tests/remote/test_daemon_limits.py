@@ -10,24 +10,26 @@ import socket
 import ssl
 import time
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import grpc
 import pytest
-from openvz.transport import open_tls_aio_channel
+from openvz.transport import SaslTunnel, open_tls_aio_channel
 from openvz.transport import sasl_wire as wire
-from openvz.v1 import events_pb2, events_pb2_grpc
+from openvz.v1 import domains_pb2, domains_pb2_grpc, events_pb2, events_pb2_grpc
 
 from tests.daemon_process import DaemonProcess
 from tests.remote.realm import Realm
 from tests.remote.served import RemoteSetup, ovzsh, running_remote_daemon, write_remote_config
-from tests.remote.standin import get_version
+from tests.remote.standin import channel_through, get_version
 
 MAX_TLS_CLIENTS = 3
 CALLS_PER_CLIENT = 2
 MAX_UNAUTHENTICATED = 2
 # Long enough for the checks made while the silent connections are held, on a busy machine.
 HANDSHAKE_TIMEOUT = 3.0
+MAX_MESSAGE_BYTES = 64 * 1024
 
 
 @pytest.fixture(scope="module")
@@ -49,6 +51,7 @@ def served(
             "max_unauthenticated": MAX_UNAUTHENTICATED,
             "auth_timeout": HANDSHAKE_TIMEOUT,
         },
+        other_sections={"limits": {"max_message_bytes": MAX_MESSAGE_BYTES}},
     )
     with running_remote_daemon(setup) as daemon:
         yield setup, daemon
@@ -105,7 +108,7 @@ def test_tls_connections_are_bounded_and_silent_ones_cut_off(
     assert daemon.process.poll() is None
 
 
-@contextlib.asynccontextmanager
+@asynccontextmanager
 async def tls_channel(setup: RemoteSetup) -> AsyncIterator[grpc.aio.Channel]:
     async with open_tls_aio_channel(
         "127.0.0.1", setup.tls_port, {"pkipath": str(setup.admin_pki)}
@@ -252,4 +255,29 @@ async def test_sasl_connections_that_have_not_logged_in_are_bounded(
             writer.close()
     listed = await asyncio.to_thread(ovzsh, setup.scram_uri(), "list")
     assert listed.returncode == 0, listed.stderr
+    assert daemon.process.poll() is None
+
+
+@asynccontextmanager
+async def scram_channel(setup: RemoteSetup) -> AsyncIterator[grpc.aio.Channel]:
+    params = {"auth": "sasl.scram-sha-256", "password_file": str(setup.password_file)}
+    async with channel_through(SaslTunnel("127.0.0.1", setup.sasl_port, "admin", params)) as ch:
+        yield ch
+
+
+@pytest.mark.parametrize("transport", ["TLS", "SASL"])
+async def test_a_message_over_max_message_bytes_is_refused(
+    transport: str, served: tuple[RemoteSetup, DaemonProcess]
+) -> None:
+    """[limits] max_message_bytes holds on the TLS listener and, for SASL (and SSH),
+    on the unix socket the session is joined to."""
+    setup, daemon = served
+    opener = tls_channel if transport == "TLS" else scram_channel
+    async with opener(setup) as channel:
+        define = domains_pb2_grpc.DomainsStub(channel).Define
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await define(domains_pb2.DefineRequest(xml="x" * MAX_MESSAGE_BYTES), timeout=10)
+        assert caught.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        # The connection goes on serving calls of a permitted size.
+        assert await get_version(channel)
     assert daemon.process.poll() is None
