@@ -4,6 +4,7 @@ settings it will not serve, and empty allow-lists."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 from collections.abc import Iterator
@@ -13,7 +14,7 @@ import grpc
 import pytest
 from openvz.transport import remote_channel_options
 
-from tests.daemon_process import BIN, DaemonProcess
+from tests.daemon_process import BIN, DaemonProcess, running_daemon
 from tests.remote import pki
 from tests.remote.realm import REALM, Realm
 from tests.remote.served import (
@@ -204,3 +205,29 @@ def test_empty_allow_lists_admit_nobody(tmp_path: Path, realm: Realm) -> None:
         assert gssapi.returncode == 1 and f"'alice@{REALM}' is not allowed" in gssapi.stderr
         log = daemon.log()
     assert "every TLS client is refused" in log and "every client is refused" in log
+
+
+def listening_tcp_ports(pid: int) -> set[int]:
+    """The TCP ports process pid listens on, from /proc (IPv4 and IPv6)."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(OSError):
+            target = os.readlink(fd)
+            if target.startswith("socket:["):
+                inodes.add(target[len("socket:[") : -1])
+    ports = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] == "0A" and fields[9] in inodes:  # 0A: LISTEN
+                ports.add(int(fields[1].rsplit(":", 1)[1], 16))
+    return ports
+
+
+def test_no_tcp_listener_unless_configured(tmp_path: Path, realm: Realm) -> None:
+    with running_daemon(tmp_path / "plain") as plain:
+        assert listening_tcp_ports(plain.process.pid) == set()
+        assert "TLS listener" not in plain.log() and "SASL listener" not in plain.log()
+    setup = write_remote_config(tmp_path / "remote", realm)
+    with running_remote_daemon(setup) as remote:
+        assert listening_tcp_ports(remote.process.pid) == {setup.tls_port, setup.sasl_port}

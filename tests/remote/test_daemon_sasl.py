@@ -4,6 +4,7 @@ password database, on one listener."""
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import pytest
 from openvz.transport import SaslTunnel
 from openvz.v1 import common_pb2, domains_pb2_grpc, events_pb2, events_pb2_grpc
 
-from tests.daemon_process import DaemonProcess
+from tests.daemon_process import BIN, DaemonProcess
 from tests.remote.realm import REALM, SERVICE_HOST, Realm
 from tests.remote.served import (
     SCRAM_PASSWORD,
@@ -36,7 +37,11 @@ CALLS_PER_CLIENT = 64
 def served(
     tmp_path_factory: pytest.TempPathFactory, realm: Realm
 ) -> Iterator[tuple[RemoteSetup, DaemonProcess]]:
-    setup = write_remote_config(tmp_path_factory.mktemp("sasl"), realm)
+    setup = write_remote_config(
+        tmp_path_factory.mktemp("sasl"),
+        realm,
+        sasl={"allowed_users": [f"alice@{REALM}", f"bob@{REALM}", "admin", "viewer", "dave"]},
+    )
     with running_remote_daemon(setup) as daemon:
         yield setup, daemon
 
@@ -212,3 +217,38 @@ async def test_in_flight_calls_of_one_client_are_bounded(
         finally:
             for watch in watches:
                 watch.cancel()
+
+
+def passwd(*args: str, password: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(BIN / "openvzd"), "passwd", *args],
+        input=password + "\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_openvzd_passwd_manages_scram_users_of_the_running_daemon(
+    served: tuple[RemoteSetup, DaemonProcess], tmp_path: Path
+) -> None:
+    """Each change of `openvzd passwd` holds from the next login, without a restart."""
+    setup, daemon = served
+    db = str(setup.sim_dir.parent / "passwd.db")
+    secret = tmp_path / "dave.pw"
+    secret.write_text("dave's long passphrase\n")
+    uri = f"openvz+tcp://dave@127.0.0.1:{setup.sasl_port}/system?password_file={secret}"
+    assert "wrong user name or password" in ovzsh(uri, "list").stderr
+    added = passwd("dave", "--db", db, password="dave's long passphrase")
+    assert added.returncode == 0, added.stderr
+    assert "dave's long passphrase" not in Path(db).read_text()
+    assert ovzsh(uri, "define", str(example_xml(daemon, 512))).returncode == 0
+    assert (
+        passwd("dave", "--readonly", "--db", db, password="dave's long passphrase").returncode == 0
+    )
+    refused = ovzsh(uri, "start", "512")
+    assert refused.returncode == 1 and "read-only" in refused.stderr, refused.stderr
+    assert ovzsh(uri, "list", "--all").returncode == 0
+    assert passwd("dave", "--delete", "--db", db).returncode == 0
+    assert "wrong user name or password" in ovzsh(uri, "list").stderr
