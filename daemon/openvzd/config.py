@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from openvzd.remote.settings import SaslSettings, TlsSettings
+from openvzd.remote.settings import REMOTE_DEFAULTS_DOC, SaslSettings, TlsSettings
 
 DEFAULT_CONFIG_PATH = Path("/etc/openvzd/openvzd.toml")
 
@@ -72,6 +72,8 @@ max_concurrent_rpcs = 512
 # Seconds between looks at the host for changes made outside the daemon.
 refresh_interval = 2.0
 """
+# The remote listeners' sections live with their code (openvzd.remote.settings).
+DEFAULTS_DOC += "\n" + REMOTE_DEFAULTS_DOC
 
 
 class ConfigError(Exception):
