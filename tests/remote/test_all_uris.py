@@ -1,10 +1,10 @@
 """The same commands over all five URI forms.
 
-The client library's URI parser (client/openvz/uri.py) is written concurrently;
-this test maps each form to what that parser yields (transport, host, port,
-user, params) and opens it through openvz.transport.open_remote_async, the one
-call the library makes. The daemon stand-in serves the unix sockets; TLS serves
-the stand-in's services directly.
+Each form is mapped to what the URI parser (client/openvz/uri.py) yields
+(transport, host, port, user, params) and opened through
+openvz.transport.open_remote_async, the one call the library makes, against the
+in-process listeners and the daemon stand-in. test_daemon_uris.py does the same
+with ovzsh against the real daemon.
 """
 
 from __future__ import annotations

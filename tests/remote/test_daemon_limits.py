@@ -246,9 +246,9 @@ async def test_sasl_connections_that_have_not_logged_in_are_bounded(
         assert kind == wire.FAILURE and b"too many clients are logging in" in message
         # Each silent client is told off at auth_timeout and disconnected.
         for reader, _, _ in silent:
-            frame = await asyncio.wait_for(wire.read_frame(reader, wire.MAX_HANDSHAKE_FRAME), 60)
-            assert frame is not None
-            assert wire.split_kind(frame) == (wire.FAILURE, b"authentication took too long")
+            told = await asyncio.wait_for(wire.read_frame(reader, wire.MAX_HANDSHAKE_FRAME), 60)
+            assert told is not None
+            assert wire.split_kind(told) == (wire.FAILURE, b"authentication took too long")
             assert await asyncio.wait_for(reader.read(), 30) == b""
     finally:
         for _, writer, _ in silent:

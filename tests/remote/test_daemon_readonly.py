@@ -41,11 +41,14 @@ def _server_streaming(method: str) -> bool:
 
 async def refusal_of(channel: grpc.aio.Channel, method: str) -> tuple[grpc.StatusCode, str]:
     with pytest.raises(grpc.aio.AioRpcError) as caught:
+        # No serializers: an empty request as raw bytes, which a refusal never reads.
         if _server_streaming(method):
-            async for _ in channel.unary_stream(method)(b"", timeout=10):
+            stream: grpc.aio.UnaryStreamMultiCallable[bytes, bytes] = channel.unary_stream(method)
+            async for _ in stream(b"", timeout=10):
                 pass
         else:
-            await channel.unary_unary(method)(b"", timeout=10)
+            unary: grpc.aio.UnaryUnaryMultiCallable[bytes, bytes] = channel.unary_unary(method)
+            await unary(b"", timeout=10)
     return caught.value.code(), caught.value.details() or ""
 
 

@@ -129,7 +129,7 @@ async def test_sighup_serves_new_certificates_and_keeps_established_clients(
                 )
                 assert defined.returncode == 0, defined.stderr
                 event = await asyncio.wait_for(watch.read(), 30)
-                assert event.lifecycle.veid == 150
+                assert isinstance(event, events_pb2.Event) and event.lifecycle.veid == 150
                 assert await get_version(channel)
             finally:
                 watch.cancel()
