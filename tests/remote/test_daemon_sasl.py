@@ -13,6 +13,7 @@ import openvz
 import pytest
 from openvz.transport import SaslTunnel
 from openvz.v1 import common_pb2, domains_pb2_grpc, events_pb2, events_pb2_grpc
+from openvzd.listeners import MAX_CALLS_PER_CONNECTION
 
 from tests.daemon_process import BIN, DaemonProcess
 from tests.remote.realm import REALM, SERVICE_HOST, Realm
@@ -28,9 +29,8 @@ from tests.remote.wiretap import Wiretap
 
 pytest.importorskip("gssapi")
 
-# The daemon's per-connection call limit (listeners.MAX_CALLS_PER_CONNECTION),
-# which a SASL session inherits from the unix socket it is joined to.
-CALLS_PER_CLIENT = 64
+# A SASL session inherits the per-connection call limit of the unix socket it is joined to.
+CALLS_PER_CLIENT = MAX_CALLS_PER_CONNECTION
 
 
 @pytest.fixture(scope="module")

@@ -11,11 +11,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import grpc
 import pytest
+from openvz.transport import SshTunnel
+from openvz.v1 import events_pb2, events_pb2_grpc
+from openvzd.listeners import MAX_CALLS_PER_CONNECTION
 
 from tests.daemon_process import DaemonProcess
 from tests.remote.realm import Realm
 from tests.remote.served import (
+    HELPER,
     RemoteSetup,
     ovzsh,
     running_remote_daemon,
@@ -23,6 +28,7 @@ from tests.remote.served import (
     write_remote_config,
 )
 from tests.remote.sshd import Sshd
+from tests.remote.standin import channel_through, get_version
 
 pytest.importorskip("gssapi")
 
@@ -119,3 +125,35 @@ def test_a_missing_client_certificate_is_named(
     no_cert = ovzsh(f"openvz://127.0.0.1:{setup.tls_port}/system?pkipath={nobody}", "list")
     assert no_cert.returncode == 1
     assert "clientcert.pem" in no_cert.stderr
+
+
+async def test_in_flight_calls_over_one_ssh_connection_are_bounded(
+    served: tuple[RemoteSetup, DaemonProcess], sshd: Sshd
+) -> None:
+    """An SSH connection inherits the unix socket's per-connection call limit."""
+    _, daemon = served
+    params = {
+        "keyfile": str(sshd.client_key),
+        "known_hosts": str(sshd.known_hosts),
+        "command": HELPER,
+        "socket": str(daemon.rw_socket),
+    }
+    async with (
+        channel_through(SshTunnel("127.0.0.1", sshd.port, sshd.user, params)) as busy,
+        channel_through(SshTunnel("127.0.0.1", sshd.port, sshd.user, params)) as other,
+    ):
+        await get_version(busy)
+        watches = [
+            events_pb2_grpc.EventsStub(busy).Watch(events_pb2.WatchRequest())
+            for _ in range(MAX_CALLS_PER_CONNECTION)
+        ]
+        try:
+            with pytest.raises(grpc.aio.AioRpcError) as caught:
+                await get_version(busy, timeout=2)
+            assert caught.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+            assert await get_version(other)
+            watches.pop().cancel()
+            assert await get_version(busy)
+        finally:
+            for watch in watches:
+                watch.cancel()
