@@ -15,7 +15,7 @@ from pathlib import Path
 
 import grpc
 import pytest
-from openvz.transport import SaslTunnel, open_tls_aio_channel
+from openvz.transport import AuthenticationFailed, SaslTunnel, open_tls_aio_channel
 from openvz.transport import sasl_wire as wire
 from openvz.v1 import domains_pb2, domains_pb2_grpc, events_pb2, events_pb2_grpc
 
@@ -27,6 +27,7 @@ from tests.remote.standin import channel_through, get_version
 MAX_TLS_CLIENTS = 3
 CALLS_PER_CLIENT = 2
 MAX_UNAUTHENTICATED = 2
+MAX_SASL_CLIENTS = 3
 # Long enough for the checks made while the silent connections are held, on a busy machine.
 HANDSHAKE_TIMEOUT = 3.0
 MAX_MESSAGE_BYTES = 64 * 1024
@@ -49,6 +50,7 @@ def served(
         sasl={
             "mechanisms": ["SCRAM-SHA-256"],
             "max_unauthenticated": MAX_UNAUTHENTICATED,
+            "max_clients": MAX_SASL_CLIENTS,
             "auth_timeout": HANDSHAKE_TIMEOUT,
         },
         other_sections={"limits": {"max_message_bytes": MAX_MESSAGE_BYTES}},
@@ -281,3 +283,25 @@ async def test_a_message_over_max_message_bytes_is_refused(
         # The connection goes on serving calls of a permitted size.
         assert await get_version(channel)
     assert daemon.process.poll() is None
+
+
+async def test_sasl_clients_at_once_are_bounded(served: tuple[RemoteSetup, DaemonProcess]) -> None:
+    setup, _ = served
+    async with contextlib.AsyncExitStack() as stack:
+        for _ in range(MAX_SASL_CLIENTS):
+            channel = await stack.enter_async_context(scram_channel(setup))
+            assert await get_version(channel)
+        _, writer, refusal = await _greeting(setup.sasl_port)
+        writer.close()
+        assert wire.split_kind(refusal) == (wire.FAILURE, b"too many clients; try again later")
+    # Places are given back as clients leave (the daemon notices within moments).
+    for _ in range(100):
+        try:
+            async with scram_channel(setup) as channel:
+                assert await get_version(channel)
+            break
+        except AuthenticationFailed as err:
+            assert "too many clients" in str(err)
+            await asyncio.sleep(0.1)
+    else:
+        pytest.fail("the SASL places were not given back")
