@@ -178,7 +178,7 @@ class LocalRelay:
             if upstream is not None:
                 await upstream.close()
                 self._upstreams.discard(upstream)
-            await _close_writer(writer)
+            await close_stream(writer)
             self._clients.discard(writer)
 
     async def _shutdown(self) -> None:
@@ -201,15 +201,21 @@ class LocalRelay:
             with contextlib.suppress(Exception):
                 await upstream.close()
         for writer in list(self._clients):
-            await _close_writer(writer)
+            await close_stream(writer)
         self._upstreams.clear()
         self._clients.clear()
 
 
-async def _close_writer(writer: asyncio.StreamWriter) -> None:
+async def close_stream(writer: asyncio.StreamWriter) -> None:
+    """Close writer and wait until it is closed.
+
+    The wait is shielded: every wait_closed() of a stream awaits the protocol's one
+    close future, so a task cancelled while waiting would cancel that future, and
+    each later wait (another task closing the same stream) would raise CancelledError.
+    """
     writer.close()
     with contextlib.suppress(ConnectionError, OSError):
-        await writer.wait_closed()
+        await asyncio.shield(writer.wait_closed())
 
 
 async def _join(

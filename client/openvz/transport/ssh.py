@@ -141,7 +141,8 @@ class SshUpstream:
         try:
             async with asyncio.timeout(2):
                 with contextlib.suppress(ConnectionError, OSError):
-                    await process.stdin.wait_closed()
+                    # Shielded for the reason close_stream() gives.
+                    await asyncio.shield(process.stdin.wait_closed())
                 await process.stdout.read()
                 # wait(), not await: a reader cancelled by someone else must not abort this.
                 await asyncio.wait([self._stderr_task])
