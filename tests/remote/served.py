@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import subprocess
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -16,19 +17,25 @@ from pathlib import Path
 from openvzd.access import Level
 from openvzd.remote.passwords import make_entry, write_db
 
-from tests.daemon_process import BIN, DaemonProcess, free_port, start_daemon
+from tests.daemon_process import BIN, DaemonProcess, start_daemon
 from tests.remote.pki import Issued, issue, make_ca, write_client_pki
 from tests.remote.realm import REALM, SERVICE_HOST, Realm
 from tests.remote.sshd import Sshd
 
 HELPER = str(BIN / "openvzd-ssh-helper")
+# What openvzd logs once a remote listener is bound (daemon.py, _start_remote).
+_TLS_BOUND = re.compile(r"TLS listener on [^ ]+:(\d+)$", re.MULTILINE)
+_SASL_BOUND = re.compile(r"TCP\+SASL listener on [^ ]+:(\d+)$", re.MULTILINE)
 SCRAM_PASSWORD = "correct horse battery"
 TomlValue = bool | int | float | str | list[str]
 
 
-@dataclass(frozen=True)
+@dataclass
 class RemoteSetup:
     """Where the daemon's files are and how clients reach it.
+
+    The listeners bind port 0 (no race with other processes for a "free" port);
+    running_remote_daemon() fills in tls_port and sasl_port from the daemon's log.
 
     Identities: TLS admin (rw) and viewer (ro); Kerberos alice (rw), bob (ro),
     carol (known to the KDC, not to the daemon); SCRAM admin (rw), viewer (ro).
@@ -115,11 +122,10 @@ def write_remote_config(
     password_file = base / "password"
     password_file.write_text(SCRAM_PASSWORD + "\n")
     password_file.chmod(0o600)
-    tls_port, sasl_port = free_port(), free_port()
     tls_section: dict[str, TomlValue] = {
         "enabled": True,
         "address": "127.0.0.1",
-        "port": tls_port,
+        "port": 0,
         "ca_file": str(pki / "ca.pem"),
         "cert_file": str(server_cert),
         "key_file": str(server_key),
@@ -130,7 +136,7 @@ def write_remote_config(
     sasl_section: dict[str, TomlValue] = {
         "enabled": True,
         "address": "127.0.0.1",
-        "port": sasl_port,
+        "port": 0,
         "mechanisms": ["GSSAPI", "SCRAM-SHA-256"],
         "keytab": str(realm.server_keytab),
         "password_db": str(base / "passwd.db"),
@@ -150,8 +156,8 @@ def write_remote_config(
         ca=ca,
         server_cert=server_cert,
         server_key=server_key,
-        tls_port=tls_port,
-        sasl_port=sasl_port,
+        tls_port=int(str(tls_section["port"])),
+        sasl_port=int(str(sasl_section["port"])),
         admin_pki=admin,
         viewer_pki=viewer,
         password_file=password_file,
@@ -161,9 +167,11 @@ def write_remote_config(
 
 @contextlib.contextmanager
 def running_remote_daemon(setup: RemoteSetup) -> Iterator[DaemonProcess]:
-    """The daemon with the realm's krb5.conf (its keytab is named in [sasl])."""
+    """The daemon with the realm's krb5.conf (its keytab is named in [sasl]); sets
+    setup's ports to those the listeners bound."""
     daemon = start_daemon(setup.sim_dir, env=setup.realm.env)
     try:
+        setup.tls_port, setup.sasl_port = bound_ports(daemon)
         yield daemon
     finally:
         with contextlib.suppress(subprocess.TimeoutExpired):
@@ -171,6 +179,14 @@ def running_remote_daemon(setup: RemoteSetup) -> Iterator[DaemonProcess]:
         if daemon.process.poll() is None:
             daemon.process.kill()
             daemon.process.wait(timeout=10)
+
+
+def bound_ports(daemon: DaemonProcess) -> tuple[int, int]:
+    """The (TLS, SASL) ports the running daemon listens on; 0 for a listener it lacks."""
+    log = daemon.log()
+    found = [pattern.search(log) for pattern in (_TLS_BOUND, _SASL_BOUND)]
+    tls, sasl = (int(match.group(1)) if match else 0 for match in found)
+    return tls, sasl
 
 
 def ovzsh(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import socket
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -116,7 +117,7 @@ async def test_the_client_refuses_a_server_it_cannot_verify(
 
 
 def start_fails(sim_dir: Path, realm: Realm) -> str:
-    """openvzd's output when it refuses to start."""
+    """openvzd's output when it refuses to start (cleanly: exit status 1, no traceback)."""
     process = subprocess.run(
         [str(BIN / "openvzd"), "--simulate", str(sim_dir), "--sim-delays", "none"],
         capture_output=True,
@@ -126,7 +127,9 @@ def start_fails(sim_dir: Path, realm: Realm) -> str:
         env={**os.environ, **realm.env, "GRPC_VERBOSITY": "NONE"},
     )
     assert process.returncode == 1, process
-    return process.stderr + process.stdout
+    output = process.stderr + process.stdout
+    assert "Traceback" not in output, output  # a refusal, not a crash
+    return output
 
 
 @pytest.mark.parametrize(
@@ -231,3 +234,26 @@ def test_no_tcp_listener_unless_configured(tmp_path: Path, realm: Realm) -> None
     setup = write_remote_config(tmp_path / "remote", realm)
     with running_remote_daemon(setup) as remote:
         assert listening_tcp_ports(remote.process.pid) == {setup.tls_port, setup.sasl_port}
+
+
+@pytest.mark.parametrize(
+    ("section", "message"),
+    [("tls", "[tls] cannot listen on 127.0.0.1:"), ("sasl", "address already in use")],
+)
+def test_a_port_in_use_is_a_clear_refusal_to_start(
+    section: str, message: str, tmp_path: Path, realm: Realm
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        setup = write_remote_config(tmp_path, realm, **{section: {"port": port}})
+        output = start_fails(setup.sim_dir, realm)
+    assert message in output, output
+
+
+@pytest.mark.parametrize("section", ["tls", "sasl"])
+def test_a_port_out_of_range_is_refused(section: str, tmp_path: Path, realm: Realm) -> None:
+    setup = write_remote_config(tmp_path, realm, **{section: {"port": 70000}})
+    output = start_fails(setup.sim_dir, realm)
+    assert "port = 70000: use a TCP port" in output, output

@@ -18,8 +18,9 @@ from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from openvz.transport import open_tls_aio_channel
 from openvz.v1 import events_pb2, events_pb2_grpc
 
-from tests.daemon_process import BIN, DaemonProcess, free_port, running_daemon
+from tests.daemon_process import BIN, DaemonProcess, running_daemon
 from tests.remote.pki import Issued, issue, make_ca, write_client_pki
+from tests.remote.served import bound_ports
 from tests.remote.standin import get_version
 
 
@@ -34,7 +35,7 @@ def _ovzsh(uri: str, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.fixture
-def tls_sim(tmp_path: Path) -> tuple[Path, int, Path, Path]:
+def tls_sim(tmp_path: Path) -> tuple[Path, Path, Path]:
     ca = make_ca("openvzd test CA")
     server = issue(ca, "openvzd server", server=True, hosts=("127.0.0.1", "localhost"))
     pki = tmp_path / "pki"
@@ -43,14 +44,13 @@ def tls_sim(tmp_path: Path) -> tuple[Path, int, Path, Path]:
     server.write(pki / "server.pem", pki / "server.key")
     admin = write_client_pki(tmp_path / "admin", ca, issue(ca, "admin", server=False))
     viewer = write_client_pki(tmp_path / "viewer", ca, issue(ca, "viewer", server=False))
-    port = free_port()
     sim = tmp_path / "sim"
     sim.mkdir()
     (sim / "openvzd.toml").write_text(
         f"""[tls]
 enabled = true
 address = "127.0.0.1"
-port = {port}
+port = 0
 ca_file = "{pki / "ca.pem"}"
 cert_file = "{pki / "server.pem"}"
 key_file = "{pki / "server.key"}"
@@ -58,14 +58,15 @@ allowed_dn = ["CN=admin,*", "CN=viewer,*"]
 readonly_dn = ["CN=viewer,*"]
 """
     )
-    return sim, port, admin, viewer
+    return sim, admin, viewer
 
 
 def test_ovzsh_over_tls_with_full_and_read_only_identities(
-    tls_sim: tuple[Path, int, Path, Path],
+    tls_sim: tuple[Path, Path, Path],
 ) -> None:
-    sim, port, admin, viewer = tls_sim
+    sim, admin, viewer = tls_sim
     with running_daemon(sim) as daemon:
+        port, _ = bound_ports(daemon)
         admin_uri = f"openvz://127.0.0.1:{port}/system?pkipath={admin}"
         viewer_uri = f"openvz://127.0.0.1:{port}/system?pkipath={viewer}"
         defined = _ovzsh(admin_uri, "define", str(daemon.sim_dir / "example-150.xml"))
@@ -78,8 +79,8 @@ def test_ovzsh_over_tls_with_full_and_read_only_identities(
         assert _ovzsh(admin_uri, "destroy", "150").returncode == 0
 
 
-def test_bad_server_certificate_refuses_to_start(tls_sim: tuple[Path, int, Path, Path]) -> None:
-    sim, _, _, _ = tls_sim
+def test_bad_server_certificate_refuses_to_start(tls_sim: tuple[Path, Path, Path]) -> None:
+    sim, _, _ = tls_sim
     text = (sim / "openvzd.toml").read_text().replace("server.key", "missing.key")
     (sim / "openvzd.toml").write_text(text)
     process = subprocess.run(
@@ -94,18 +95,19 @@ def test_bad_server_certificate_refuses_to_start(tls_sim: tuple[Path, int, Path,
 
 
 async def test_sighup_serves_new_certificates_and_keeps_established_clients(
-    tls_sim: tuple[Path, int, Path, Path],
+    tls_sim: tuple[Path, Path, Path],
 ) -> None:
     """After SIGHUP a new client is shown the renewed server certificate, while a
     client connected before keeps its connection: its open event stream goes on
     delivering, and its next call is served."""
-    sim, port, admin, _ = tls_sim
+    sim, admin, _ = tls_sim
     pki = sim.parent / "pki"
     ca = Issued(
         x509.load_pem_x509_certificate((pki / "ca.pem").read_bytes()),
         cast(ec.EllipticCurvePrivateKey, load_pem_private_key((pki / "ca.key").read_bytes(), None)),
     )
     with running_daemon(sim) as daemon:
+        port, _ = bound_ports(daemon)
         async with open_tls_aio_channel("127.0.0.1", port, {"pkipath": str(admin)}) as channel:
             assert await get_version(channel)
             watch = events_pb2_grpc.EventsStub(channel).Watch(events_pb2.WatchRequest())

@@ -213,10 +213,12 @@ async def start_tls_server(
 ) -> TlsListener:
     """Check the certificates, then serve add_servicers' services over mutual TLS.
 
-    Raises CertificateProblem (the daemon should refuse to start) and OSError-like
-    RuntimeError when the address cannot be bound. An empty allow-list is served
+    Raises CertificateProblem (the daemon should refuse to start) and OSError when
+    the address cannot be bound. An empty allow-list is served
     but admits nobody, and a warning says so.
     """
+    if not 0 <= settings.port <= 65535:
+        raise OSError(f"[tls] port = {settings.port}: use a TCP port, 1 to 65535")
     certificates = check_server_certificates(
         settings.ca_file, settings.cert_file, settings.key_file
     )
@@ -235,7 +237,14 @@ async def start_tls_server(
         pending.fetch,  # type: ignore[arg-type]  # grpc documents None as "keep the current"
         require_client_authentication=True,
     )
-    port = server.add_secure_port(_address(settings.address, settings.port), credentials)
+    address = _address(settings.address, settings.port)
+    try:
+        port = server.add_secure_port(address, credentials)
+    except RuntimeError:  # grpc says only "Failed to bind"
+        raise OSError(
+            f"[tls] cannot listen on {address}: the port is in use, or the address is not "
+            "one of this host's; change [tls] address or port"
+        ) from None
     await server.start()
     log.info("TLS listener on %s port %d, serving %s", settings.address, port, certificates.subject)
     return TlsListener(server, port, settings, guard, certificates, pending)
