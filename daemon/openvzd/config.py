@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from openvzd.remote.settings import SaslSettings, TlsSettings
+from openvzd.remote.settings import REMOTE_DEFAULTS_DOC, SaslSettings, TlsSettings
 
 DEFAULT_CONFIG_PATH = Path("/etc/openvzd/openvzd.toml")
 
@@ -88,6 +88,8 @@ level = "info"
 # are fixed when the listeners open: a change is logged and waits for a restart.
 # A file that cannot be used is refused whole and the running configuration kept.
 """
+# The remote listeners' sections live with their code (openvzd.remote.settings).
+DEFAULTS_DOC += "\n" + REMOTE_DEFAULTS_DOC
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
 LIVE_SECTIONS = ("timeouts", "jobs", "monitor", "log", "tools")

@@ -280,6 +280,15 @@ class Daemon:
         self._add_servicers(server)
         return server
 
+    async def stop_listeners(self) -> None:
+        """After a failed start: stop the listeners that did start, which grpc would
+        otherwise try to stop when collected, after the loop is gone (tracebacks)."""
+        if self._sasl is not None:
+            await self._sasl.stop()
+        if self._tls is not None:
+            await self._tls.stop(None)
+        await asyncio.gather(*(server.stop(None) for server in self._servers))
+
     async def stop(self) -> None:
         self.notifier.stopping()
         log.info("stopping: no new calls; running jobs get %.0f s", self.config.jobs.stop_grace)
@@ -323,6 +332,7 @@ async def run(
         await daemon.start()
     except (InstanceLocked, VzError, ConfigError, OSError) as err:
         log.error("cannot start: %s", getattr(err, "message", None) or err)
+        await daemon.stop_listeners()
         return 1
     if tour:
         print_tour(config, config.paths.host_root.parent)

@@ -108,13 +108,29 @@ def server_options(
         ("grpc.max_send_message_length", max_message_bytes),
         ("grpc.so_reuseport", 0),
         ("grpc.max_concurrent_streams", max_calls_per_connection),
-        ("grpc.keepalive_time_ms", 60_000),
-        ("grpc.keepalive_timeout_ms", 20_000),
+        *keepalive_options(interval=60.0, timeout=20.0),
         ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
     ]
     if max_connections:
         options.append(("grpc.max_allowed_incoming_connections", max_connections))
     return options
+
+
+def keepalive_options(interval: float, timeout: float) -> tuple[tuple[str, int], ...]:
+    """Ping each client connection after `interval` seconds without traffic, and
+    close it when the answer takes longer than `timeout` seconds.
+
+    grpc waits for a ping's answer for grpc.http2.ping_timeout_ms (one minute by
+    default), not keepalive_timeout_ms, so both are set; idle connections are
+    pinged too, or a vanished client would hold its place in max_clients forever.
+    """
+    timeout_ms = int(timeout * 1000)
+    return (
+        ("grpc.keepalive_time_ms", int(interval * 1000)),
+        ("grpc.keepalive_timeout_ms", timeout_ms),
+        ("grpc.http2.ping_timeout_ms", timeout_ms),
+        ("grpc.keepalive_permit_without_calls", 1),
+    )
 
 
 class SystemdNotifier:

@@ -1,8 +1,10 @@
-"""A stand-in for the daemon's two unix sockets.
+"""A stand-in for the daemon's two unix sockets, for in-process tests of the
+listeners and transports (test_tls, test_sasl_*, test_ssh, test_all_uris).
 
-The real daemon is wired to these transports by the lead; until then the tests
-serve a tiny Host.GetVersion and Domains.Start on a read-write and a read-only
-(access.ReadOnlyInterceptor) unix socket, exactly as the daemon lays them out.
+It serves a tiny Host.GetVersion and Domains.Start on a read-write and a
+read-only (access.ReadOnlyInterceptor) unix socket, as the daemon lays them out,
+so a test can see which socket a call reached. The real daemon is tested over
+every transport in test_daemon_*.py.
 """
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
 """The same commands over all five URI forms.
 
-The client library's URI parser (client/openvz/uri.py) is written concurrently;
-this test maps each form to what that parser yields (transport, host, port,
-user, params) and opens it through openvz.transport.open_remote_async, the one
-call the library makes. The daemon stand-in serves the unix sockets; TLS serves
-the stand-in's services directly.
+Each form is mapped to what the URI parser (client/openvz/uri.py) yields
+(transport, host, port, user, params) and opened through
+openvz.transport.open_remote_async, the one call the library makes, against the
+in-process listeners and the daemon stand-in. test_daemon_uris.py does the same
+with ovzsh against the real daemon.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import grpc
 import pytest
 from openvz.transport import open_remote_async
 from openvz.transport import sasl_wire as wire
+from openvz.transport.ssh import ssh_argv
 from openvzd.access import Level
 from openvzd.remote.passwords import make_entry, write_db
 from openvzd.remote.sasl_server import start_sasl_server
@@ -157,3 +158,17 @@ async def test_the_same_commands_over_every_uri(uri: str, openers: dict[str, Ope
     finally:
         await channel.close()
         close()
+
+
+def test_a_uri_without_a_port_reaches_the_daemons_default_ports() -> None:
+    from openvz.transport import DEFAULT_SASL_PORT, DEFAULT_TLS_PORT
+    from openvz.transport.tls import target_of
+    from openvzd.remote import settings
+
+    assert (
+        settings.TlsSettings().port,
+        settings.SaslSettings().port,
+    ) == (DEFAULT_TLS_PORT, DEFAULT_SASL_PORT)
+    assert target_of("node1.example.com", None) == "node1.example.com:16520"
+    assert target_of("::1", None) == "[::1]:16520"
+    assert "-p" not in ssh_argv("node1.example.com", None, None, {})

@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
 import signal
+import socket
+import ssl
 import subprocess
 import time
 from pathlib import Path
+from typing import cast
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import load_pem_private_key
+from openvz.transport import open_tls_aio_channel
+from openvz.v1 import events_pb2, events_pb2_grpc
 
-from tests.daemon_process import BIN, free_port, running_daemon
-from tests.remote.pki import issue, make_ca, write_client_pki
+from tests.daemon_process import BIN, DaemonProcess, running_daemon
+from tests.remote.pki import Issued, issue, make_ca, write_client_pki
+from tests.remote.served import bound_ports
+from tests.remote.standin import get_version
 
 
 def _ovzsh(uri: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -24,23 +35,22 @@ def _ovzsh(uri: str, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.fixture
-def tls_sim(tmp_path: Path) -> tuple[Path, int, Path, Path]:
+def tls_sim(tmp_path: Path) -> tuple[Path, Path, Path]:
     ca = make_ca("openvzd test CA")
     server = issue(ca, "openvzd server", server=True, hosts=("127.0.0.1", "localhost"))
     pki = tmp_path / "pki"
     pki.mkdir()
-    (pki / "ca.pem").write_bytes(ca.cert_pem)
+    ca.write(pki / "ca.pem", pki / "ca.key")
     server.write(pki / "server.pem", pki / "server.key")
     admin = write_client_pki(tmp_path / "admin", ca, issue(ca, "admin", server=False))
     viewer = write_client_pki(tmp_path / "viewer", ca, issue(ca, "viewer", server=False))
-    port = free_port()
     sim = tmp_path / "sim"
     sim.mkdir()
     (sim / "openvzd.toml").write_text(
         f"""[tls]
 enabled = true
 address = "127.0.0.1"
-port = {port}
+port = 0
 ca_file = "{pki / "ca.pem"}"
 cert_file = "{pki / "server.pem"}"
 key_file = "{pki / "server.key"}"
@@ -48,14 +58,15 @@ allowed_dn = ["CN=admin,*", "CN=viewer,*"]
 readonly_dn = ["CN=viewer,*"]
 """
     )
-    return sim, port, admin, viewer
+    return sim, admin, viewer
 
 
 def test_ovzsh_over_tls_with_full_and_read_only_identities(
-    tls_sim: tuple[Path, int, Path, Path],
+    tls_sim: tuple[Path, Path, Path],
 ) -> None:
-    sim, port, admin, viewer = tls_sim
+    sim, admin, viewer = tls_sim
     with running_daemon(sim) as daemon:
+        port, _ = bound_ports(daemon)
         admin_uri = f"openvz://127.0.0.1:{port}/system?pkipath={admin}"
         viewer_uri = f"openvz://127.0.0.1:{port}/system?pkipath={viewer}"
         defined = _ovzsh(admin_uri, "define", str(daemon.sim_dir / "example-150.xml"))
@@ -68,8 +79,8 @@ def test_ovzsh_over_tls_with_full_and_read_only_identities(
         assert _ovzsh(admin_uri, "destroy", "150").returncode == 0
 
 
-def test_bad_server_certificate_refuses_to_start(tls_sim: tuple[Path, int, Path, Path]) -> None:
-    sim, _, _, _ = tls_sim
+def test_bad_server_certificate_refuses_to_start(tls_sim: tuple[Path, Path, Path]) -> None:
+    sim, _, _ = tls_sim
     text = (sim / "openvzd.toml").read_text().replace("server.key", "missing.key")
     (sim / "openvzd.toml").write_text(text)
     process = subprocess.run(
@@ -83,12 +94,66 @@ def test_bad_server_certificate_refuses_to_start(tls_sim: tuple[Path, int, Path,
     assert "[tls]" in process.stderr and "missing.key" in process.stderr
 
 
-def test_sighup_keeps_serving(tls_sim: tuple[Path, int, Path, Path]) -> None:
-    sim, port, admin, _ = tls_sim
+async def test_sighup_serves_new_certificates_and_keeps_established_clients(
+    tls_sim: tuple[Path, Path, Path],
+) -> None:
+    """After SIGHUP a new client is shown the renewed server certificate, while a
+    client connected before keeps its connection: its open event stream goes on
+    delivering, and its next call is served."""
+    sim, admin, _ = tls_sim
+    pki = sim.parent / "pki"
+    ca = Issued(
+        x509.load_pem_x509_certificate((pki / "ca.pem").read_bytes()),
+        cast(ec.EllipticCurvePrivateKey, load_pem_private_key((pki / "ca.key").read_bytes(), None)),
+    )
     with running_daemon(sim) as daemon:
-        daemon.process.send_signal(signal.SIGHUP)
-        time.sleep(0.5)
-        assert (
-            _ovzsh(f"openvz://127.0.0.1:{port}/system?pkipath={admin}", "hostname").returncode == 0
-        )
-        assert "TLS certificates reloaded" in daemon.log()
+        port, _ = bound_ports(daemon)
+        async with open_tls_aio_channel("127.0.0.1", port, {"pkipath": str(admin)}) as channel:
+            assert await get_version(channel)
+            watch = events_pb2_grpc.EventsStub(channel).Watch(events_pb2.WatchRequest())
+            try:
+                issue(
+                    ca,
+                    "openvzd server renewed",
+                    server=True,
+                    hosts=("127.0.0.1", "localhost"),
+                ).write(pki / "server.pem", pki / "server.key")
+                daemon.process.send_signal(signal.SIGHUP)
+                assert await asyncio.to_thread(wait_for_log, daemon, "TLS certificates reloaded")
+                assert presented_subject(port, pki / "ca.pem") == (
+                    "CN=openvzd server renewed,O=openvzd test"
+                )
+                defined = await asyncio.to_thread(
+                    _ovzsh,
+                    f"openvz:///system?socket={daemon.rw_socket}",
+                    "define",
+                    str(daemon.sim_dir / "example-150.xml"),
+                )
+                assert defined.returncode == 0, defined.stderr
+                event = await asyncio.wait_for(watch.read(), 30)
+                assert isinstance(event, events_pb2.Event) and event.lifecycle.veid == 150
+                assert await get_version(channel)
+            finally:
+                watch.cancel()
+
+
+def wait_for_log(daemon: DaemonProcess, text: str, timeout: float = 30.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if text in daemon.log():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def presented_subject(port: int, ca_file: Path) -> str:
+    """The subject of the certificate a new TLS connection is shown (no client
+    certificate needed to see it: the server speaks first)."""
+    context = ssl.create_default_context(cafile=ca_file)
+    with (
+        socket.create_connection(("127.0.0.1", port), 10) as raw,
+        context.wrap_socket(raw, server_hostname="127.0.0.1") as tls,
+    ):
+        der = tls.getpeercert(binary_form=True)
+    assert der is not None
+    return x509.load_der_x509_certificate(der).subject.rfc4514_string()

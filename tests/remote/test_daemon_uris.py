@@ -1,165 +1,159 @@
 """The same ovzsh commands over all five URI forms, against the real openvzd.
 
-The daemon serves TLS and TCP+SASL (SCRAM, cleartext explicitly allowed) from
-DIR/openvzd.toml; SSH goes through a real sshd on loopback to
-openvzd-ssh-helper, which bridges to the daemon's unix sockets.
+The daemon serves TLS and TCP+SASL (GSSAPI with the test realm's tickets, and
+SCRAM with cleartext explicitly allowed) from its openvzd.toml; SSH goes through
+a real sshd on loopback to openvzd-ssh-helper, which joins the daemon's unix
+sockets. Each form is used by a full and by a read-only identity.
 """
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
+import grpc
 import pytest
-from openvzd.access import Level
-from openvzd.remote.passwords import make_entry, write_db
+from openvz.transport import SshTunnel
+from openvz.v1 import events_pb2, events_pb2_grpc
+from openvzd.listeners import MAX_CALLS_PER_CONNECTION
 
-from tests.daemon_process import BIN, DaemonProcess, free_port, running_daemon
-from tests.remote.pki import issue, make_ca, write_client_pki
+from tests.daemon_process import DaemonProcess
+from tests.remote.realm import Realm
+from tests.remote.served import (
+    HELPER,
+    RemoteSetup,
+    ovzsh,
+    running_remote_daemon,
+    ssh_uri,
+    write_remote_config,
+)
 from tests.remote.sshd import Sshd
-from tests.remote.test_ssh import HELPER
+from tests.remote.standin import channel_through, get_version
+
+pytest.importorskip("gssapi")
+
+Identity = tuple[str, dict[str, str]]  # URI, and the environment ovzsh runs in
 
 
 @pytest.fixture(scope="module")
 def served(
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[tuple[DaemonProcess, dict[str, tuple[str, str]]]]:
-    base = tmp_path_factory.mktemp("uris")
-    ca = make_ca("uri test CA")
-    server = issue(ca, "openvzd", server=True, hosts=("127.0.0.1",))
-    server.write(base / "server.pem", base / "server.key")
-    (base / "ca.pem").write_bytes(ca.cert_pem)
-    admin = write_client_pki(base / "admin", ca, issue(ca, "admin", server=False))
-    viewer = write_client_pki(base / "viewer", ca, issue(ca, "viewer", server=False))
-    write_db(
-        base / "passwd.db",
-        {
-            "admin": make_entry("admin", "pw", Level.READ_WRITE),
-            "viewer": make_entry("viewer", "pw", Level.READ_ONLY),
-        },
-    )
-    (base / "pw").write_text("pw\n")
-    tls_port, sasl_port = free_port(), free_port()
-    sim = base / "sim"
-    sim.mkdir()
-    (sim / "openvzd.toml").write_text(f"""[tls]
-enabled = true
-address = "127.0.0.1"
-port = {tls_port}
-ca_file = "{base / "ca.pem"}"
-cert_file = "{base / "server.pem"}"
-key_file = "{base / "server.key"}"
-allowed_dn = ["CN=admin,*", "CN=viewer,*"]
-readonly_dn = ["CN=viewer,*"]
-
-[sasl]
-enabled = true
-address = "127.0.0.1"
-port = {sasl_port}
-mechanisms = ["SCRAM-SHA-256"]
-password_db = "{base / "passwd.db"}"
-allow_cleartext = true
-allowed_users = ["admin", "viewer"]
-""")
-    with running_daemon(sim) as daemon:
-        yield (
-            daemon,
-            {
-                "tls": (
-                    f"openvz://127.0.0.1:{tls_port}/system?pkipath={admin}",
-                    f"openvz://127.0.0.1:{tls_port}/system?pkipath={viewer}",
-                ),
-                "tcp": (
-                    f"openvz+tcp://admin@127.0.0.1:{sasl_port}/system?password_file={base / 'pw'}",
-                    f"openvz+tcp://viewer@127.0.0.1:{sasl_port}/system?password_file={base / 'pw'}",
-                ),
-            },
-        )
-
-
-def _ovzsh(uri: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(BIN / "ovzsh"), "-c", uri, *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-
-
-def _uris(
-    served: tuple[DaemonProcess, dict[str, tuple[str, str]]], sshd: Sshd
-) -> dict[str, tuple[str, str]]:
-    daemon, remote = served
-    ssh = (
-        f"openvz+ssh://{sshd.user}@127.0.0.1:{sshd.port}/system?keyfile={sshd.client_key}"
-        f"&known_hosts={sshd.known_hosts}&command={HELPER}&socket="
-    )
-    return {
-        "openvz:///system": (
-            f"openvz:///system?socket={daemon.rw_socket}",
-            f"openvz:///system?socket={daemon.rw_socket}&readonly",
-        ),
-        "openvz+unix:///system": (
-            f"openvz+unix:///system?socket={daemon.rw_socket}",
-            f"openvz+unix:///system?socket={daemon.ro_socket}",
-        ),
-        "openvz://host/system": remote["tls"],
-        "openvz+tcp://host/system": remote["tcp"],
-        "openvz+ssh://user@host/system": (f"{ssh}{daemon.rw_socket}", f"{ssh}{daemon.ro_socket}"),
-    }
+    tmp_path_factory: pytest.TempPathFactory, realm: Realm
+) -> Iterator[tuple[RemoteSetup, DaemonProcess]]:
+    setup = write_remote_config(tmp_path_factory.mktemp("uris"), realm)
+    with running_remote_daemon(setup) as daemon:
+        yield setup, daemon
 
 
 FORMS = [
     "openvz:///system",
     "openvz+unix:///system",
     "openvz://host/system",
-    "openvz+tcp://host/system",
+    "openvz+tcp://host/system (GSSAPI)",
+    "openvz+tcp://host/system (SCRAM)",
     "openvz+ssh://user@host/system",
 ]
 
 
+def identities(
+    form: str, setup: RemoteSetup, daemon: DaemonProcess, sshd: Sshd
+) -> tuple[Identity, Identity]:
+    """The (full, read-only) identities of one form."""
+    alice, bob = setup.kerberos_env("alice"), setup.kerberos_env("bob")
+    rw, ro = daemon.rw_socket, daemon.ro_socket
+    return {
+        "openvz:///system": (
+            (f"openvz:///system?socket={rw}", alice),
+            (f"openvz:///system?socket={rw}&readonly", alice),
+        ),
+        "openvz+unix:///system": (
+            (f"openvz+unix:///system?socket={rw}", alice),
+            (f"openvz+unix:///system?socket={ro}", alice),
+        ),
+        "openvz://host/system": ((setup.tls_uri(), alice), (setup.tls_uri(True), alice)),
+        "openvz+tcp://host/system (GSSAPI)": (
+            (setup.gssapi_uri(), alice),
+            (setup.gssapi_uri(), bob),
+        ),
+        "openvz+tcp://host/system (SCRAM)": (
+            (setup.scram_uri(), alice),
+            (setup.scram_uri(True), alice),
+        ),
+        # ?readonly with the read-write socket named: the helper takes its read-only sibling.
+        "openvz+ssh://user@host/system": (
+            (ssh_uri(sshd, rw), alice),
+            (ssh_uri(sshd, rw) + "&readonly", alice),
+        ),
+    }[form]
+
+
 @pytest.mark.parametrize("form", FORMS)
 def test_same_commands_over_every_uri(
-    form: str, served: tuple[DaemonProcess, dict[str, tuple[str, str]]], sshd: Sshd
+    form: str, served: tuple[RemoteSetup, DaemonProcess], sshd: Sshd
 ) -> None:
-    daemon, _ = served
-    full, read_only = _uris(served, sshd)[form]
-    veid = str(400 + FORMS.index(form))
-    example = (
+    setup, daemon = served
+    (full, full_env), (read_only, read_only_env) = identities(form, setup, daemon, sshd)
+    index = FORMS.index(form)
+    veid = str(400 + index)
+    xml = daemon.sim_dir / f"ct{veid}.xml"
+    xml.write_text(
         (daemon.sim_dir / "example-150.xml")
         .read_text()
         .replace("<name>150</name>", f"<name>{veid}</name>")
-        .replace("10.0.150.1", f"10.0.{FORMS.index(form)}.1")
+        .replace("10.0.150.1", f"10.0.{index}.1")
     )
-    xml = daemon.sim_dir / f"ct{veid}.xml"
-    xml.write_text(example)
-    for args in (["define", str(xml)], ["start", veid], ["destroy", veid]):
-        result = _ovzsh(full, *args)
+    for args in (["define", str(xml)], ["start", veid], ["dominfo", veid], ["destroy", veid]):
+        result = ovzsh(full, *args, env=full_env)
         assert result.returncode == 0, (form, args, result.stderr)
-    listed = _ovzsh(read_only, "list", "--all", "--name")
+    listed = ovzsh(read_only, "list", "--all", "--name", env=read_only_env)
     assert listed.returncode == 0, listed.stderr
     assert veid in listed.stdout.split()
-    refused = _ovzsh(read_only, "start", veid)
-    assert refused.returncode == 1
-    assert "read-only" in refused.stderr, refused.stderr
+    for change in (["start", veid], ["undefine", veid]):
+        refused = ovzsh(read_only, *change, env=read_only_env)
+        assert refused.returncode == 1
+        assert "read-only" in refused.stderr, (form, refused.stderr)
+    state = ovzsh(full, "domstate", veid, env=full_env)
+    assert state.stdout.strip() == "shut off", (form, state)
 
 
-def test_wrong_password_and_no_certificate_are_refused(
-    served: tuple[DaemonProcess, dict[str, tuple[str, str]]], tmp_path: Path
+def test_a_missing_client_certificate_is_named(
+    served: tuple[RemoteSetup, DaemonProcess], tmp_path: Path
 ) -> None:
-    _, remote = served
-    wrong = tmp_path / "wrong"
-    wrong.write_text("not the password\n")
-    full, _ = remote["tcp"]
-    refused = _ovzsh(full.split("?")[0] + f"?password_file={wrong}", "list")
-    assert refused.returncode == 1
-    assert "refused the login" in refused.stderr
-    tls, _ = remote["tls"]
+    setup, _ = served
     nobody = tmp_path / "nobody"
     nobody.mkdir()
-    (nobody / "cacert.pem").write_text((Path(tls.split("pkipath=")[1]) / "cacert.pem").read_text())
-    no_cert = _ovzsh(tls.split("?")[0] + f"?pkipath={nobody}", "list")
+    (nobody / "cacert.pem").write_bytes(setup.ca.cert_pem)
+    no_cert = ovzsh(f"openvz://127.0.0.1:{setup.tls_port}/system?pkipath={nobody}", "list")
     assert no_cert.returncode == 1
     assert "clientcert.pem" in no_cert.stderr
+
+
+async def test_in_flight_calls_over_one_ssh_connection_are_bounded(
+    served: tuple[RemoteSetup, DaemonProcess], sshd: Sshd
+) -> None:
+    """An SSH connection inherits the unix socket's per-connection call limit."""
+    _, daemon = served
+    params = {
+        "keyfile": str(sshd.client_key),
+        "known_hosts": str(sshd.known_hosts),
+        "command": HELPER,
+        "socket": str(daemon.rw_socket),
+    }
+    async with (
+        channel_through(SshTunnel("127.0.0.1", sshd.port, sshd.user, params)) as busy,
+        channel_through(SshTunnel("127.0.0.1", sshd.port, sshd.user, params)) as other,
+    ):
+        await get_version(busy)
+        watches = [
+            events_pb2_grpc.EventsStub(busy).Watch(events_pb2.WatchRequest())
+            for _ in range(MAX_CALLS_PER_CONNECTION)
+        ]
+        try:
+            with pytest.raises(grpc.aio.AioRpcError) as caught:
+                await get_version(busy, timeout=2)
+            assert caught.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+            assert await get_version(other)
+            watches.pop().cancel()
+            assert await get_version(busy)
+        finally:
+            for watch in watches:
+                watch.cancel()

@@ -13,7 +13,7 @@ import pytest
 from openvz.transport import AuthenticationFailed, SshTunnel, TransportError
 from openvz.transport.options import remote_channel_options
 from openvz.transport.ssh import remote_command, ssh_argv
-from openvzd.remote.ssh_helper import default_socket
+from openvzd.remote.ssh_helper import BadName, chosen_socket, default_socket, socket_of_name
 
 from tests.remote.sshd import Sshd
 from tests.remote.standin import (
@@ -124,3 +124,66 @@ def test_the_helper_finds_the_sockets_in_the_daemon_config(tmp_path: Path) -> No
     config.write_text('[paths]\nrun_dir = "/srv/run"\n')
     assert default_socket(config, readonly=False) == Path("/srv/run/openvzd.sock")
     assert default_socket(config, readonly=True) == Path("/srv/run/openvzd-ro.sock")
+
+
+async def test_name_picks_the_remote_uri_like_libvirt(sshd: Sshd, standin: StandInDaemon) -> None:
+    """?name= is the local URI the helper opens on the remote host; its ?readonly
+    leads to the read-only sibling of its ?socket=."""
+    base = {k: v for k, v in params(sshd, standin).items() if k != "socket"}
+    named = {**base, "name": f"openvz:///system?socket={standin.rw_socket}&readonly"}
+    async with channel_through(SshTunnel("127.0.0.1", sshd.port, sshd.user, named)) as ch:
+        assert await get_version(ch) == STANDIN_VERSION
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await start_domain(ch, 12)
+        assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    elsewhere = {**base, "name": "openvz://other.example/system"}
+    with pytest.raises(TransportError, match="not a local URI of this host"):
+        await SshTunnel("127.0.0.1", sshd.port, sshd.user, elsewhere).start_async()
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("openvz:///system", (None, False)),
+        ("openvz+unix:///system?readonly", (None, True)),
+        ("openvz:///system?socket=/run/x/openvzd.sock", (Path("/run/x/openvzd.sock"), False)),
+        ("openvz:///system?socket=/run/x/a.sock&readonly=1", (Path("/run/x/a.sock"), True)),
+    ],
+)
+def test_helper_names(name: str, expected: tuple[Path | None, bool]) -> None:
+    assert socket_of_name(name) == expected
+
+
+def test_a_read_only_request_never_reaches_a_read_write_socket(tmp_path: Path) -> None:
+    config = tmp_path / "openvzd.toml"
+    config.write_text('[paths]\nrun_dir = "/srv/run"\n')
+    rw, ro = Path("/run/x/openvzd.sock"), Path("/run/x/openvzd-ro.sock")
+    assert chosen_socket(rw, True, config) == ro
+    assert chosen_socket(ro, True, config) == ro
+    assert chosen_socket(rw, False, config) == rw
+    assert chosen_socket(None, True, config) == Path("/srv/run/openvzd-ro.sock")
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "qemu:///system",
+        "openvz://host/system",
+        "openvz:///session",
+        "openvz:///system?pkipath=/x",
+        "openvz:///system?socket=relative.sock",
+    ],
+)
+def test_helper_refuses_names_it_cannot_serve(name: str) -> None:
+    with pytest.raises(BadName):
+        socket_of_name(name)
+
+
+def test_name_goes_after_the_helper_options() -> None:
+    assert remote_command({"name": "-x", "readonly": "1"}) == "openvzd-ssh-helper --readonly -- -x"
+
+
+def test_no_tty_is_accepted_and_ssh_never_prompts() -> None:
+    argv = ssh_argv("example.com", None, None, {"no_tty": "1"})
+    assert "-T" in argv and "BatchMode=yes" in argv
+    assert argv == ssh_argv("example.com", None, None, {})

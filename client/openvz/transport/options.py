@@ -15,6 +15,8 @@ def remote_channel_options(max_message_bytes: int = 4 * 1024 * 1024) -> list[tup
         ("grpc.max_send_message_length", max_message_bytes),
         ("grpc.keepalive_time_ms", KEEPALIVE_MS),
         ("grpc.keepalive_timeout_ms", 10_000),
+        # grpc waits this long for a ping's answer; keepalive_timeout_ms alone does not.
+        ("grpc.http2.ping_timeout_ms", 10_000),
         # A new channel gets its own connection, never one cached for an old tunnel.
         ("grpc.use_local_subchannel_pool", 1),
     ]

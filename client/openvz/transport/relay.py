@@ -57,6 +57,11 @@ class LocalRelay:
         self._directory: Path | None = None
         self._server: asyncio.AbstractServer | None = None
         self._spare: tuple[Upstream, bytes] | None = None
+        # What _shutdown() must end: connection tasks, and what they may not have
+        # closed when cancelled mid-way.
+        self._connections: set[asyncio.Task[None]] = set()
+        self._upstreams: set[Upstream] = set()
+        self._clients: set[asyncio.StreamWriter] = set()
 
     @property
     def socket_path(self) -> Path:
@@ -148,7 +153,10 @@ class LocalRelay:
     def _accepted(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         # A plain callback, not a coroutine: Python 3.11's stream server logs a handler
         # task that is cancelled before it first runs, which close() may do.
-        asyncio.get_running_loop().create_task(self._serve(reader, writer))
+        self._clients.add(writer)
+        task = asyncio.get_running_loop().create_task(self._serve(reader, writer))
+        self._connections.add(task)
+        task.add_done_callback(self._connections.discard)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         upstream: Upstream | None = None
@@ -157,6 +165,7 @@ class LocalRelay:
                 (upstream, first), self._spare = self._spare, None
             else:
                 upstream, first = await self._first_bytes_from_new_upstream()
+            self._upstreams.add(upstream)
             writer.write(first)
             await _join(reader, writer, upstream)
         except TransportError as err:
@@ -168,25 +177,45 @@ class LocalRelay:
         finally:
             if upstream is not None:
                 await upstream.close()
-            writer.close()
+                self._upstreams.discard(upstream)
+            await close_stream(writer)
+            self._clients.discard(writer)
 
     async def _shutdown(self) -> None:
+        """End every connection and wait until each upstream and socket is closed,
+        so that nothing is left for the garbage collector once the loop is gone."""
         if self._server is not None:
             self._server.close()
         if self._spare is not None:
             await self._spare[0].close()
             self._spare = None
-        # The loop is the relay's own: every other task on it is a connection (or
-        # its ssh's stderr reader). A connection accepted while closing may start
-        # after a first round, hence a few rounds.
-        current = asyncio.current_task()
+        # A connection accepted while closing may start after a first round.
         for _ in range(5):
-            pending = [task for task in asyncio.all_tasks() if task is not current]
-            if not pending:
+            if not self._connections:
                 break
-            for task in pending:
+            for task in list(self._connections):
                 task.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
+            await asyncio.gather(*self._connections, return_exceptions=True)
+        # A task cancelled inside its finally left these behind.
+        for upstream in list(self._upstreams):
+            with contextlib.suppress(Exception):
+                await upstream.close()
+        for writer in list(self._clients):
+            await close_stream(writer)
+        self._upstreams.clear()
+        self._clients.clear()
+
+
+async def close_stream(writer: asyncio.StreamWriter) -> None:
+    """Close writer and wait until it is closed.
+
+    The wait is shielded: every wait_closed() of a stream awaits the protocol's one
+    close future, so a task cancelled while waiting would cancel that future, and
+    each later wait (another task closing the same stream) would raise CancelledError.
+    """
+    writer.close()
+    with contextlib.suppress(ConnectionError, OSError):
+        await asyncio.shield(writer.wait_closed())
 
 
 async def _join(

@@ -13,7 +13,6 @@ default "openvzd": the daemon's key is openvzd/HOST@REALM).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import getpass
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -22,7 +21,7 @@ from typing import Any
 from openvz.transport import sasl_wire as wire
 from openvz.transport.errors import AuthenticationFailed, TransportError
 from openvz.transport.ports import DEFAULT_SASL_PORT
-from openvz.transport.relay import LocalRelay
+from openvz.transport.relay import LocalRelay, close_stream
 
 DEFAULT_SERVICE = "openvzd"
 PasswordSource = Callable[[], str]
@@ -60,9 +59,7 @@ class SaslSession:
         )
 
     async def close(self) -> None:
-        self._writer.close()
-        with contextlib.suppress(ConnectionError, OSError):
-            await self._writer.wait_closed()
+        await close_stream(self._writer)
 
 
 class SaslTunnel(LocalRelay):

@@ -9,7 +9,9 @@ host key; use keys (or an agent) and a known_hosts entry.
 URI parameters, as in libvirt: keyfile, known_hosts, known_hosts_verify
 (normal | auto | ignore), no_tty (accepted; ssh never prompts anyway),
 command (the helper's path on the remote host), socket (the remote daemon
-socket), readonly (use the remote read-only socket).
+socket), readonly (use the remote read-only socket), name (the local URI the
+helper opens on the remote host, like virt-ssh-helper's argument; default
+openvz:///system, and its own ?socket= picks the socket there).
 """
 
 from __future__ import annotations
@@ -79,6 +81,9 @@ def remote_command(params: Mapping[str, str]) -> str:
         words.append("--readonly")
     if params.get("socket"):
         words += ["--socket", params["socket"]]
+    if params.get("name"):
+        # After "--": a name is never read as an option of the helper.
+        words += ["--", params["name"]]
     return shlex.join(words)
 
 
@@ -116,28 +121,34 @@ class SshUpstream:
         )
 
     async def close(self) -> None:
-        if self._process.returncode is None:
+        """End ssh and see each of its pipes to the end. Only then does asyncio close
+        the process transport, on this loop; left open, it is closed when collected,
+        after the relay's loop is gone, and raises "Event loop is closed" there.
+        Safe to call again after an interrupted call."""
+        process = self._process
+        if process.returncode is None:
             with contextlib.suppress(ProcessLookupError):
-                self._process.terminate()
+                process.terminate()
             try:
                 async with asyncio.timeout(3):
-                    await self._process.wait()
+                    await process.wait()
             except TimeoutError:
                 with contextlib.suppress(ProcessLookupError):
-                    self._process.kill()
-                await self._process.wait()
-        # Read both pipes to their end, so that asyncio closes the process transport
-        # now and not when it is collected after the relay's loop is gone.
-        assert self._process.stdout is not None and self._process.stdin is not None
-        self._process.stdin.close()
+                    process.kill()
+                await process.wait()
+        assert process.stdout is not None and process.stdin is not None
+        process.stdin.close()
         try:
             async with asyncio.timeout(2):
-                await self._process.stdout.read()
-                await self._stderr_task
+                with contextlib.suppress(ConnectionError, OSError):
+                    # Shielded for the reason close_stream() gives.
+                    await asyncio.shield(process.stdin.wait_closed())
+                await process.stdout.read()
+                # wait(), not await: a reader cancelled by someone else must not abort this.
+                await asyncio.wait([self._stderr_task])
         except TimeoutError:
             self._stderr_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._stderr_task
+            await asyncio.wait([self._stderr_task])
 
 
 def explain_ssh_failure(host: str, returncode: int | None, stderr: str) -> TransportError:

@@ -42,6 +42,8 @@ class SaslConfigError(Exception):
 
 
 def check_sasl_settings(settings: SaslSettings) -> None:
+    if not 0 <= settings.port <= 65535:
+        raise SaslConfigError(f"port = {settings.port}: use a TCP port, 1 to 65535")
     if not settings.mechanisms:
         raise SaslConfigError(
             "[sasl] mechanisms is empty: name GSSAPI and/or SCRAM-SHA-256, or disable [sasl]"

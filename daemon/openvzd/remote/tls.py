@@ -20,6 +20,7 @@ from typing import Any, TypeAlias
 import grpc
 
 from openvzd.access import Level, is_read
+from openvzd.listeners import keepalive_options
 from openvzd.remote.certs import ServerCertificates, check_server_certificates
 from openvzd.remote.identity import level_for
 from openvzd.remote.settings import TlsSettings
@@ -121,8 +122,7 @@ def tls_server_options(settings: TlsSettings, max_message_bytes: int) -> list[tu
         ("grpc.server_handshake_timeout_ms", int(settings.handshake_timeout * 1000)),
         ("grpc.max_allowed_incoming_connections", settings.max_clients),
         ("grpc.max_concurrent_streams", settings.max_calls_per_client),
-        ("grpc.keepalive_time_ms", int(settings.keepalive_interval * 1000)),
-        ("grpc.keepalive_timeout_ms", int(settings.keepalive_timeout * 1000)),
+        *keepalive_options(settings.keepalive_interval, settings.keepalive_timeout),
         # Clients ping at most every 30 s (openvz.transport); more often is abuse.
         ("grpc.http2.min_ping_interval_without_data_ms", 20_000),
         ("grpc.http2.max_ping_strikes", 3),
@@ -213,10 +213,12 @@ async def start_tls_server(
 ) -> TlsListener:
     """Check the certificates, then serve add_servicers' services over mutual TLS.
 
-    Raises CertificateProblem (the daemon should refuse to start) and OSError-like
-    RuntimeError when the address cannot be bound. An empty allow-list is served
+    Raises CertificateProblem (the daemon should refuse to start) and OSError when
+    the address cannot be bound. An empty allow-list is served
     but admits nobody, and a warning says so.
     """
+    if not 0 <= settings.port <= 65535:
+        raise OSError(f"[tls] port = {settings.port}: use a TCP port, 1 to 65535")
     certificates = check_server_certificates(
         settings.ca_file, settings.cert_file, settings.key_file
     )
@@ -235,7 +237,14 @@ async def start_tls_server(
         pending.fetch,  # type: ignore[arg-type]  # grpc documents None as "keep the current"
         require_client_authentication=True,
     )
-    port = server.add_secure_port(_address(settings.address, settings.port), credentials)
+    address = _address(settings.address, settings.port)
+    try:
+        port = server.add_secure_port(address, credentials)
+    except RuntimeError:  # grpc says only "Failed to bind"
+        raise OSError(
+            f"[tls] cannot listen on {address}: the port is in use, or the address is not "
+            "one of this host's; change [tls] address or port"
+        ) from None
     await server.start()
     log.info("TLS listener on %s port %d, serving %s", settings.address, port, certificates.subject)
     return TlsListener(server, port, settings, guard, certificates, pending)
