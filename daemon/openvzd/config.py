@@ -84,7 +84,8 @@ refresh_interval = 2.0
 level = "info"
 
 # SIGHUP re-reads this file. [timeouts], [jobs], [monitor], [log] and [tools] (when
-# the new tools exist) apply at once; [paths], [sockets], [limits], [tls] and [sasl]
+# the new tools exist) apply at once, and so do [tls]' files and allow-lists (for new
+# connections); [paths], [sockets], [limits], [sasl] and where and how [tls] listens
 # are fixed when the listeners open: a change is logged and waits for a restart.
 # A file that cannot be used is refused whole and the running configuration kept.
 """
@@ -94,6 +95,8 @@ DEFAULTS_DOC += "\n" + REMOTE_DEFAULTS_DOC
 LOG_LEVELS = ("debug", "info", "warning", "error")
 LIVE_SECTIONS = ("timeouts", "jobs", "monitor", "log", "tools")
 RESTART_SECTIONS = ("paths", "sockets", "limits", "tls", "sasl")
+# The [tls] keys SIGHUP applies: new TLS connections get the new files and lists.
+TLS_LIVE_KEYS = ("ca_file", "cert_file", "key_file", "allowed_dn", "readonly_dn")
 
 
 class ConfigError(Exception):

@@ -36,7 +36,14 @@ from openvzd.api.domains import DomainsService
 from openvzd.api.events import EventsService
 from openvzd.api.host import HostService
 from openvzd.api.jobs import JobsService
-from openvzd.config import LIVE_SECTIONS, RESTART_SECTIONS, Config, ConfigError, differences
+from openvzd.config import (
+    LIVE_SECTIONS,
+    RESTART_SECTIONS,
+    TLS_LIVE_KEYS,
+    Config,
+    ConfigError,
+    differences,
+)
 from openvzd.events import EventBus
 from openvzd.jobs import HOST_LANE, Job, JobContext, JobQueue
 from openvzd.listeners import (
@@ -55,6 +62,10 @@ from openvzd.vz.errors import VzError
 from openvzd.vz.runner import ToolPaths, ToolRunner
 
 log = logging.getLogger(__name__)
+
+
+def _live_tls_key(section: str, key: str) -> bool:
+    return section == "tls" and key in TLS_LIVE_KEYS
 
 EVENT_SEQ_MARGIN = 100_000
 EVENT_SEQ_SAVE_INTERVAL = 5.0
@@ -202,9 +213,9 @@ class Daemon:
             return
         current = self.config
         changed = differences(current, new)
-        live = [c for c in changed if c[0] in LIVE_SECTIONS]
+        live = [c for c in changed if c[0] in LIVE_SECTIONS or _live_tls_key(c[0], c[1])]
         for section, key, old_value, new_value in changed:
-            if section in RESTART_SECTIONS:
+            if section in RESTART_SECTIONS and not _live_tls_key(section, key):
                 log.warning(
                     "SIGHUP: [%s] %s = %r needs a restart; keeping %r until then",
                     section,
@@ -225,6 +236,8 @@ class Daemon:
         # In place: the runtime and the services hold this very object.
         for section in LIVE_SECTIONS:
             setattr(current, section, getattr(new, section))
+        for key in TLS_LIVE_KEYS:
+            setattr(current.tls, key, getattr(new.tls, key))
         self._apply_live_settings()
         for section, key, old_value, new_value in live:
             log.info("SIGHUP: [%s] %s = %r (was %r)", section, key, new_value, old_value)
@@ -249,7 +262,7 @@ class Daemon:
         from openvzd.remote.certs import CertificateProblem
 
         try:
-            self._tls.reload()
+            self._tls.reload(self.config.tls)
         except CertificateProblem as err:
             log.error("SIGHUP: kept the old certificates: %s", err)
         else:

@@ -157,3 +157,26 @@ def presented_subject(port: int, ca_file: Path) -> str:
         der = tls.getpeercert(binary_form=True)
     assert der is not None
     return x509.load_der_x509_certificate(der).subject.rfc4514_string()
+
+
+def test_sighup_applies_a_changed_allow_list_from_the_config_file(
+    tls_sim: tuple[Path, Path, Path],
+) -> None:
+    """[tls] allowed_dn and readonly_dn follow SIGHUP for new connections: the
+    viewer taken off the list is refused; the port change waits for a restart."""
+    sim, admin, viewer = tls_sim
+    with running_daemon(sim) as daemon:
+        port, _ = bound_ports(daemon)
+        viewer_uri = f"openvz://127.0.0.1:{port}/system?pkipath={viewer}"
+        assert _ovzsh(viewer_uri, "list").returncode == 0
+        toml = sim / "openvzd.toml"
+        text = toml.read_text().replace('"CN=admin,*", "CN=viewer,*"', '"CN=admin,*"')
+        text = text.replace('readonly_dn = ["CN=viewer,*"]', "readonly_dn = []")
+        toml.write_text(text.replace("port = 0", "port = 1"))
+        daemon.process.send_signal(signal.SIGHUP)
+        assert wait_for_log(daemon, "TLS certificates reloaded")
+        assert "[tls] port = 1 needs a restart" in daemon.log()
+        refused = _ovzsh(viewer_uri, "list")
+        assert refused.returncode == 1
+        admin_uri = f"openvz://127.0.0.1:{port}/system?pkipath={admin}"
+        assert _ovzsh(admin_uri, "list").returncode == 0
