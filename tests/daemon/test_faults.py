@@ -23,6 +23,7 @@ from tests.proof.sim import prepare_host
 
 # vzctl exit code -> the status a client gets (spec §1.8 through api/errors.py).
 CODES = {
+    5: grpc.StatusCode.FAILED_PRECONDITION,
     14: grpc.StatusCode.NOT_FOUND,
     31: grpc.StatusCode.FAILED_PRECONDITION,
     32: grpc.StatusCode.FAILED_PRECONDITION,
@@ -30,6 +31,7 @@ CODES = {
     46: grpc.StatusCode.RESOURCE_EXHAUSTED,
     78: grpc.StatusCode.ALREADY_EXISTS,
     79: grpc.StatusCode.UNKNOWN,
+    82: grpc.StatusCode.NOT_FOUND,
     91: grpc.StatusCode.NOT_FOUND,
     105: grpc.StatusCode.FAILED_PRECONDITION,
     130: grpc.StatusCode.NOT_FOUND,

@@ -52,7 +52,7 @@ def bad_argument(message: str) -> VzError:
 
 # Legacy vzctl exit codes (include/vzerror.h, spec §1.8) by the kind they mean.
 _VZCTL_KINDS: dict[int, ErrorKind] = {
-    5: ErrorKind.NOT_SUPPORTED,  # not an OpenVZ kernel
+    5: ErrorKind.TOOL_MISSING,  # not an OpenVZ kernel: the host must change
     9: ErrorKind.BUSY,  # container locked
     10: ErrorKind.NOT_FOUND,  # global config missing
     14: ErrorKind.NOT_FOUND,  # container config missing
@@ -74,7 +74,7 @@ _VZCTL_KINDS: dict[int, ErrorKind] = {
     61: ErrorKind.WRONG_STATE,
     66: ErrorKind.WRONG_STATE,
     78: ErrorKind.ALREADY_EXISTS,  # IP address in use
-    82: ErrorKind.RESOURCE_EXHAUSTED,
+    82: ErrorKind.NOT_FOUND,  # config sample missing (or --config on an existing CT)
     91: ErrorKind.NOT_FOUND,  # OS template not found
     105: ErrorKind.WRONG_STATE,  # start disabled
     129: ErrorKind.BAD_ARGUMENT,
