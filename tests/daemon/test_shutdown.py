@@ -12,7 +12,7 @@ import grpc
 import pytest
 from openvz.v1 import common_pb2, domains_pb2, domains_pb2_grpc
 
-from tests.daemon_process import DaemonProcess, running_daemon
+from tests.daemon_process import BIN, DaemonProcess, running_daemon
 
 
 @pytest.fixture
@@ -87,3 +87,29 @@ def test_a_guest_that_halts_in_time_takes_the_halt_path(daemon: DaemonProcess) -
         assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
         assert "at most 86400" in (refused.value.details() or "")
     assert not any("--fast" in run for run in _stop_runs(daemon))
+
+
+def test_ovzsh_shutdown_timeout_bounds_the_halt(daemon: DaemonProcess) -> None:
+    with daemon.channel() as channel:
+        _start(daemon, domains_pb2_grpc.DomainsStub(channel))
+    (daemon.host_root / ".vzsim" / "knobs.json").write_text(
+        json.dumps({"delay": {"stop": 30, "stop_fast": 0}})
+    )
+    uri = f"openvz+unix:///system?socket={daemon.rw_socket}"
+    shut = subprocess.run(
+        [str(BIN / "ovzsh"), "-c", uri, "shutdown", "--timeout", "1", "401"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert shut.returncode == 0, shut.stderr
+    assert "--fast" in _stop_runs(daemon)[-1]
+    bad = subprocess.run(
+        [str(BIN / "ovzsh"), "-c", uri, "shutdown", "--timeout", "-1", "401"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert bad.returncode == 1 and "0 to 86400" in bad.stderr

@@ -314,7 +314,38 @@ _simple("start", "create", "Domain '{}' started", "start a container")
 _simple(
     "destroy", "destroy", "Domain '{}' destroyed", "stop a container at once (vzctl stop --fast)"
 )
-_simple("shutdown", "shutdown", "Domain '{}' is being shutdown", "stop a container gracefully")
+
+
+@command(
+    "shutdown",
+    "stop a container gracefully",
+    [
+        *DOMAIN,
+        (
+            ("--timeout",),
+            {
+                "type": int,
+                "default": 0,
+                "help": "seconds to halt before it is killed (default: the host's STOP_TIMEOUT)",
+            },
+        ),
+        *NO_WAIT,
+    ],
+)
+def cmd_shutdown(args: argparse.Namespace) -> None:
+    if not 0 <= args.timeout <= 86400:
+        from openvz.errors import InvalidArgument
+
+        raise InvalidArgument(f"--timeout {args.timeout}: give 0 to 86400 seconds")
+    with connect(args) as conn:
+        dom = _domain(conn, args)
+        run_job(
+            args,
+            lambda: dom.shutdown(timeout=args.timeout, wait=False),
+            f"Domain '{dom.name()}' is being shutdown",
+        )
+
+
 _simple("reboot", "reboot", "Domain '{}' is being rebooted", "restart a container")
 _simple("suspend", "suspend", "Domain '{}' suspended", "freeze a container's processes")
 _simple("resume", "resume", "Domain '{}' resumed", "thaw a frozen container")
@@ -512,4 +543,3 @@ def cmd_domifstat(args: argparse.Namespace) -> None:
         return
     for name in COUNTERS:
         print(f"{args.interface} {name} {getattr(counters, name)}")
-
