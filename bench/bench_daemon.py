@@ -5,7 +5,9 @@
 Prints one table: Domains.List latency over the unix socket against a bare
 grpc.aio echo on a unix socket and against running `vzlist -a` directly; a start
 job's time against the same vzctl run directly; 100 parallel starts against the
-ideal for max_workers; startup time and RSS against container count.
+ideal for max_workers; startup time, RSS and List/Lookup p50 against container
+count (100, 1,000, 10,000), also drawn as a PNG (--plot, default bench/out/scale.png;
+needs the bench extra: pip install -e ".[bench]").
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
@@ -27,6 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from openvz.v1 import common_pb2, domains_pb2, domains_pb2_grpc
 
 from tests.daemon_process import BIN, start_daemon
+
+FIRST_ID = 1000  # vzsim populate's first container ID
 
 
 def percentile(samples: list[float], p: float) -> float:
@@ -94,9 +99,106 @@ def rss_kib(pid: int) -> int:
     return 0
 
 
+p50 = statistics.median
+DEFAULT_PLOT = Path(__file__).resolve().parent / "out" / "scale.png"
+
+
+@dataclass(frozen=True)
+class ScalePoint:
+    count: int
+    ready_s: float
+    rss_mib: float
+    list_p50_ms: float
+    lookup_p50_ms: float
+
+
+def scale_point(count: int, reps: int) -> ScalePoint:
+    """A fresh daemon over count containers: its start, its RSS once serving, and
+    List/Lookup latency (fewer List calls at high counts: each one lists them all)."""
+    with tempfile.TemporaryDirectory() as scratch:
+        sim = Path(scratch) / "sim"
+        subprocess.run(
+            [str(BIN / "vzsim"), "init", str(sim / "host")], check=True, capture_output=True
+        )
+        subprocess.run(
+            [str(BIN / "vzsim"), "populate", str(sim / "host"), "--count", str(count)],
+            check=True,
+            capture_output=True,
+        )
+        began = time.perf_counter()
+        daemon = start_daemon(sim, timeout=600)
+        ready = time.perf_counter() - began
+        try:
+            rss = rss_kib(daemon.process.pid)
+            with daemon.channel() as channel:
+                stub = domains_pb2_grpc.DomainsStub(channel)
+                request = domains_pb2.ListDomainsRequest()
+                assert len(stub.List(request, timeout=600).domains) == count
+                listing = timed(
+                    lambda: stub.List(request, timeout=600), max(10, min(reps, 100_000 // count))
+                )
+                middle = common_pb2.DomainRef(id=FIRST_ID + count // 2)
+                lookup = timed(lambda: stub.Lookup(middle, timeout=60), reps)
+        finally:
+            daemon.stop()
+    return ScalePoint(count, ready, rss / 1024, p50(listing) * 1e3, p50(lookup) * 1e3)
+
+
+def plot_scale(points: list[ScalePoint], echo_ms: float, path: Path) -> Path:
+    """Latency and memory against container count, log x axis, as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot, ticker
+
+    counts = [p.count for p in points]
+    figure, (latency, memory) = pyplot.subplots(1, 2, figsize=(11, 4.5))
+    latency.plot(counts, [p.list_p50_ms for p in points], "o-", label="Domains.List p50")
+    latency.plot(counts, [p.lookup_p50_ms for p in points], "s-", label="Domains.Lookup p50")
+    latency.axhline(echo_ms, color="grey", linestyle="--", label="bare grpc.aio echo p50")
+    latency.set(
+        xscale="log",
+        yscale="log",
+        xlabel="containers on the host",
+        ylabel="latency (ms, log scale)",
+        title="Call latency over the unix socket",
+    )
+    latency.legend()
+    memory.plot(counts, [p.rss_mib for p in points], "o-", color="tab:red", label="RSS")
+    memory.set(
+        xscale="log",
+        xlabel="containers on the host",
+        ylabel="daemon RSS once serving (MiB)",
+        title="Memory and start-up time",
+    )
+    startup = memory.twinx()
+    startup.plot(counts, [p.ready_s for p in points], "s--", color="tab:green", label="start-up")
+    startup.set_ylabel("start to SERVING (s)")
+    memory.legend(
+        memory.get_lines() + startup.get_lines(),
+        ["RSS (MiB)", "start to SERVING (s)"],
+        loc="upper left",
+    )
+    latency.yaxis.set_major_formatter(ticker.FormatStrFormatter("%g"))
+    latency.yaxis.set_minor_formatter(ticker.FormatStrFormatter("%g"))
+    memory.set_ylim(bottom=0)
+    startup.set_ylim(bottom=0)
+    for axes in (latency, memory):
+        axes.set_xticks(counts, [f"{c:,}" for c in counts])
+        axes.grid(True, which="both", alpha=0.3)
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=120)
+    pyplot.close(figure)
+    return path
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="smaller counts")
+    parser.add_argument(
+        "--plot", type=Path, default=DEFAULT_PLOT, help=f"the PNG to write ({DEFAULT_PLOT})"
+    )
     args = parser.parse_args()
     reps = 100 if args.quick else 300
     rows: list[tuple[str, str, str]] = []
@@ -104,7 +206,9 @@ def main() -> None:
         sim = Path(scratch) / "sim"
         daemon = start_daemon(sim)
         try:
-            daemon.vzsim("populate", str(daemon.host_root), "--count", "1000", "--first-id", "1000")
+            daemon.vzsim(
+                "populate", str(daemon.host_root), "--count", "1000", "--first-id", str(FIRST_ID)
+            )
             time.sleep(3)  # the monitor's next look loads them
             with daemon.channel() as channel:
                 stub = domains_pb2_grpc.DomainsStub(channel)
@@ -121,7 +225,6 @@ def main() -> None:
                 ),
                 20,
             )
-            p50 = statistics.median
             rows.append(
                 (
                     "List 1,000 CTs p50",
@@ -235,29 +338,36 @@ def main() -> None:
         finally:
             daemon.stop()
 
-    for count in [100, 1000] if args.quick else [100, 1000, 10000]:
-        with tempfile.TemporaryDirectory() as scratch:
-            sim = Path(scratch) / "sim"
-            subprocess.run(
-                [str(BIN / "vzsim"), "init", str(sim / "host")], check=True, capture_output=True
+    points = [
+        scale_point(count, reps) for count in ([100, 1000] if args.quick else [100, 1000, 10000])
+    ]
+    for point in points:
+        rows.append(
+            (
+                f"{point.count:,} CTs: start to SERVING",
+                f"{point.ready_s:.2f} s",
+                f"RSS {point.rss_mib:.0f} MiB",
             )
-            subprocess.run(
-                [str(BIN / "vzsim"), "populate", str(sim / "host"), "--count", str(count)],
-                check=True,
-                capture_output=True,
+        )
+        rows.append(
+            (
+                f"{point.count:,} CTs: List p50",
+                f"{point.list_p50_ms:.2f} ms",
+                f"{point.list_p50_ms / (p50(echo) * 1e3):.1f}x echo",
             )
-            began = time.perf_counter()
-            daemon = start_daemon(sim)
-            ready = time.perf_counter() - began
-            rss = rss_kib(daemon.process.pid)
-            daemon.stop()
-            rows.append(
-                (f"{count:,} CTs: start to SERVING", f"{ready:.2f} s", f"RSS {rss / 1024:.0f} MiB")
+        )
+        rows.append(
+            (
+                f"{point.count:,} CTs: Lookup p50",
+                f"{point.lookup_p50_ms:.2f} ms",
+                f"{point.lookup_p50_ms / (p50(echo) * 1e3):.1f}x echo",
             )
+        )
 
     width = max(len(r[0]) for r in rows)
     for name, value, ratio in rows:
         print(f"{name:<{width}}  {value:>10}  {ratio}")
+    print(f"plot: {plot_scale(points, p50(echo) * 1e3, args.plot)}")
 
 
 if __name__ == "__main__":
