@@ -15,10 +15,10 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 from openvzd.vz.conffile import parse_config, quote, read_config, updated_text
 from openvzd.vz.errors import ErrorKind, VzError
-from vzsim.samples import sample_configs, vz_conf
 
 from tests.fuzz.profiles import fuzz, no_hang
 from tests.fuzz.strategies import FRAGMENT, HOSTILE_TEXT, mutated
+from vzsim.samples import sample_configs, vz_conf
 
 SEEDS = [vz_conf(legacy=False), vz_conf(legacy=True), *sample_configs(legacy=False).values()]
 CONFIG_TEXT = st.sampled_from(SEEDS).flatmap(lambda seed: mutated(seed, max_edits=8))

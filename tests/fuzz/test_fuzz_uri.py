@@ -57,7 +57,7 @@ def test_any_text(text: str) -> None:
 
 
 SCHEMES = st.sampled_from(
-    ["openvz", "openvz+unix", "openvz+tcp", "openvz+ssh", "openvz+tls", "openvz+x", "OPENVZ", "qemu"]
+    ["openvz", "openvz+unix", "openvz+tcp", "openvz+ssh", "openvz+tls", "openvz+x", "OPENVZ"]
 )
 HOSTS = st.one_of(
     st.sampled_from(["", "localhost", "10.0.0.1", "[::1]", "[::1", "::1]", "[fe80::1%eth0]"]),
