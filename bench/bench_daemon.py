@@ -50,10 +50,12 @@ def timed(call, count: int) -> list[float]:  # type: ignore[no-untyped-def]
 
 ECHO_SERVER = r"""
 import asyncio, sys, grpc
+async def echo(request, context):  # a coroutine, as the daemon's handlers are
+    return request
 async def main(path):
     server = grpc.aio.server()
     handler = grpc.method_handlers_generic_handler("bench.Echo", {
-        "Echo": grpc.unary_unary_rpc_method_handler(lambda req, ctx: req)})
+        "Echo": grpc.unary_unary_rpc_method_handler(echo)})
     server.add_generic_rpc_handlers((handler,))
     server.add_insecure_port("unix:" + path)
     await server.start()
@@ -179,8 +181,9 @@ def plot_scale(points: list[ScalePoint], echo_ms: float, path: Path) -> Path:
         ["RSS (MiB)", "start to SERVING (s)"],
         loc="upper left",
     )
+    latency.yaxis.set_major_locator(ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
     latency.yaxis.set_major_formatter(ticker.FormatStrFormatter("%g"))
-    latency.yaxis.set_minor_formatter(ticker.FormatStrFormatter("%g"))
+    latency.yaxis.set_minor_formatter(ticker.NullFormatter())
     memory.set_ylim(bottom=0)
     startup.set_ylim(bottom=0)
     for axes in (latency, memory):
