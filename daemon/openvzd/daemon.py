@@ -31,6 +31,7 @@ from openvz.v1 import (
 
 from openvzd.access import Level, ReadOnlyInterceptor
 from openvzd.api.domains import DomainsService
+from openvzd.api.errors import RequestDecoder
 from openvzd.api.events import EventsService
 from openvzd.api.host import HostService
 from openvzd.api.jobs import JobsService
@@ -192,6 +193,7 @@ class Daemon:
         interceptors: list[grpc.aio.ServerInterceptor] = []
         if level is Level.READ_ONLY:
             interceptors.append(ReadOnlyInterceptor("the read-only socket"))
+        interceptors.append(RequestDecoder())
         server = grpc.aio.server(
             interceptors=interceptors,
             options=server_options(self.config.limits.max_message_bytes),
