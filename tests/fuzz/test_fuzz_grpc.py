@@ -60,6 +60,9 @@ def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DaemonProcess]:
         yield process
         assert process.process.poll() is None, process.log()
         assert health_serving(process.rw_socket, timeout=10), process.log()
+        # grpc.aio logs every exception that escaped a servicer, even when the
+        # client had gone (a stream past its deadline) and saw no status.
+        assert "raised by servicer method" not in process.log(), process.log()
 
 
 @pytest.fixture(scope="module")
@@ -225,9 +228,20 @@ def test_well_typed_nonsense(
     channel: grpc.Channel, path: str, method: MethodDescriptor, data: st.DataObject
 ) -> None:
     request = data.draw(messages(method.input_type), label="request")
-    if known_bug(str(request)) or known_api_bug(path, request):
+    if any(known_bug(text) for text in strings_in(request)) or known_api_bug(path, request):
         return  # recorded as xfail regressions (here and in test_fuzz_domxml.py)
     outcome(typed_call(channel, path, method), request, method.server_streaming)
+
+
+def strings_in(message: Any) -> Iterator[str]:
+    """Every string field's value in message and the messages inside it."""
+    for field, value in message.ListFields():
+        items = value if field.is_repeated else [value]
+        for item in items:
+            if field.type == FieldDescriptor.TYPE_MESSAGE:
+                yield from strings_in(item)
+            elif field.type == FieldDescriptor.TYPE_STRING:
+                yield item
 
 
 def known_api_bug(path: str, request: Any) -> bool:
