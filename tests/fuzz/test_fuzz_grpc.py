@@ -285,3 +285,21 @@ def test_waiting_on_a_real_job_with_odd_timeouts(channel: grpc.Channel, timeout:
         assert code is grpc.StatusCode.INVALID_ARGUMENT
     else:
         assert code in (grpc.StatusCode.OK, grpc.StatusCode.DEADLINE_EXCEEDED)
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("/openvz.v1.Domains/Lookup", grpc.StatusCode.INVALID_ARGUMENT),
+        ("/openvz.v1.Jobs/Wait", grpc.StatusCode.INVALID_ARGUMENT),
+        ("/openvz.v1.Domains/Define", grpc.StatusCode.PERMISSION_DENIED),
+    ],
+)
+def test_undecodable_requests_on_the_read_only_socket(
+    daemon: DaemonProcess, path: str, expected: grpc.StatusCode
+) -> None:
+    """The read-only check comes first; a read gets the decoder's answer."""
+    method = METHODS[IDS.index(path)][1]
+    with daemon.channel(read_only=True) as read_only:
+        code = outcome(raw_call(read_only, path, method), b"\xff\xff\xff", method.server_streaming)
+    assert code is expected
