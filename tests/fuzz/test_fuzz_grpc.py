@@ -245,8 +245,12 @@ def strings_in(message: Any) -> Iterator[str]:
 
 
 def known_api_bug(path: str, request: Any) -> bool:
-    """The inputs of the xfail regressions below."""
-    return path.endswith("/Migrate") and "\x00" in request.destination
+    """The inputs of the xfail regressions below: a NUL that reaches vzctl's argv."""
+    if path.endswith("/Migrate"):
+        return "\x00" in request.destination
+    if path.endswith("/SetUserPassword"):
+        return "\x00" in request.password
+    return False
 
 
 def spare_container() -> common_pb2.DomainRef:
@@ -262,6 +266,19 @@ def spare_container() -> common_pb2.DomainRef:
 def test_found_migrate_destination_with_nul(channel: grpc.Channel) -> None:
     path = "/openvz.v1.Domains/Migrate"
     request = domains_pb2.MigrateRequest(domain=spare_container(), destination="a\x00b")
+    outcome(typed_call(channel, path, METHODS[IDS.index(path)][1]), request, False)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="api/domains.py SetUserPassword (validate_text in vz/spec.py) lets a NUL in the "
+    "password reach the argv: ValueError 'embedded null byte' in the job, answered UNKNOWN",
+)
+def test_found_password_with_nul(channel: grpc.Channel) -> None:
+    path = "/openvz.v1.Domains/SetUserPassword"
+    request = domains_pb2.SetUserPasswordRequest(
+        domain=spare_container(), user="root", password="a\x00b"
+    )
     outcome(typed_call(channel, path, METHODS[IDS.index(path)][1]), request, False)
 
 
