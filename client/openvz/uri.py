@@ -73,6 +73,9 @@ def parse_uri(text: str | None) -> URI:
         raise InvalidArgument(f"{text!r}: the port must be a number 0..65535") from None
     host = parts.hostname or None
     params = dict(parse_qsl(parts.query, keep_blank_values=True))
+    socket = params.get("socket")
+    if socket and not Path(socket).name:  # "/" or ".": no file to take the -ro sibling of
+        raise InvalidArgument(f"{text!r}: socket={socket} names no socket file")
     if transport == "unix" and host:
         raise InvalidArgument(f"{text!r}: openvz+unix takes no host name (as in libvirt)")
     if transport == "":

@@ -19,12 +19,14 @@ VALID = [
     "openvz+tcp://10.0.0.1:16509/system",
     "openvz+ssh://root@[2001:db8::1]:2222/system?keyfile=/root/.ssh/id",
 ]
-# Inputs the fuzzer found, kept as regressions: each once raised ValueError.
+# Inputs the fuzzers found, kept as regressions: each once raised ValueError.
 FOUND = [
     "openvz://[::1/system",  # unclosed IPv6 bracket
     "openvz://]/system",
     "openvz://host:99999/system",  # port out of range
     "openvz://h\uff03st/system",  # netloc that NFKC-normalizes to a URL delimiter
+    "openvz+unix:///system?socket=/",  # found by atheris: socket_path() raised ValueError
+    "openvz:///system?socket=.&readonly",
 ]
 
 
