@@ -45,8 +45,10 @@ lint: $(VENV)/.installed-test
 	$(BIN)/ruff check daemon client vzsim tests bench scripts
 	$(BIN)/mypy daemon/openvzd client/openvz
 
-# Benchmarks print ratios against baselines measured in the same run.
+# Benchmarks print ratios against baselines measured in the same run; the bench
+# extra (matplotlib) draws bench/out/scale.png.
 bench: $(VENV)/.installed-test
+	$(BIN)/python -c 'import matplotlib' 2>/dev/null || $(BIN)/python -m pip install --quiet -e ".[bench]"
 	$(BIN)/python bench/bench_daemon.py
 	PYTHONPATH=. $(BIN)/python bench/bench_remote.py
 	$(BIN)/python bench/bench_ovzsh.py

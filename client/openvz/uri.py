@@ -58,7 +58,10 @@ def default_uri() -> str:
 
 def parse_uri(text: str | None) -> URI:
     text = text or default_uri()
-    parts = urlsplit(text)
+    try:
+        parts = urlsplit(text)
+    except ValueError as err:  # an unbalanced [ or ], a host that NFKC turns into / ? # @ :
+        raise InvalidArgument(f"{text!r} is not a URI ({err})") from None
     scheme, _, transport = parts.scheme.partition("+")
     if scheme != "openvz":
         raise InvalidArgument(f"{text!r} is not an openvz URI (openvz:///system, for example)")
@@ -69,9 +72,12 @@ def parse_uri(text: str | None) -> URI:
     try:
         port = parts.port
     except ValueError:
-        raise InvalidArgument(f"{text!r}: the port is not a number") from None
+        raise InvalidArgument(f"{text!r}: the port must be a number 0..65535") from None
     host = parts.hostname or None
     params = dict(parse_qsl(parts.query, keep_blank_values=True))
+    socket = params.get("socket")
+    if socket and not Path(socket).name:  # "/" or ".": no file to take the -ro sibling of
+        raise InvalidArgument(f"{text!r}: socket={socket} names no socket file")
     if transport == "unix" and host:
         raise InvalidArgument(f"{text!r}: openvz+unix takes no host name (as in libvirt)")
     if params.get("socket") == "":

@@ -33,6 +33,7 @@ from openvz.v1 import (
 
 from openvzd.access import Level, ReadOnlyInterceptor
 from openvzd.api.domains import DomainsService
+from openvzd.api.errors import RequestDecoder
 from openvzd.api.events import EventsService
 from openvzd.api.host import HostService
 from openvzd.api.jobs import JobsService
@@ -282,6 +283,7 @@ class Daemon:
         interceptors: list[grpc.aio.ServerInterceptor] = []
         if level is Level.READ_ONLY:
             interceptors.append(ReadOnlyInterceptor("the read-only socket"))
+        interceptors.append(RequestDecoder())
         limits = self.config.limits
         server = grpc.aio.server(
             interceptors=interceptors,

@@ -523,7 +523,12 @@ class DomainsService(domains_pb2_grpc.DomainsServicer):
         self, request: domains_pb2.MigrateRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> common_pb2.JobReply:
         destination = request.destination
-        if not destination or destination.startswith("-") or any(c.isspace() for c in destination):
+        if (
+            not destination
+            or destination.startswith("-")
+            or not destination.isprintable()
+            or any(c.isspace() for c in destination)
+        ):
             await abort(
                 context,
                 "BAD_ARGUMENT",

@@ -46,8 +46,10 @@ class JobsService(jobs_pb2_grpc.JobsServicer):
     async def Wait(
         self, request: jobs_pb2.WaitJobRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> AsyncIterator[common_pb2.Job]:
-        if request.timeout_seconds < 0:
-            await abort(context, "BAD_ARGUMENT", "timeout_seconds must be ≥ 0 (0 = until the end)")
+        if not request.timeout_seconds >= 0:  # also NaN, which compares false to everything
+            await abort(
+                context, "BAD_ARGUMENT", "timeout_seconds must be a number ≥ 0 (0 = until the end)"
+            )
         if self._queue.get(request.id) is None:
             await abort(context, "NOT_FOUND", _no_such_job(request.id))
         async for job in self._queue.watch(request.id, timeout=request.timeout_seconds or None):

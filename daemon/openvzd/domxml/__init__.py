@@ -24,6 +24,7 @@ from openvzd.vz.spec import (
     validate_text,
     validate_title,
     validate_veid,
+    whole_number,
 )
 
 __all__ = [
@@ -74,11 +75,12 @@ def parse_domain(xml: str, pick_veid: Callable[[], int] | None = None) -> Contai
     name = (root.findtext("name") or "").strip()
     if not name and pick_veid is not None:
         name = str(pick_veid())
-    if not name.isdigit():
+    veid = whole_number(name)
+    if veid is None:
         raise bad_argument(
             f"<name>{name}</name> must be the container ID in decimal (for example 101)"
         )
-    spec = ContainerSpec(veid=validate_veid(int(name)))
+    spec = ContainerSpec(veid=validate_veid(veid))
     spec.uuid = _uuid(root.findtext("uuid"))
     spec.title = validate_title(root.findtext("title") or "")
     spec.description = validate_text((root.findtext("description") or "").strip(), "<description>")
@@ -161,7 +163,8 @@ def _parse_vcpu(vcpu: etree._Element | None, spec: ContainerSpec) -> None:
     if vcpu is None:
         return
     text = (vcpu.text or "").strip()
-    if not text.isdigit():
+    count = whole_number(text)
+    if count is None:
         raise bad_argument(f"<vcpu>{text}</vcpu> is not a whole number")
     extra = sorted({str(name) for name in vcpu.attrib} - {"placement"})
     if extra or vcpu.get("placement", "static") != "static":
@@ -169,14 +172,15 @@ def _parse_vcpu(vcpu: etree._Element | None, spec: ContainerSpec) -> None:
             "<vcpu>: OpenVZ only sets how many CPUs a container sees; remove "
             + ", ".join(f"{name}=" for name in extra or ["placement"])
         )
-    spec.vcpus = int(text)
+    spec.vcpus = count
 
 
 def _whole(element: etree._Element, where: str) -> int:
     text = (element.text or "").strip()
-    if not text.lstrip("-").isdigit():
+    value = whole_number(text.removeprefix("-"))
+    if value is None:
         raise bad_argument(f"{where}{text}: not a whole number")
-    return int(text)
+    return -value if text.startswith("-") else value
 
 
 def _parse_cputune(cputune: etree._Element | None, spec: ContainerSpec) -> None:

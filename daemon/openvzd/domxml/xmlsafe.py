@@ -8,6 +8,7 @@ from __future__ import annotations
 from lxml import etree
 
 from openvzd.vz.errors import bad_argument
+from openvzd.vz.spec import whole_number
 
 MAX_XML_BYTES = 1 << 20
 OPENVZ_MAC_PREFIX = "00:18:51"
@@ -60,10 +61,11 @@ def size_kib(element: etree._Element, where: str) -> int:
     if unit not in _UNITS:
         raise bad_argument(f"{where}: unknown unit {element.get('unit')!r}; use KiB, MiB or GiB")
     text = (element.text or "").strip()
-    if not text.isdigit():
+    value = whole_number(text)
+    if value is None:
         raise bad_argument(f"{where}: {text!r} is not a whole number")
     # Rounded up, as libvirt does: a size in bytes never becomes 0 ("not set").
-    return -(-int(text) * _UNITS[unit] // 1024)
+    return -(-value * _UNITS[unit] // 1024)
 
 
 def sub(parent: etree._Element, tag: str, text: str | None = None, **attrs: str) -> etree._Element:

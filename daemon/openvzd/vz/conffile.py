@@ -1,10 +1,11 @@
 """CTID.conf and vz.conf, read by vzctl's rules and edited without losing a line.
 
-Reading follows spec §3.1: `KEY=value` lines, `#` comments, a quoted value runs
-to the last quote on the line (an unmatched quote skips the line), backslashes
-escape, and the FIRST occurrence of a key wins, as vzctl reads it (libvirt took
-the last one). A line that cannot be parsed is reported with its number and the
-rest of the file still counts, so one bad line never hides a container.
+Reading follows spec §3.1: `KEY=value` lines (only \n ends one, as fgets reads),
+`#` comments, a quoted value runs to the last quote on the line (an unmatched
+quote skips the line), backslashes escape, and the FIRST occurrence of a key
+wins, as vzctl reads it (libvirt took the last one). A line that cannot be
+parsed is reported with its number and the rest of the file still counts, so
+one bad line never hides a container.
 
 libvirt's `#UUID: ...` comment is read as the container's UUID, and openvzd's
 `# openvzd-title: ...` comment as its title: OpenVZ has no key for either,
@@ -22,10 +23,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from openvzd.vz.errors import bad_argument
+
 _KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _UUID_COMMENT = re.compile(r"#UUID:\s*([0-9a-fA-F-]{36})\s*\Z")
 _TITLE_COMMENT = re.compile(r"#\s*openvzd-title:\s?(.*)\Z")
 TITLE_COMMENT = "# openvzd-title: "
+# A value holding one of these would end its line early or be cut short by vzctl's C.
+_LINE_BREAKERS = frozenset("\n\r\x00")
+# Escaped on write: the file is also sourced by shell scripts (vznetaddbr, vzmigrate).
+_SHELL_SPECIAL = re.compile(r'([\\"$`])')
 
 
 @dataclass(slots=True)
@@ -60,10 +67,17 @@ def _unquote(raw: str) -> str | None:
     return re.sub(r"\\(.)", r"\1", raw)
 
 
+def _lines(text: str) -> list[str]:
+    """text's lines as vzctl reads them: str.splitlines() would also end a line at
+    \x85, \u2028 and other characters a value may hold."""
+    lines = text.split("\n")
+    return lines[:-1] if lines[-1] == "" else lines
+
+
 def parse_config(text: str) -> ConfigFile:
     """Parse config text; never raises on content."""
     result = ConfigFile()
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(_lines(text), start=1):
         stripped = line.strip()
         if not stripped:
             continue
@@ -106,8 +120,14 @@ def expand_veid(value: str, veid: int) -> str:
 
 
 def quote(value: str) -> str:
-    """A value as vzctl writes it: always in double quotes."""
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    """A value as vzctl writes it: always in double quotes, with \\, ", $ and `
+    escaped (so a shell that sources the file expands nothing). A line break or NUL
+    is refused: it would cut the value short and could start a line of its own."""
+    if not _LINE_BREAKERS.isdisjoint(value):
+        raise bad_argument(
+            f"a config value may not contain a line break or NUL: {value!r}; remove it"
+        )
+    return '"' + _SHELL_SPECIAL.sub(r"\\\1", value) + '"'
 
 
 def updated_text(
@@ -117,15 +137,17 @@ def updated_text(
     title: str | None = None,
 ) -> str:
     """text with changes applied: the first line of each key rewritten in place
-    (None deletes it), new keys appended, every other line and comment kept; with
-    uuid, the #UUID comment set (appended after a blank line if absent); with
-    title, the title comment set in place or appended ("" removes it)."""
-    pending = dict(changes)
+    (None deletes every line of the key, or a later duplicate would take effect),
+    new keys appended, every other line and comment kept; with uuid, the #UUID
+    comment set (appended after a blank line if absent); with title, the title
+    comment set in place or appended ("" removes it)."""
+    pending = {key: value for key, value in changes.items() if value is not None}
+    deleted = changes.keys() - pending.keys()
     seen: set[str] = set()
     lines: list[str] = []
     uuid_written = False
     title_written = False
-    for line in text.splitlines():
+    for line in _lines(text):
         stripped = line.strip()
         if uuid is not None and _UUID_COMMENT.match(stripped):
             if not uuid_written:
@@ -138,14 +160,14 @@ def updated_text(
             title_written = True
             continue
         key, sep, _ = stripped.partition("=")
+        if sep and key in deleted:
+            continue
         if sep and key in pending and key not in seen:
             seen.add(key)
-            value = pending.pop(key)
-            if value is not None:
-                lines.append(f"{key}={quote(value)}")
+            lines.append(f"{key}={quote(pending.pop(key))}")
             continue
         lines.append(line)
-    lines.extend(f"{key}={quote(value)}" for key, value in pending.items() if value is not None)
+    lines.extend(f"{key}={quote(value)}" for key, value in pending.items())
     if uuid is not None and not uuid_written:
         lines.extend(["", f"#UUID: {uuid}"])
     if title and not title_written:

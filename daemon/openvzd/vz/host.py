@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import re
 import time
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
@@ -19,13 +20,17 @@ from pathlib import Path
 from openvzd.vz.conffile import ConfigFile, read_config
 from openvzd.vz.errors import ErrorKind, VzError
 from openvzd.vz.runner import ToolRunner, tool_failure
+from openvzd.vz.spec import MAX_VEID
 
 log = logging.getLogger(__name__)
 
 STATUSES = frozenset({"running", "stopped", "mounted", "suspended"})
 # 1-100 are reserved for OpenVZ by convention (spec §4); a picked ID starts above.
 FIRST_FREE_VEID = 101
-MAX_VEID = 2147483644
+# ASCII digits only: str.isdigit() also accepts '²' (int() refuses it) and other
+# scripts' digits; ten digits bound int() and cover every ID up to MAX_VEID.
+_STATUS_LINE = re.compile(r"\s*([0-9]{1,10})\s+(\S+)\s*\Z", re.ASCII)
+_DECIMAL_ID = re.compile(r"[0-9]{1,10}\Z", re.ASCII)
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,17 +113,20 @@ def _stamp(path: Path) -> tuple[int, int, int]:
 
 
 def parse_status_lines(text: str) -> dict[int, str]:
-    """`vzlist -a -H -o ctid,status` output: 'ID STATUS' per line, IDs right-aligned."""
+    """`vzlist -a -H -o ctid,status` output: 'ID STATUS' per line, IDs right-aligned;
+    blank lines are skipped."""
     statuses: dict[int, str] = {}
-    for line in text.splitlines():
-        parts = line.split()
-        if len(parts) != 2 or not parts[0].isdigit() or parts[1] not in STATUSES:
+    for line in text.split("\n"):
+        if not line.strip():
+            continue
+        match = _STATUS_LINE.match(line)
+        if match is None or int(match[1]) > MAX_VEID or match[2] not in STATUSES:
             raise VzError(
                 ErrorKind.INTERNAL,
                 f"vzlist printed a line that is not 'CTID STATUS': {line!r}",
                 tool="vzlist",
             )
-        statuses[int(parts[0])] = parts[1]
+        statuses[int(match[1])] = match[2]
     return statuses
 
 
@@ -249,7 +257,9 @@ class HostModel:
             raise VzError(
                 ErrorKind.INTERNAL, f"cannot list {self.paths.conf_dir}: {err.strerror}"
             ) from None
-        taken.update(int(n[:-5]) for n in names if n.endswith(".conf") and n[:-5].isdigit())
+        taken.update(
+            int(n[:-5]) for n in names if n.endswith(".conf") and _DECIMAL_ID.match(n[:-5])
+        )
         veid = FIRST_FREE_VEID
         while veid in taken:
             veid += 1
@@ -259,7 +269,7 @@ class HostModel:
 
     def find(self, name: str) -> Container | None:
         """A container by its decimal CTID or its OpenVZ NAME."""
-        if name.isdigit():
+        if _DECIMAL_ID.match(name):
             return self.containers.get(int(name))
         for container in self.containers.values():
             if container.vz_name == name:

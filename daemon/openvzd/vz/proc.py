@@ -1,14 +1,32 @@
 """The host's /proc files (under the host root): node info, CPU time, beancounters,
-interface counters and simfs disk quota."""
+interface counters and simfs disk quota.
+
+The readers never raise on content: a field that is not a number the wire can
+carry (uint32 counts, uint64 sizes and times) is skipped, as an unreadable file is.
+"""
 
 from __future__ import annotations
 
 import os
+import re
 import socket
 from dataclasses import dataclass
 from pathlib import Path
 
 USER_HZ = 100
+UINT32_MAX = 2**32 - 1
+UINT64_MAX = 2**64 - 1
+# ASCII digits only: str.isdigit() also accepts '²', which int() refuses.
+_NATURAL = re.compile(r"[0-9]{1,20}\Z", re.ASCII)
+_MHZ = re.compile(r"([0-9]{1,10})(?:\.[0-9]*)?\Z", re.ASCII)
+
+
+def _natural(text: str, maximum: int = UINT64_MAX) -> int | None:
+    """text as a whole number 0..maximum, or None."""
+    if not _NATURAL.match(text):
+        return None
+    value = int(text)
+    return value if value <= maximum else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,20 +55,22 @@ def read_node_info(proc: Path) -> NodeInfo:
         elif key == "model name" and not model:
             model = value
         elif key == "cpu MHz" and not mhz:
-            mhz = int(float(value or 0))
+            match = _MHZ.match(value)
+            mhz = min(int(match[1]), UINT32_MAX) if match else 0
         elif key == "physical id":
             physical.add(value)
-        elif key == "cpu cores" and value.isdigit():
-            cores = int(value)
-        elif key == "siblings" and value.isdigit():
-            siblings = int(value)
+        elif key == "cpu cores":
+            cores = _natural(value, UINT32_MAX) or cores
+        elif key == "siblings":
+            siblings = _natural(value, UINT32_MAX) or siblings
     memory = _meminfo(proc / "meminfo")
     free = memory.get("MemFree", 0) + memory.get("Buffers", 0) + memory.get("Cached", 0)
+    free = min(free, UINT64_MAX)
     return NodeInfo(
         model=model or "unknown",
-        cpus=processors or (os.cpu_count() or 1),
+        cpus=min(processors, UINT32_MAX) or (os.cpu_count() or 1),
         mhz=mhz,
-        sockets=max(len(physical), 1),
+        sockets=min(max(len(physical), 1), UINT32_MAX),
         cores=cores,
         threads=max(siblings // max(cores, 1), 1),
         memory_kib=memory.get("MemTotal", 0),
@@ -83,15 +103,13 @@ def read_vestat(proc: Path) -> dict[int, CpuTime]:
     result: dict[int, CpuTime] = {}
     for line in _read(proc / "vz" / "vestat").splitlines():
         fields = line.split()
-        if len(fields) < 5 or not fields[0].isdigit():
+        numbers = [_natural(f) for f in fields[:5]]
+        if len(numbers) < 5 or None in numbers:
             continue
-        try:
-            user, nice, system, uptime = (int(f) for f in fields[1:5])
-        except ValueError:
-            continue
-        result[int(fields[0])] = CpuTime(
-            user * tick_ns, nice * tick_ns, system * tick_ns, uptime / USER_HZ
-        )
+        veid, user, nice, system, uptime = (n or 0 for n in numbers)
+        cpu = CpuTime(user * tick_ns, nice * tick_ns, system * tick_ns, uptime / USER_HZ)
+        if cpu.total_ns <= UINT64_MAX:
+            result[veid] = cpu
     return result
 
 
@@ -113,16 +131,16 @@ def read_beancounters(proc: Path) -> dict[int, list[BeanCounter]]:
         fields = line.split()
         if not fields or fields[0] in ("Version:", "uid"):
             continue
-        if fields[0].endswith(":") and fields[0][:-1].isdigit():
-            current = result.setdefault(int(fields[0][:-1]), [])
-            fields = fields[1:]
+        if fields[0].endswith(":"):
+            uid = _natural(fields[0][:-1])
+            if uid is not None:
+                current = result.setdefault(uid, [])
+                fields = fields[1:]
         if current is None or len(fields) != 6:
             continue
-        try:
-            numbers = [int(f) for f in fields[1:]]
-        except ValueError:
-            continue
-        current.append(BeanCounter(fields[0], *numbers))
+        numbers = [_natural(f) for f in fields[1:]]
+        if None not in numbers:
+            current.append(BeanCounter(fields[0], *(n or 0 for n in numbers)))
     return result
 
 
@@ -144,10 +162,10 @@ def read_net_dev(proc: Path) -> dict[str, InterfaceCounters]:
         fields = rest.split()
         if not colon or "|" in name or len(fields) != 16:
             continue
-        try:
-            numbers = [int(f) for f in fields]
-        except ValueError:
+        parsed = [_natural(f) for f in fields]
+        if None in parsed:
             continue
+        numbers = [n for n in parsed if n is not None]
         rx = (numbers[0], numbers[1], numbers[2], numbers[3])
         tx = (numbers[8], numbers[9], numbers[10], numbers[11])
         result[name.strip()] = InterfaceCounters(name.strip(), rx, tx)
@@ -181,15 +199,14 @@ def read_vzquota(proc: Path) -> dict[int, DiskQuota]:
         if not line[0].isspace():
             close()
             head = fields[0]
-            veid = int(head[:-1]) if head.endswith(":") and head[:-1].isdigit() else None
+            veid = _natural(head[:-1], UINT32_MAX) if head.endswith(":") else None
             lines = {}
             continue
         if veid is None or fields[0] not in ("1k-blocks", "inodes") or len(fields) < 4:
             continue
-        try:
-            lines[fields[0]] = [int(f) for f in fields[1:4]]
-        except ValueError:
-            continue
+        numbers = [_natural(f) for f in fields[1:4]]
+        if None not in numbers:
+            lines[fields[0]] = [n for n in numbers if n is not None]
     close()
     return result
 
@@ -199,8 +216,9 @@ def _meminfo(path: Path) -> dict[str, int]:
     for line in _read(path).splitlines():
         key, _, rest = line.partition(":")
         number = rest.split()
-        if number and number[0].isdigit():
-            values[key.strip()] = int(number[0])
+        kib = _natural(number[0]) if number else None
+        if kib is not None:
+            values[key.strip()] = kib
     return values
 
 

@@ -29,8 +29,11 @@ _HOSTNAME = re.compile(
 )
 _BRIDGE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,14}\Z")
 _MAC = re.compile(r"([0-9A-Fa-f]{2}:){5}[0-9A-Fa-f]{2}\Z")
-_GUEST_IF = re.compile(r"eth(\d{1,4})\Z")
-_HOST_IF = re.compile(r"veth(\d+)\.(\d{1,4})\Z")
+_GUEST_IF = re.compile(r"eth([0-9]{1,4})\Z")
+_HOST_IF = re.compile(r"veth([0-9]{1,10})\.([0-9]{1,4})\Z")
+# ASCII digits only (str.isdigit() takes '²', which int() refuses), and few enough
+# that int() converts them: nothing the driver reads as a number needs more.
+_WHOLE = re.compile(r"[0-9]{1,19}\Z")
 # Characters that would break a quoted config value or a shell sourcing the config.
 _UNSAFE_PATH_CHARS = set("\"'\\`$;|&<>*?[]{}~") | {chr(c) for c in range(32)} | {"\x7f"}
 MAX_TITLE = 1024
@@ -72,6 +75,11 @@ class ContainerSpec:
     disk_hard_kib: int = 0
     ip_addresses: list[str] = field(default_factory=list)
     interfaces: list[Interface] = field(default_factory=list)
+
+
+def whole_number(text: str) -> int | None:
+    """text as a whole number written in ASCII digits, or None."""
+    return int(text) if _WHOLE.match(text) else None
 
 
 def validate_veid(veid: int) -> int:
@@ -120,8 +128,11 @@ def validate_bridge(name: str) -> str:
 
 
 def validate_text(text: str, what: str) -> str:
-    if any(ch in text for ch in '\n\r"\\`$') or len(text) > 1024:
-        raise bad_argument(f"{what} may not contain newlines, quotes, '\\', '`' or '$'")
+    if any(ch in text for ch in '\n\r\x00"\\`$') or len(text) > 1024:
+        raise bad_argument(
+            f"{what} may not contain newlines, NUL, quotes, '\\', '`' or '$' "
+            "(and at most 1024 characters)"
+        )
     return text
 
 
@@ -261,7 +272,7 @@ def spec_from_config(
 
     def number(key: str) -> int:
         raw = values.get(key, "")
-        return int(raw) if raw.isdigit() else 0
+        return int(raw) if _WHOLE.match(raw) else 0
 
     ostemplate = values.get("OSTEMPLATE", "")
     private = values.get("VE_PRIVATE", "") if not ostemplate else ""

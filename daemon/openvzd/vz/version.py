@@ -6,7 +6,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-_FORMS = re.compile(r"vzctl\s+(?:version\s+|v\.)(\d+(?:\.\d+)*)")
+# ASCII digits, at most nine a part (int() refuses more than 4,300), and the whole
+# number: no version is read from the start of an overlong one.
+_FORMS = re.compile(
+    r"vzctl\s+(?:version\s+|v\.)([0-9]{1,9}(?:\.[0-9]{1,9})*)(?!\.?[0-9])", re.ASCII
+)
 
 
 @dataclass(frozen=True, slots=True, order=True)
