@@ -36,10 +36,12 @@ test:
 	$(MAKE) --no-print-directory $(VENV)/.installed-test
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
-# The long load and fault proofs (minutes); `make test` runs their quick versions.
-# -s shows the figures they print (latencies, fd counts, kill rounds).
+# The long load and fault proofs and the long fuzzing profile (tens of minutes);
+# `make test` runs their quick versions. -s shows the figures the proofs print
+# (latencies, fd counts, kill rounds).
 soak: $(VENV)/.installed-test
 	$(BIN)/python -m pytest -q -s -m soak $(PYTEST_ARGS)
+	HYPOTHESIS_PROFILE=soak $(BIN)/python -m pytest -q tests/fuzz $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check daemon client vzsim tests bench scripts
