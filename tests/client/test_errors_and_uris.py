@@ -179,7 +179,7 @@ def test_remote_uris_keep_libvirts_parameters(
         ("qemu:///system", "not an openvz URI"),
         ("openvz+carrier-pigeon:///system", "unknown transport"),
         ("openvz:///session", "must be /system"),
-        ("openvz://vz1.example:port/system", "port is not a number"),
+        ("openvz://vz1.example:port/system", "the port must be a number"),
     ],
 )
 def test_bad_uris_say_what_is_wrong(text: str, says: str) -> None:
