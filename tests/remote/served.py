@@ -14,6 +14,9 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+import grpc
+import pytest
+from openvz.v1 import events_pb2, events_pb2_grpc
 from openvzd.access import Level
 from openvzd.remote.passwords import make_entry, write_db
 
@@ -21,6 +24,7 @@ from tests.daemon_process import BIN, DaemonProcess, start_daemon
 from tests.remote.pki import Issued, issue, make_ca, write_client_pki
 from tests.remote.realm import REALM, SERVICE_HOST, Realm
 from tests.remote.sshd import Sshd
+from tests.remote.standin import get_version
 
 HELPER = str(BIN / "openvzd-ssh-helper")
 # What openvzd logs once a remote listener is bound (daemon.py, _start_remote).
@@ -200,3 +204,22 @@ def ovzsh(
         check=False,
         env=dict(env) if env is not None else None,
     )
+
+
+async def assert_calls_bounded(busy: grpc.aio.Channel, other: grpc.aio.Channel, limit: int) -> None:
+    """With `limit` calls of one client in flight (open event streams) its next
+    call waits, another client's does not, and one ended stream frees a place."""
+    await get_version(busy)  # connected; the client knows the daemon's stream limit
+    watches = [
+        events_pb2_grpc.EventsStub(busy).Watch(events_pb2.WatchRequest()) for _ in range(limit)
+    ]
+    try:
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await get_version(busy, timeout=2)
+        assert caught.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+        assert await get_version(other)
+        watches.pop().cancel()
+        assert await get_version(busy)
+    finally:
+        for watch in watches:
+            watch.cancel()

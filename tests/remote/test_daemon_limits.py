@@ -21,7 +21,13 @@ from openvz.v1 import domains_pb2, domains_pb2_grpc, events_pb2, events_pb2_grpc
 
 from tests.daemon_process import DaemonProcess
 from tests.remote.realm import Realm
-from tests.remote.served import RemoteSetup, ovzsh, running_remote_daemon, write_remote_config
+from tests.remote.served import (
+    RemoteSetup,
+    assert_calls_bounded,
+    ovzsh,
+    running_remote_daemon,
+    write_remote_config,
+)
 from tests.remote.standin import channel_through, get_version
 
 MAX_TLS_CLIENTS = 3
@@ -123,21 +129,7 @@ async def test_tls_in_flight_calls_of_one_client_are_bounded(
 ) -> None:
     setup, _ = served
     async with tls_channel(setup) as busy, tls_channel(setup) as other:
-        await get_version(busy)  # connected; the client knows the daemon's stream limit
-        watches = [
-            events_pb2_grpc.EventsStub(busy).Watch(events_pb2.WatchRequest())
-            for _ in range(CALLS_PER_CLIENT)
-        ]
-        try:
-            with pytest.raises(grpc.aio.AioRpcError) as caught:
-                await get_version(busy, timeout=2)
-            assert caught.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
-            assert await get_version(other)
-            watches.pop().cancel()
-            assert await get_version(busy)
-        finally:
-            for watch in watches:
-                watch.cancel()
+        await assert_calls_bounded(busy, other, CALLS_PER_CLIENT)
 
 
 class FreezingProxy:

@@ -12,7 +12,7 @@ import grpc
 import openvz
 import pytest
 from openvz.transport import SaslTunnel
-from openvz.v1 import common_pb2, domains_pb2_grpc, events_pb2, events_pb2_grpc
+from openvz.v1 import common_pb2, domains_pb2_grpc
 from openvzd.listeners import MAX_CALLS_PER_CONNECTION
 
 from tests.daemon_process import BIN, DaemonProcess
@@ -20,6 +20,7 @@ from tests.remote.realm import REALM, SERVICE_HOST, Realm
 from tests.remote.served import (
     SCRAM_PASSWORD,
     RemoteSetup,
+    assert_calls_bounded,
     ovzsh,
     running_remote_daemon,
     write_remote_config,
@@ -202,21 +203,7 @@ async def test_in_flight_calls_of_one_client_are_bounded(
         channel_through(SaslTunnel(SERVICE_HOST, setup.sasl_port, None, {})) as busy,
         channel_through(SaslTunnel(SERVICE_HOST, setup.sasl_port, None, {})) as other,
     ):
-        await get_version(busy)  # connected, and the daemon's limit is known to the client
-        watches = [
-            events_pb2_grpc.EventsStub(busy).Watch(events_pb2.WatchRequest())
-            for _ in range(CALLS_PER_CLIENT)
-        ]
-        try:
-            with pytest.raises(grpc.aio.AioRpcError) as caught:
-                await get_version(busy, timeout=2)
-            assert caught.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
-            assert await get_version(other)
-            watches.pop().cancel()
-            assert await get_version(busy)
-        finally:
-            for watch in watches:
-                watch.cancel()
+        await assert_calls_bounded(busy, other, CALLS_PER_CLIENT)
 
 
 def passwd(*args: str, password: str = "") -> subprocess.CompletedProcess[str]:

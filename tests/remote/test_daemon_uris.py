@@ -11,10 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-import grpc
 import pytest
 from openvz.transport import SshTunnel
-from openvz.v1 import events_pb2, events_pb2_grpc
 from openvzd.listeners import MAX_CALLS_PER_CONNECTION
 
 from tests.daemon_process import DaemonProcess
@@ -22,13 +20,14 @@ from tests.remote.realm import Realm
 from tests.remote.served import (
     HELPER,
     RemoteSetup,
+    assert_calls_bounded,
     ovzsh,
     running_remote_daemon,
     ssh_uri,
     write_remote_config,
 )
 from tests.remote.sshd import Sshd
-from tests.remote.standin import channel_through, get_version
+from tests.remote.standin import channel_through
 
 pytest.importorskip("gssapi")
 
@@ -142,18 +141,4 @@ async def test_in_flight_calls_over_one_ssh_connection_are_bounded(
         channel_through(SshTunnel("127.0.0.1", sshd.port, sshd.user, params)) as busy,
         channel_through(SshTunnel("127.0.0.1", sshd.port, sshd.user, params)) as other,
     ):
-        await get_version(busy)
-        watches = [
-            events_pb2_grpc.EventsStub(busy).Watch(events_pb2.WatchRequest())
-            for _ in range(MAX_CALLS_PER_CONNECTION)
-        ]
-        try:
-            with pytest.raises(grpc.aio.AioRpcError) as caught:
-                await get_version(busy, timeout=2)
-            assert caught.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
-            assert await get_version(other)
-            watches.pop().cancel()
-            assert await get_version(busy)
-        finally:
-            for watch in watches:
-                watch.cancel()
+        await assert_calls_bounded(busy, other, MAX_CALLS_PER_CONNECTION)
