@@ -26,6 +26,7 @@ class LifecycleEvent:
     state: str  # the container's status after it: running, stopped, ...
     cause: str  # "job" or "external"
     job_id: str = ""
+    detail: str = ""  # how, in libvirt's words ("destroyed"), where a job tells it
 
 
 @dataclass(frozen=True, slots=True)

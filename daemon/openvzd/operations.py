@@ -82,7 +82,21 @@ def _write_config(conf: Path, text: Callable[[], str]) -> None:
         ) from None
 
 
-def lifecycle_events(change: Change, cause: str, job_id: str = "") -> list[LifecycleEvent]:
+# How a job's lifecycle event came about, in libvirt's detail words, where the kind
+# alone does not say it (virsh prints "Stopped Destroyed", not "Stopped Shutdown").
+DETAIL_BY_OPERATION = {
+    ("STOPPED", "destroy"): "destroyed",
+    ("STOPPED", "shutdown"): "shutdown",
+    ("STOPPED", "migrate"): "migrated",
+    ("STARTED", "start"): "booted",
+    ("STARTED", "create"): "booted",
+    ("STARTED", "reboot"): "booted",
+}
+
+
+def lifecycle_events(
+    change: Change, cause: str, job_id: str = "", operation: str = ""
+) -> list[LifecycleEvent]:
     state = change.new_status or change.old_status or "stopped"
     if change.what == "added":
         kinds = ["DEFINED"] + (["STARTED"] if change.new_status == "running" else [])
@@ -92,7 +106,12 @@ def lifecycle_events(change: Change, cause: str, job_id: str = "") -> list[Lifec
         kinds = [LIFECYCLE_BY_STATUS.get(change.new_status or "", "CHANGED")]
     else:
         kinds = ["CHANGED"]
-    return [LifecycleEvent(change.veid, kind, state, cause, job_id) for kind in kinds]
+    return [
+        LifecycleEvent(
+            change.veid, kind, state, cause, job_id, DETAIL_BY_OPERATION.get((kind, operation), "")
+        )
+        for kind in kinds
+    ]
 
 
 class Operations:
@@ -124,7 +143,7 @@ class Operations:
         try:
             result = await handler(job, ctx)
         except BaseException:
-            await self._publish_changes(job.veid, "job", job.id)
+            await self._publish_changes(job.veid, "job", job.id, job.operation)
             raise
         # A host-wide job that made a container reads that one back.
         veid = int((result or {}).get("veid", job.veid)) if job.veid == HOST_LANE else job.veid
@@ -134,9 +153,9 @@ class Operations:
             changes = self.runtime.host.settle(
                 veid, settled or self.runtime.host.containers[veid].status
             )
-            self.publish(changes, "job", job.id)
+            self.publish(changes, "job", job.id, job.operation)
         else:
-            changes = await self._publish_changes(veid, "job", job.id)
+            changes = await self._publish_changes(veid, "job", job.id, job.operation)
         expected = EXPECTED_LIFECYCLE.get(job.operation)
         # The model may have been stale (an administrator's vzctl between two looks),
         # so a job that did change the state says so even when the read-back did not.
@@ -144,7 +163,8 @@ class Operations:
             state = (
                 self.runtime.state_of(veid) if veid in self.runtime.host.containers else "stopped"
             )
-            self.events.publish(LifecycleEvent(veid, expected, state, "job", job.id))
+            detail = DETAIL_BY_OPERATION.get((expected, job.operation), "")
+            self.events.publish(LifecycleEvent(veid, expected, state, "job", job.id, detail))
         return result
 
     def job_changed(self, job: Job) -> None:
@@ -154,7 +174,9 @@ class Operations:
         """Read a container's state back from the host after an interrupted job."""
         await self._publish_changes(veid, "external")
 
-    async def _publish_changes(self, veid: int, cause: str, job_id: str = "") -> list[Change]:
+    async def _publish_changes(
+        self, veid: int, cause: str, job_id: str = "", operation: str = ""
+    ) -> list[Change]:
         if veid <= 0:
             return []
         try:
@@ -164,14 +186,16 @@ class Operations:
                 "cannot read container %s back: %s", veid, err.message, extra={"veid": veid}
             )
             return []
-        self.publish(changes, cause, job_id)
+        self.publish(changes, cause, job_id, operation)
         return changes
 
-    def publish(self, changes: list[Change], cause: str, job_id: str = "") -> None:
+    def publish(
+        self, changes: list[Change], cause: str, job_id: str = "", operation: str = ""
+    ) -> None:
         for change in changes:
             if change.what in ("removed", "status") and change.new_status != "running":
                 self.runtime.set_paused(change.veid, False)
-            for event in lifecycle_events(change, cause, job_id):
+            for event in lifecycle_events(change, cause, job_id, operation):
                 self.events.publish(event)
 
     async def _vzctl(self, operation: str, *args: str) -> None:

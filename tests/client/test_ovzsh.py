@@ -125,16 +125,16 @@ def test_event_loop_prints_virsh_lines_until_its_timeout(daemon: DaemonProcess) 
     (daemon.sim_dir / "ct-165.xml").write_text(xml)
     assert ovzsh(daemon, "define", str(daemon.sim_dir / "ct-165.xml")).returncode == 0
     watcher = subprocess.Popen(
-        [str(BIN / "ovzsh"), "-c", uri, "event", "--loop", "--domain", "165", "--timeout", "3"],
+        [str(BIN / "ovzsh"), "-c", uri, "event", "--loop", "--domain", "165", "--timeout", "6"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
     try:
         # The stream may open after the first change: change until one is seen (bounded).
-        for attempt in range(4):
+        for action in ("start", "destroy", "start", "shutdown", "start", "destroy"):
             time.sleep(0.4)
-            assert ovzsh(daemon, "start" if attempt % 2 == 0 else "destroy", "165").returncode == 0
+            assert ovzsh(daemon, action, "165").returncode == 0
         stdout, stderr = watcher.communicate(timeout=60)
     finally:
         if watcher.poll() is None:
@@ -144,10 +144,13 @@ def test_event_loop_prints_virsh_lines_until_its_timeout(daemon: DaemonProcess) 
     lines = stdout.splitlines()
     assert lines.pop() == ""  # virsh's blank line after a command
     assert lines[-2:] == ["event loop timed out", f"events received: {len(lines) - 2}"]
+    # virsh's details: how each stop came about.
     assert "event 'lifecycle' for domain '165': Stopped Shutdown" in lines
+    assert "event 'lifecycle' for domain '165': Stopped Destroyed" in lines
     assert set(lines[:-2]) <= {
         "event 'lifecycle' for domain '165': Started Booted",
         "event 'lifecycle' for domain '165': Stopped Shutdown",
+        "event 'lifecycle' for domain '165': Stopped Destroyed",
     }
 
 

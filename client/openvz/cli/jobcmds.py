@@ -122,6 +122,7 @@ def event_line(event: events_pb2.Event, timestamp: bool) -> str:
         life = event.lifecycle
         kind = events_pb2.LifecycleKind.Name(life.kind).removeprefix("LIFECYCLE_KIND_")
         word, detail = LIFECYCLE_WORDS.get(kind, (kind.capitalize(), ""))
+        detail = life.detail.capitalize() or detail
         return f"{prefix}event 'lifecycle' for domain '{life.veid}': {word} {detail}"
     if event.HasField("job"):
         job = event.job

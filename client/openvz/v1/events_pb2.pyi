@@ -93,6 +93,7 @@ class LifecycleEvent(_message.Message):
     STATE_FIELD_NUMBER: _builtins.int
     CAUSE_FIELD_NUMBER: _builtins.int
     JOB_ID_FIELD_NUMBER: _builtins.int
+    DETAIL_FIELD_NUMBER: _builtins.int
     veid: _builtins.int
     kind: Global___LifecycleKind.ValueType
     state: _domains_pb2.DomainState.ValueType
@@ -101,6 +102,10 @@ class LifecycleEvent(_message.Message):
     noticed on the host (an administrator's vzctl).
     """
     job_id: _builtins.str
+    detail: _builtins.str
+    """How it came about, in libvirt's detail words ("destroyed", "shutdown",
+    "booted", "migrated"), where the job that caused it tells; "" otherwise.
+    """
     def __init__(
         self,
         *,
@@ -109,10 +114,11 @@ class LifecycleEvent(_message.Message):
         state: _domains_pb2.DomainState.ValueType = ...,
         cause: _builtins.str = ...,
         job_id: _builtins.str = ...,
+        detail: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["cause", b"cause", "job_id", b"job_id", "kind", b"kind", "state", b"state", "veid", b"veid"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cause", b"cause", "detail", b"detail", "job_id", b"job_id", "kind", b"kind", "state", b"state", "veid", b"veid"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -98,6 +98,7 @@ def event_to_proto(event: Event) -> events_pb2.Event:
                 state=STATE_BY_WORD.get(payload.state, domains_pb2.DOMAIN_STATE_UNSPECIFIED),
                 cause=payload.cause,
                 job_id=payload.job_id,
+                detail=payload.detail,
             )
         )
     elif isinstance(payload, JobEvent):
