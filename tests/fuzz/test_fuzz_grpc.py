@@ -274,6 +274,23 @@ def test_waiting_on_a_real_job_with_odd_timeouts(channel: grpc.Channel, timeout:
         assert code in (grpc.StatusCode.OK, grpc.StatusCode.DEADLINE_EXCEEDED)
 
 
+@pytest.mark.parametrize("timeout", [math.nan, math.inf, -1.0])
+def test_a_call_waiting_on_its_job_refuses_odd_wait_timeouts(
+    channel: grpc.Channel, timeout: float
+) -> None:
+    """Found by reading: a NaN (or infinite) wait_timeout_seconds was taken as given."""
+    with pytest.raises(grpc.RpcError) as caught:
+        domains_pb2_grpc.DomainsStub(channel).SetAutostart(
+            domains_pb2.SetAutostartRequest(
+                domain=spare_container(),
+                options=common_pb2.JobOptions(wait_timeout_seconds=timeout),
+            ),
+            timeout=UNARY_DEADLINE,
+        )
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "wait_timeout_seconds" in (caught.value.details() or "")
+
+
 @pytest.mark.parametrize(
     ("path", "expected"),
     [

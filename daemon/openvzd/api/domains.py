@@ -7,6 +7,7 @@ value never reaches a command line unchecked.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import grpc
@@ -232,8 +233,10 @@ class DomainsService(domains_pb2_grpc.DomainsServicer):
         *,
         mergeable: bool = True,
     ) -> common_pb2.JobReply:
-        if options.wait_timeout_seconds < 0:
-            raise ApiError("BAD_ARGUMENT", "wait_timeout_seconds must be ≥ 0")
+        if not 0 <= options.wait_timeout_seconds < math.inf:  # NaN fails this too
+            raise ApiError(
+                "BAD_ARGUMENT", "wait_timeout_seconds must be a number of seconds ≥ 0 (0: no bound)"
+            )
         try:
             job = self._queue.submit(
                 operation,
