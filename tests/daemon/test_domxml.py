@@ -196,6 +196,12 @@ def specs(draw: st.DrawFn) -> ContainerSpec:
         cpu_limit_percent=draw(st.integers(0, 6400)),
         disk_hard_kib=draw(st.integers(0, 1 << 40)),
         ip_addresses=draw(st.lists(st.ip_addresses().map(str), max_size=3, unique=True)),
+        nameservers=draw(
+            st.lists(st.ip_addresses().map(str) | st.just("inherit"), max_size=3, unique=True)
+        ),
+        search_domains=draw(
+            st.lists(st.from_regex(r"[a-z]{1,8}(\.example)?", fullmatch=True), max_size=2)
+        ),
     )
     if draw(st.booleans()):
         spec.ostemplate = draw(st.from_regex(r"[a-z0-9][a-z0-9_+.-]{0,20}", fullmatch=True))

@@ -216,3 +216,30 @@ def test_setmem_on_a_host_without_vswap_sets_privvmpages(tmp_path: Path) -> None
         values = read_config(_conf(process, 160)).values
         assert values["PRIVVMPAGES"] == "262144:262144"
         assert stub.GetInfo(ref, timeout=60).max_memory_kib == 1048576
+
+
+def test_resolvers_set_by_ovzsh_survive_dumpxml_and_define(
+    daemon: DaemonProcess, domains: domains_pb2_grpc.DomainsStub
+) -> None:
+    """NAMESERVER and SEARCHDOMAIN have no libvirt element; they travel in
+    openvzd's <metadata>, so a container defined from dumpxml resolves alike."""
+    xml = (daemon.sim_dir / "example-150.xml").read_text().replace("150", "240")
+    _define(domains, xml)
+    ref = common_pb2.DomainRef(id=240)
+    domains.SetNameservers(
+        domains_pb2.SetNameserversRequest(
+            domain=ref, nameservers=["10.0.0.53", "2001:db8::53"], search_domains=["example.com"]
+        ),
+        timeout=60,
+    )
+    dumped = _dumpxml(domains, 240)
+    assert "<openvzd:nameserver>2001:db8::53</openvzd:nameserver>" in dumped
+    _define(
+        domains,
+        dumped.replace("<name>240</name>", "<name>241</name>")
+        .replace(parse_domain(dumped).uuid, "7e0c2f0e-0000-4000-8000-000000000241")
+        .replace("10.0.240.1", "10.0.241.1"),
+    )
+    values = read_config(_conf(daemon, 241)).values
+    assert values["NAMESERVER"] == "10.0.0.53 2001:db8::53"
+    assert values["SEARCHDOMAIN"] == "example.com"

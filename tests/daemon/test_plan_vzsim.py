@@ -109,6 +109,8 @@ def specs(draw: st.DrawFn, *, vswap: bool = True) -> ContainerSpec:
             draw(st.lists(st.integers(0, 9), max_size=2, unique=True)),
             draw(st.sampled_from(["", "vmbr0"])),
         ),
+        nameservers=draw(st.sampled_from([[], ["10.0.0.53"], ["10.0.0.53", "2001:db8::53"]])),
+        search_domains=draw(st.sampled_from([[], ["example.com"], ["a.example", "b.example"]])),
     )
     spec.disk_soft_kib = spec.disk_hard_kib
     if vswap:
@@ -152,6 +154,9 @@ def test_an_update_plan_turns_one_container_into_the_other(
         title=old.title,
         ostemplate=old.ostemplate,
         private_dir=old.private_dir,
+        # Resolvers not named keep the container's, as an unset host name does.
+        nameservers=new.nameservers or old.nameservers,
+        search_domains=new.search_domains or old.search_domains,
         interfaces=[
             dataclasses.replace(i, host_dev=f"veth{old.veid}.{i.guest_dev[3:]}")
             for i in new.interfaces[:1]

@@ -21,6 +21,7 @@ from openvzd.vz.plan import check_memory
 from openvzd.vz.spec import (
     ContainerSpec,
     validate_hostname,
+    validate_nameserver,
     validate_text,
     validate_title,
     validate_veid,
@@ -113,8 +114,9 @@ def _uuid(text: str | None) -> str:
 
 def _parse_metadata(metadata: etree._Element | None, spec: ContainerSpec) -> None:
     """openvzd's own <metadata> element: what OpenVZ keeps but libvirt's schema
-    has no element for (the host name). Other applications' metadata would
-    have to be stored to come back in dumpxml; openvzd has no place for it."""
+    has no element for (the host name, the resolvers). Other applications'
+    metadata would have to be stored to come back in dumpxml; openvzd has no
+    place for it."""
     for child in metadata if metadata is not None else ():
         if child.tag != f"{{{METADATA_NS}}}container":
             raise bad_argument(
@@ -122,9 +124,18 @@ def _parse_metadata(metadata: etree._Element | None, spec: ContainerSpec) -> Non
                 f"<container xmlns='{METADATA_NS}'>"
             )
         for item in child:
-            if item.tag != f"{{{METADATA_NS}}}hostname":
-                raise bad_argument(f"<metadata><container>: openvzd has no {item.tag}")
-            spec.hostname = validate_hostname((item.text or "").strip())
+            text = (item.text or "").strip()
+            if item.tag == f"{{{METADATA_NS}}}hostname":
+                spec.hostname = validate_hostname(text)
+            elif item.tag == f"{{{METADATA_NS}}}nameserver":
+                spec.nameservers.append(validate_nameserver(text))
+            elif item.tag == f"{{{METADATA_NS}}}searchdomain":
+                spec.search_domains.append(validate_hostname(text))
+            else:
+                raise bad_argument(
+                    f"<metadata><container>: openvzd has no {item.tag}; it keeps hostname, "
+                    "nameserver and searchdomain"
+                )
 
 
 def _parse_memory(root: etree._Element, spec: ContainerSpec) -> None:

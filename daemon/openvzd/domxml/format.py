@@ -95,12 +95,17 @@ def format_domain(spec: ContainerSpec, *, running: bool = False, domain_id: int 
         sub(root, "title", spec.title)
     if spec.description:
         sub(root, "description", spec.description)
-    if spec.hostname:
+    if spec.hostname or spec.nameservers or spec.search_domains:
         metadata = sub(root, "metadata")
         container = etree.SubElement(
             metadata, f"{{{METADATA_NS}}}container", nsmap={"openvzd": METADATA_NS}
         )
-        sub(container, f"{{{METADATA_NS}}}hostname", spec.hostname)
+        if spec.hostname:
+            sub(container, f"{{{METADATA_NS}}}hostname", spec.hostname)
+        for server in spec.nameservers:
+            sub(container, f"{{{METADATA_NS}}}nameserver", server)
+        for domain in spec.search_domains:
+            sub(container, f"{{{METADATA_NS}}}searchdomain", domain)
     _memory(root, spec)
     _cpu(root, spec)
     os_element = sub(root, "os")

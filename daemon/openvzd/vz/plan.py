@@ -18,7 +18,13 @@ from dataclasses import dataclass
 
 from openvzd.vz.conffile import updated_text
 from openvzd.vz.errors import bad_argument
-from openvzd.vz.spec import ContainerSpec, Interface, validate_hostname, validate_template
+from openvzd.vz.spec import (
+    ContainerSpec,
+    Interface,
+    validate_hostname,
+    validate_nameserver,
+    validate_template,
+)
 from openvzd.vz.units import PAGE_SIZE
 
 Setting = tuple[str, str]
@@ -102,11 +108,22 @@ def _flatten(settings: Iterable[Setting]) -> list[str]:
     return [part for setting in settings for part in setting]
 
 
+def _dns_args(spec: ContainerSpec) -> list[str]:
+    """One `set` replaces NAMESERVER and SEARCHDOMAIN with the values it names."""
+    args: list[str] = []
+    for server in spec.nameservers:
+        args += ["--nameserver", validate_nameserver(server)]
+    for domain in spec.search_domains:
+        args += ["--searchdomain", validate_hostname(domain)]
+    return args
+
+
 def settings_args(spec: ContainerSpec, *, vswap: bool) -> list[str]:
     """vzctl set options that give a created container the spec's settings."""
     args = _flatten(_scalar_settings(spec, vswap=vswap))
     if spec.private_dir and spec.hostname:
         args += ["--hostname", validate_hostname(spec.hostname)]
+    args += _dns_args(spec)
     for address in spec.ip_addresses:
         args += ["--ipadd", address]
     for iface in spec.interfaces:
@@ -198,6 +215,11 @@ def plan_update(old: ContainerSpec, new: ContainerSpec, *, vswap: bool) -> list[
             args += [option, RESET_VALUES[option]]
     if new.hostname and new.hostname != old.hostname:
         args += ["--hostname", validate_hostname(new.hostname)]
+    # Unset ones keep the container's, as the host name does.
+    if new.nameservers and new.nameservers != old.nameservers:
+        args += _dns_args(ContainerSpec(new.veid, nameservers=new.nameservers))
+    if new.search_domains and new.search_domains != old.search_domains:
+        args += _dns_args(ContainerSpec(new.veid, search_domains=new.search_domains))
     for address in old.ip_addresses:
         if address not in new.ip_addresses:
             args += ["--ipdel", address]

@@ -75,6 +75,9 @@ class ContainerSpec:
     disk_hard_kib: int = 0
     ip_addresses: list[str] = field(default_factory=list)
     interfaces: list[Interface] = field(default_factory=list)
+    # NAMESERVER and SEARCHDOMAIN, in their order; "inherit" takes the host's.
+    nameservers: list[str] = field(default_factory=list)
+    search_domains: list[str] = field(default_factory=list)
 
 
 def whole_number(text: str) -> int | None:
@@ -134,6 +137,11 @@ def validate_text(text: str, what: str) -> str:
             "(and at most 1024 characters)"
         )
     return text
+
+
+def validate_nameserver(text: str) -> str:
+    """An address for NAMESERVER, or vzctl's "inherit" (the host's resolvers)."""
+    return text if text == "inherit" else validate_ip(text)
 
 
 def validate_title(text: str) -> str:
@@ -291,6 +299,8 @@ def spec_from_config(
         disk_hard_kib=0 if hard >= LONG_MAX else hard,
         ip_addresses=values.get("IP_ADDRESS", "").split(),
         interfaces=parse_netif(values.get("NETIF", ""), veid),
+        nameservers=values.get("NAMESERVER", "").split(),
+        search_domains=values.get("SEARCHDOMAIN", "").split(),
     )
     _memory_from_config(values, spec)
     return spec
