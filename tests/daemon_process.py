@@ -48,6 +48,12 @@ class DaemonProcess:
     def tool(self, name: str) -> str:
         return str(self.host_root / "usr" / "sbin" / name)
 
+    def vzctl(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """The simulated host's own vzctl, as an administrator runs it by hand."""
+        return subprocess.run(
+            [self.tool("vzctl"), *args], capture_output=True, text=True, check=True, timeout=60
+        )
+
     def vzsim(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [str(BIN / "vzsim"), *args], capture_output=True, text=True, check=True, timeout=120

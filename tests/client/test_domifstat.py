@@ -28,7 +28,6 @@ COUNTERS = [
 @pytest.fixture(scope="module")
 def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DaemonProcess]:
     with running_daemon(tmp_path_factory.mktemp("domifstat") / "sim") as process:
-        vzctl = process.tool("vzctl")
         for args in (
             ["create", "701", "--ostemplate", "centos-7-x86_64-minimal"],
             ["set", "701", "--netif_add", "eth0,,,,vmbr0", "--save"],
@@ -36,7 +35,7 @@ def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DaemonProcess]:
             ["create", "702", "--ostemplate", "centos-7-x86_64-minimal"],
             ["start", "702"],
         ):
-            subprocess.run([vzctl, *args], check=True, capture_output=True)
+            process.vzctl(*args)
         deadline = time.monotonic() + 30
         while "702" not in ovzsh(process, "list", "--name").stdout.split():
             assert time.monotonic() < deadline, "the daemon never saw the containers"

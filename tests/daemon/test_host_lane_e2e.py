@@ -33,13 +33,8 @@ def _runs(daemon: DaemonProcess) -> list[dict[str, Any]]:
 
 def test_concurrent_unnamed_defines_get_distinct_ids_and_run_alone(tmp_path: Path) -> None:
     with running_daemon(tmp_path / "sim") as daemon:
-        vzctl = daemon.tool("vzctl")
         for veid in ("101", "102"):
-            subprocess.run(
-                [vzctl, "create", veid, "--ostemplate", "centos-7-x86_64-minimal"],
-                check=True,
-                capture_output=True,
-            )
+            daemon.vzctl("create", veid, "--ostemplate", "centos-7-x86_64-minimal")
         (daemon.host_root / ".vzsim" / "knobs.json").write_text(
             json.dumps({"delay": {"create": 0.4, "start": 0.4}})
         )

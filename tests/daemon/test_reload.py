@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import signal
 import socket
-import subprocess
 import time
 from pathlib import Path
 
@@ -46,13 +45,8 @@ def _start(stub: domains_pb2_grpc.DomainsStub, veid: int) -> None:
 
 def test_sighup_applies_a_new_timeout_and_survives_a_broken_file(tmp_path: Path) -> None:
     with running_daemon(tmp_path / "sim") as daemon:
-        vzctl = daemon.tool("vzctl")
         for veid in ("601", "602"):
-            subprocess.run(
-                [vzctl, "create", veid, "--ostemplate", "centos-7-x86_64-minimal"],
-                check=True,
-                capture_output=True,
-            )
+            daemon.vzctl("create", veid, "--ostemplate", "centos-7-x86_64-minimal")
         (daemon.host_root / ".vzsim" / "knobs.json").write_text(
             json.dumps({"delay": {"start": 2.5}})
         )

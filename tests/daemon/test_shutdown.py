@@ -18,12 +18,7 @@ from tests.daemon_process import BIN, DaemonProcess, running_daemon
 @pytest.fixture
 def daemon(tmp_path: Path) -> Iterator[DaemonProcess]:
     with running_daemon(tmp_path / "sim") as process:
-        vzctl = process.tool("vzctl")
-        subprocess.run(
-            [vzctl, "create", "401", "--ostemplate", "centos-7-x86_64-minimal"],
-            check=True,
-            capture_output=True,
-        )
+        process.vzctl("create", "401", "--ostemplate", "centos-7-x86_64-minimal")
         yield process
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,10 +11,6 @@ import pytest
 from openvz.v1 import common_pb2, domains_pb2, domains_pb2_grpc
 
 from tests.daemon_process import DaemonProcess, running_daemon
-
-
-def _vzctl(daemon: DaemonProcess, *args: str) -> None:
-    subprocess.run([daemon.tool("vzctl"), *args], check=True, capture_output=True, timeout=60)
 
 
 def _wait_running(stub: domains_pb2_grpc.DomainsStub, veids: list[int]) -> None:
@@ -35,11 +30,11 @@ def _wait_running(stub: domains_pb2_grpc.DomainsStub, veids: list[int]) -> None:
 def daemon(tmp_path: Path) -> Iterator[DaemonProcess]:
     with running_daemon(tmp_path / "sim") as process:
         template = ("--ostemplate", "centos-7-x86_64-minimal")
-        _vzctl(process, "create", "301", *template, "--diskspace", "1048576:1153434")
-        _vzctl(process, "set", "301", "--netif_add", "eth0,,,,vmbr0", "--save")
-        _vzctl(process, "create", "302", *template, "--ipadd", "10.0.0.32")
-        _vzctl(process, "start", "301")
-        _vzctl(process, "start", "302")
+        process.vzctl("create", "301", *template, "--diskspace", "1048576:1153434")
+        process.vzctl("set", "301", "--netif_add", "eth0,,,,vmbr0", "--save")
+        process.vzctl("create", "302", *template, "--ipadd", "10.0.0.32")
+        process.vzctl("start", "301")
+        process.vzctl("start", "302")
         yield process
 
 
