@@ -168,28 +168,16 @@ def test_every_rpc(daemon: DaemonProcess, stubs: tuple[object, ...]) -> None:
         ),
     )
     assert conf(daemon, 150)["IP_ADDRESS"] == "10.0.150.3/24 2001:db8::150"
-    call(
-        domains,
-        update,
-        domains_pb2.DeviceRequest(
-            domain=REF,
-            device_xml="<filesystem type='template'><source name='centos-7-x86_64-minimal'/>"
-            "<target dir='/'/><space_hard_limit unit='GiB'>4</space_hard_limit>"
-            "<space_soft_limit unit='GiB'>3</space_soft_limit></filesystem>",
-        ),
+    disk = domains_pb2.DeviceRequest(
+        domain=REF,
+        device_xml="<filesystem type='template'><source name='centos-7-x86_64-minimal'/>"
+        "<target dir='/'/><space_hard_limit unit='GiB'>4</space_hard_limit>"
+        "<space_soft_limit unit='GiB'>3</space_soft_limit></filesystem>",
     )
+    call(domains, update, disk)
     assert conf(daemon, 150)["DISKSPACE"] == "3145728:4194304"
     runs = (daemon.host_root / ".vzsim" / "runs.log").read_text().count('"set"')
-    call(
-        domains,
-        update,
-        domains_pb2.DeviceRequest(
-            domain=REF,
-            device_xml="<filesystem type='template'><source name='centos-7-x86_64-minimal'/>"
-            "<target dir='/'/><space_hard_limit unit='GiB'>4</space_hard_limit>"
-            "<space_soft_limit unit='GiB'>3</space_soft_limit></filesystem>",
-        ),
-    )
+    call(domains, update, disk)
     # The same device again changes nothing and runs no vzctl.
     assert (daemon.host_root / ".vzsim" / "runs.log").read_text().count('"set"') == runs
     daemon.vzsim("bridge", str(daemon.host_root), "add", "vmbr1")

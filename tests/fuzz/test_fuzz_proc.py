@@ -11,6 +11,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 from openvz.v1 import domains_pb2, host_pb2
+from openvzd.api.convert import beancounter_to_proto, guest_interface_to_proto
 from openvzd.vz.proc import (
     read_beancounters,
     read_hostname,
@@ -79,30 +80,12 @@ def read_all(files: dict[str, str | bytes]) -> None:
             cpu_system_ns=cpu.system_ns,
             uptime_seconds=cpu.uptime_seconds,
         )
+    # The daemon's own conversions: they raise where a number does not fit the wire.
     for rows in counters.values():
         for row in rows:
-            domains_pb2.BeanCounter(
-                resource=row.resource,
-                held=row.held,
-                maxheld=row.maxheld,
-                barrier=row.barrier,
-                limit=row.limit,
-                failcnt=row.failcnt,
-            )
-
-
-    for counters_of in interfaces.values():
-        domains_pb2.InterfaceStats(
-            device=counters_of.name,
-            rx_bytes=counters_of.rx[0],
-            rx_packets=counters_of.rx[1],
-            rx_errs=counters_of.rx[2],
-            rx_drop=counters_of.rx[3],
-            tx_bytes=counters_of.tx[0],
-            tx_packets=counters_of.tx[1],
-            tx_errs=counters_of.tx[2],
-            tx_drop=counters_of.tx[3],
-        )
+            beancounter_to_proto(row)
+    for name, host_end in interfaces.items():
+        guest_interface_to_proto(name, host_end)
     for veid, quota in quotas.items():
         assert veid >= 0
         domains_pb2.DomainStats(

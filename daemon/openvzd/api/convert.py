@@ -9,6 +9,7 @@ from openvzd.api.errors import proto_kind
 from openvzd.events import Event, Gap, JobEvent, LifecycleEvent
 from openvzd.jobs import Job
 from openvzd.runtime import Runtime
+from openvzd.vz.proc import BeanCounter, InterfaceCounters
 
 STATE_BY_WORD = {
     "running": domains_pb2.DOMAIN_STATE_RUNNING,
@@ -81,6 +82,37 @@ def domain_to_proto(runtime: Runtime, veid: int, *, names_only: bool = False) ->
         title=container.config.title,
         ip_addresses=container.ip_addresses,
         ostemplate=container.values.get("OSTEMPLATE", ""),
+    )
+
+
+def beancounter_to_proto(counter: BeanCounter) -> domains_pb2.BeanCounter:
+    return domains_pb2.BeanCounter(
+        resource=counter.resource,
+        held=counter.held,
+        maxheld=counter.maxheld,
+        barrier=counter.barrier,
+        limit=counter.limit,
+        failcnt=counter.failcnt,
+    )
+
+
+def guest_interface_to_proto(
+    device: str, host_end: InterfaceCounters
+) -> domains_pb2.InterfaceStats:
+    """A veth's counters as the guest counts them: the host end's rx is the
+    guest's tx, so the two are swapped."""
+    rx_bytes, rx_packets, rx_errs, rx_drop = host_end.tx
+    tx_bytes, tx_packets, tx_errs, tx_drop = host_end.rx
+    return domains_pb2.InterfaceStats(
+        device=device,
+        rx_bytes=rx_bytes,
+        rx_packets=rx_packets,
+        rx_errs=rx_errs,
+        rx_drop=rx_drop,
+        tx_bytes=tx_bytes,
+        tx_packets=tx_packets,
+        tx_errs=tx_errs,
+        tx_drop=tx_drop,
     )
 
 

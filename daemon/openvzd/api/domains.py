@@ -13,7 +13,12 @@ from typing import Any
 import grpc
 from openvz.v1 import common_pb2, domains_pb2, domains_pb2_grpc
 
-from openvzd.api.convert import domain_to_proto, job_to_proto
+from openvzd.api.convert import (
+    beancounter_to_proto,
+    domain_to_proto,
+    guest_interface_to_proto,
+    job_to_proto,
+)
 from openvzd.api.errors import ApiError, abort
 from openvzd.domxml import device_args, format_domain, parse_domain, update_device_spec
 from openvzd.jobs import HOST_LANE, JobConflict, JobQueue, JobState, ShuttingDown
@@ -190,16 +195,7 @@ class DomainsService(domains_pb2_grpc.DomainsServicer):
                 if quota is not None:
                     entry.disk_used_kib = quota.used_kib
                 for counter in counters.get(veid, []):
-                    entry.beancounters.append(
-                        domains_pb2.BeanCounter(
-                            resource=counter.resource,
-                            held=counter.held,
-                            maxheld=counter.maxheld,
-                            barrier=counter.barrier,
-                            limit=counter.limit,
-                            failcnt=counter.failcnt,
-                        )
-                    )
+                    entry.beancounters.append(beancounter_to_proto(counter))
                     if counter.resource == "physpages":
                         entry.memory_used_kib = counter.held * PAGE_KIB
                 stats.append(entry)
@@ -549,30 +545,14 @@ def _interface_stats(
     veid: int, spec: Any, devices: dict[str, InterfaceCounters]
 ) -> list[domains_pb2.InterfaceStats]:
     """The container's veths as the guest counts them, named by their host device
-    (vethCTID.N, what `virsh domifstat` takes). The host end's rx is the guest's
-    tx, so the two are swapped. venet has no per-container device on the host:
-    a venet-only container has no entry rather than made-up numbers."""
+    (vethCTID.N, what `virsh domifstat` takes). venet has no per-container device
+    on the host: a venet-only container has no entry rather than made-up numbers."""
     found = []
     for interface in spec.interfaces:
         host_dev = interface.host_dev or default_host_dev(veid, interface.guest_dev)
         counters = devices.get(host_dev)
-        if counters is None:  # not running, or the veth is not up
-            continue
-        rx_bytes, rx_packets, rx_errs, rx_drop = counters.tx
-        tx_bytes, tx_packets, tx_errs, tx_drop = counters.rx
-        found.append(
-            domains_pb2.InterfaceStats(
-                device=host_dev,
-                rx_bytes=rx_bytes,
-                rx_packets=rx_packets,
-                rx_errs=rx_errs,
-                rx_drop=rx_drop,
-                tx_bytes=tx_bytes,
-                tx_packets=tx_packets,
-                tx_errs=tx_errs,
-                tx_drop=tx_drop,
-            )
-        )
+        if counters is not None:  # None: not running, or the veth is not up
+            found.append(guest_interface_to_proto(host_dev, counters))
     return found
 
 
