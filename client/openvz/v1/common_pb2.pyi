@@ -201,6 +201,58 @@ class JobError(_message.Message):
 Global___JobError: _TypeAlias = JobError  # noqa: Y015
 
 @_typing.final
+class Caller(_message.Message):
+    """Who asked for a job or a session, as the transport identified them: the
+    kernel's peer credentials on a unix socket, the certificate DN over TLS, the
+    principal or SCRAM user over SASL, the ssh user through the ssh helper.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TRANSPORT_FIELD_NUMBER: _builtins.int
+    UID_FIELD_NUMBER: _builtins.int
+    GID_FIELD_NUMBER: _builtins.int
+    PID_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    READ_ONLY_FIELD_NUMBER: _builtins.int
+    transport: _builtins.str
+    """"unix", "tls", "sasl", "ssh", "libvirt", or "daemon" for the daemon's own work."""
+    uid: _builtins.int
+    gid: _builtins.int
+    pid: _builtins.int
+    name: _builtins.str
+    """The DN, principal, SCRAM user or ssh user."""
+    read_only: _builtins.bool
+    def __init__(
+        self,
+        *,
+        transport: _builtins.str = ...,
+        uid: _builtins.int | None = ...,
+        gid: _builtins.int | None = ...,
+        pid: _builtins.int | None = ...,
+        name: _builtins.str = ...,
+        read_only: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_gid", b"_gid", "_pid", b"_pid", "_uid", b"_uid", "gid", b"gid", "pid", b"pid", "uid", b"uid"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_gid", b"_gid", "_pid", b"_pid", "_uid", b"_uid", "gid", b"gid", "name", b"name", "pid", b"pid", "read_only", b"read_only", "transport", b"transport", "uid", b"uid"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__gid: _TypeAlias = _typing.Literal["gid"]  # noqa: Y015
+    _WhichOneofArgType__gid: _TypeAlias = _typing.Literal["_gid", b"_gid"]  # noqa: Y015
+    _WhichOneofReturnType__pid: _TypeAlias = _typing.Literal["pid"]  # noqa: Y015
+    _WhichOneofArgType__pid: _TypeAlias = _typing.Literal["_pid", b"_pid"]  # noqa: Y015
+    _WhichOneofReturnType__uid: _TypeAlias = _typing.Literal["uid"]  # noqa: Y015
+    _WhichOneofArgType__uid: _TypeAlias = _typing.Literal["_uid", b"_uid"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__gid) -> _WhichOneofReturnType__gid | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__pid) -> _WhichOneofReturnType__pid | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__uid) -> _WhichOneofReturnType__uid | None: ...
+
+Global___Caller: _TypeAlias = Caller  # noqa: Y015
+
+@_typing.final
 class Job(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -218,9 +270,12 @@ class Job(_message.Message):
     CANCELLABLE_FIELD_NUMBER: _builtins.int
     NOT_CANCELLABLE_REASON_FIELD_NUMBER: _builtins.int
     RESULT_VEID_FIELD_NUMBER: _builtins.int
+    CALLER_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     operation: _builtins.str
-    """What the job does: "start", "define", "migrate", ..."""
+    """The operation, by its name: "start", "define", "set-memory", "set-vcpus",
+    "set-autostart", "attach-interface", "set-user-password", "migrate", ...
+    """
     veid: _builtins.int
     """The container's lane; 0 for host-wide jobs."""
     state: Global___JobState.ValueType
@@ -243,6 +298,8 @@ class Job(_message.Message):
     def started(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
     def finished(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def caller(self) -> Global___Caller: ...
     def __init__(
         self,
         *,
@@ -260,10 +317,11 @@ class Job(_message.Message):
         cancellable: _builtins.bool = ...,
         not_cancellable_reason: _builtins.str = ...,
         result_veid: _builtins.int = ...,
+        caller: Global___Caller | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["created", b"created", "error", b"error", "finished", b"finished", "started", b"started"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["caller", b"caller", "created", b"created", "error", b"error", "finished", b"finished", "started", b"started"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["cancellable", b"cancellable", "created", b"created", "error", b"error", "finished", b"finished", "id", b"id", "idempotency_key", b"idempotency_key", "not_cancellable_reason", b"not_cancellable_reason", "operation", b"operation", "progress_percent", b"progress_percent", "progress_step", b"progress_step", "result_veid", b"result_veid", "started", b"started", "state", b"state", "veid", b"veid"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["caller", b"caller", "cancellable", b"cancellable", "created", b"created", "error", b"error", "finished", b"finished", "id", b"id", "idempotency_key", b"idempotency_key", "not_cancellable_reason", b"not_cancellable_reason", "operation", b"operation", "progress_percent", b"progress_percent", "progress_step", b"progress_step", "result_veid", b"result_veid", "started", b"started", "state", b"state", "veid", b"veid"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from openvz.v1 import common_pb2 as openvz_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14openvz/v1/jobs.proto\x12\topenvz.v1\x1a\x16openvz/v1/common.proto\"\x14\n\x06JobRef\x12\n\n\x02id\x18\x01 \x01(\t\"S\n\x0fListJobsRequest\x12\x0c\n\x04veid\x18\x01 \x01(\x05\x12#\n\x06states\x18\x02 \x03(\x0e\x32\x13.openvz.v1.JobState\x12\r\n\x05limit\x18\x03 \x01(\r\"0\n\x10ListJobsResponse\x12\x1c\n\x04jobs\x18\x01 \x03(\x0b\x32\x0e.openvz.v1.Job\"5\n\x0eWaitJobRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x17\n\x0ftimeout_seconds\x18\x02 \x01(\x01\x32\xe5\x01\n\x04Jobs\x12\x45\n\x04List\x12\x1a.openvz.v1.ListJobsRequest\x1a\x1b.openvz.v1.ListJobsResponse\"\x04\xe8\xe0\x18\x01\x12.\n\x03Get\x12\x11.openvz.v1.JobRef\x1a\x0e.openvz.v1.Job\"\x04\xe8\xe0\x18\x01\x12\x39\n\x04Wait\x12\x19.openvz.v1.WaitJobRequest\x1a\x0e.openvz.v1.Job\"\x04\xe8\xe0\x18\x01\x30\x01\x12+\n\x06\x43\x61ncel\x12\x11.openvz.v1.JobRef\x1a\x0e.openvz.v1.Jobb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14openvz/v1/jobs.proto\x12\topenvz.v1\x1a\x16openvz/v1/common.proto\"\x14\n\x06JobRef\x12\n\n\x02id\x18\x01 \x01(\t\"g\n\x0fListJobsRequest\x12\x0c\n\x04veid\x18\x01 \x01(\x05\x12#\n\x06states\x18\x02 \x03(\x0e\x32\x13.openvz.v1.JobState\x12\r\n\x05limit\x18\x03 \x01(\r\x12\x12\n\npage_token\x18\x04 \x01(\t\"I\n\x10ListJobsResponse\x12\x1c\n\x04jobs\x18\x01 \x03(\x0b\x32\x0e.openvz.v1.Job\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"5\n\x0eWaitJobRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x17\n\x0ftimeout_seconds\x18\x02 \x01(\x01\x32\xe5\x01\n\x04Jobs\x12\x45\n\x04List\x12\x1a.openvz.v1.ListJobsRequest\x1a\x1b.openvz.v1.ListJobsResponse\"\x04\xe8\xe0\x18\x01\x12.\n\x03Get\x12\x11.openvz.v1.JobRef\x1a\x0e.openvz.v1.Job\"\x04\xe8\xe0\x18\x01\x12\x39\n\x04Wait\x12\x19.openvz.v1.WaitJobRequest\x1a\x0e.openvz.v1.Job\"\x04\xe8\xe0\x18\x01\x30\x01\x12+\n\x06\x43\x61ncel\x12\x11.openvz.v1.JobRef\x1a\x0e.openvz.v1.Jobb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -41,11 +41,11 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_JOBREF']._serialized_start=59
   _globals['_JOBREF']._serialized_end=79
   _globals['_LISTJOBSREQUEST']._serialized_start=81
-  _globals['_LISTJOBSREQUEST']._serialized_end=164
-  _globals['_LISTJOBSRESPONSE']._serialized_start=166
-  _globals['_LISTJOBSRESPONSE']._serialized_end=214
-  _globals['_WAITJOBREQUEST']._serialized_start=216
-  _globals['_WAITJOBREQUEST']._serialized_end=269
-  _globals['_JOBS']._serialized_start=272
-  _globals['_JOBS']._serialized_end=501
+  _globals['_LISTJOBSREQUEST']._serialized_end=184
+  _globals['_LISTJOBSRESPONSE']._serialized_start=186
+  _globals['_LISTJOBSRESPONSE']._serialized_end=259
+  _globals['_WAITJOBREQUEST']._serialized_start=261
+  _globals['_WAITJOBREQUEST']._serialized_end=314
+  _globals['_JOBS']._serialized_start=317
+  _globals['_JOBS']._serialized_end=546
 # @@protoc_insertion_point(module_scope)
