@@ -27,6 +27,7 @@ executor through the JobContext; after a restart it is None.
 from __future__ import annotations
 
 import asyncio
+import builtins
 import itertools
 import json
 import logging
@@ -280,16 +281,59 @@ class JobQueue:
         return self._jobs.get(job_id)
 
     def list(
-        self, veid: int | None = None, states: Iterable[JobState] | None = None, limit: int = 100
+        self,
+        veid: int | None = None,
+        states: Iterable[JobState] | None = None,
+        limit: int = 100,
+        after: str = "",
     ) -> list[Job]:
+        """Newest first, at most `limit`; with `after` (a job's id), those older than it."""
         wanted = set(states) if states else None
         found: list[Job] = []
-        for job in reversed(self._jobs.values()):
+        jobs = reversed(self._jobs.values())
+        if after:
+            if after not in self._jobs:
+                raise OpenvzError(
+                    ErrorKind.BAD_ARGUMENT,
+                    f"page_token {after!r} names no job this daemon still lists (archived, or "
+                    "never one); list again from the first page",
+                )
+            for job in jobs:
+                if job.id == after:
+                    break
+        for job in jobs:
             if (veid is None or job.veid == veid) and (wanted is None or job.state in wanted):
                 found.append(job)
                 if len(found) >= limit:
                     break
         return found
+
+    def queued_with_marker(self, marker: str) -> builtins.list[Job]:
+        """Queued jobs read back from the journal whose params hold `marker`
+        (a secret that was never stored): they cannot run."""
+        return [
+            job
+            for job in self._jobs.values()
+            if job.state is JobState.QUEUED
+            and job.id not in self._intents
+            and marker in job.params.values()
+        ]
+
+    def abandon(self, job_id: str, reason: str) -> Job:
+        """End a queued job INTERRUPTED, with why it cannot run."""
+        job = self._jobs[job_id]
+        lane = self._lanes.get(job.veid)
+        if lane is not None and job_id in lane:
+            lane.remove(job_id)
+        self._order.pop(job_id, None)
+        job.state = JobState.INTERRUPTED
+        job.finished = time.time()
+        job.cancellable = False
+        job.not_cancellable_reason = "it has finished"
+        job.error = JobError(ErrorKind.INTERRUPTED, reason)
+        self.journal.record_end(job)
+        self._changed(job)
+        return job
 
     def busy_lanes(self) -> set[int]:
         """Lanes with a job running or queued."""
