@@ -11,6 +11,7 @@ TLS, the certificate's subject DN from the call's auth context.
 from __future__ import annotations
 
 import contextvars
+import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -54,6 +55,9 @@ class CallerInterceptor(grpc.aio.ServerInterceptor):
         }
         if handler.response_streaming:
             stream: Any = handler.unary_stream
+            if not inspect.isasyncgenfunction(stream):
+                # A stream written with context.write() (Health.Watch) needs no caller.
+                return handler
 
             async def yielded(request: Any, context: Any) -> AsyncIterator[Any]:
                 _SERVER_CALLER.set(caller)

@@ -50,7 +50,6 @@ log = logging.getLogger(__name__)
 
 SAMPLE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*\Z")
 USER_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,31}\Z")
-DESTINATION = re.compile(r"[A-Za-z0-9_.:\[\]@-]{1,255}\Z")
 NO_SPACE = frozenset({errno.ENOSPC, errno.EDQUOT})
 MAX_VCPUS = 4096
 MAX_SHUTDOWN_TIMEOUT = 86400
@@ -429,7 +428,14 @@ class UndefineExecutor(Executor[ops.Undefine]):
 
 class MigrateExecutor(Executor[ops.Migrate]):
     def check(self, op: ops.Migrate) -> ops.Migrate:
-        if not DESTINATION.match(op.destination) or op.destination.startswith("-"):
+        destination = op.destination
+        if (
+            not destination
+            or len(destination) > 4096
+            or destination.startswith("-")
+            or not destination.isprintable()
+            or any(c.isspace() for c in destination)
+        ):
             raise bad_argument("destination must be a host name or address vzmigrate can reach")
         return op
 

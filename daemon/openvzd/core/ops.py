@@ -209,17 +209,43 @@ DEVICE_KINDS = ("interface", "ip", "filesystem")
 _TUPLE_FIELDS = frozenset({"nameservers", "search_domains"})
 
 
-def _all_operations() -> dict[str, type[Operation]]:
+# Listed rather than found through __subclasses__(): dataclass(slots=True)
+# replaces each class, and the replaced one lingers among the subclasses.
+ALL_OPERATIONS: tuple[type[Operation], ...] = (
+    Define,
+    Create,
+    Undefine,
+    Start,
+    Shutdown,
+    Destroy,
+    Reboot,
+    Suspend,
+    Resume,
+    SetAutostart,
+    SetVcpus,
+    SetMemory,
+    SetMemoryParameters,
+    SetHostname,
+    SetNameservers,
+    SetUserPassword,
+    AttachDevice,
+    DetachDevice,
+    UpdateDevice,
+    Migrate,
+)
+
+
+def _by_job_name() -> dict[str, type[Operation]]:
     found: dict[str, type[Operation]] = {}
-    pending: list[type[Operation]] = list(Operation.__subclasses__())
-    while pending:
-        cls = pending.pop()
-        pending.extend(cls.__subclasses__())
+    for cls in ALL_OPERATIONS:
         found[cls.NAME] = cls
         if issubclass(cls, AttachDevice):
             for kind in DEVICE_KINDS:
                 found[f"{cls.VERB}-{kind}"] = cls
     return found
+
+
+_BY_JOB_NAME = _by_job_name()
 
 
 class NotReplayable(ValueError):
@@ -229,7 +255,7 @@ class NotReplayable(ValueError):
 
 def from_record(name: str, veid: int, params: dict[str, Any]) -> Operation:
     """The operation a journaled job (job_name, veid, params()) was submitted as."""
-    cls = _all_operations().get(name)
+    cls = _BY_JOB_NAME.get(name)
     if cls is None:
         raise NotReplayable(
             f"{name!r} is no operation of this openvzd (a job journaled by an older version "
