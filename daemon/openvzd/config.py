@@ -55,8 +55,8 @@ history_limit = 10000
 stop_grace = 60
 # Jobs that may wait on one container's lane, and in all; past either a submit is
 # refused (RESOURCE_EXHAUSTED) until some have run.
-max_queued_per_lane = 1000
-max_queued = 10000
+max_queued_per_lane = 10000
+max_queued = 100000
 
 [sockets]
 # The read-write socket: every call allowed. Mode and group of the socket file.
@@ -142,8 +142,8 @@ class Jobs:
     max_workers: int = 8
     history_limit: int = 10000
     stop_grace: float = 60.0
-    max_queued_per_lane: int = 1000
-    max_queued: int = 10000
+    max_queued_per_lane: int = 10000
+    max_queued: int = 100000
 
 
 @dataclass(slots=True)
