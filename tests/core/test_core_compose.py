@@ -94,9 +94,7 @@ def test_vcpus_autostart_and_hostname_compose(daemon: DaemonProcess) -> None:
                 )
             ).job,
             stub.SetHostname(
-                domains_pb2.SetHostnameRequest(
-                    domain=REF, hostname=before.hostname, options=QUEUED
-                )
+                domains_pb2.SetHostnameRequest(domain=REF, hostname=before.hostname, options=QUEUED)
             ).job,
         ]
         assert [job.operation for job in jobs] == [

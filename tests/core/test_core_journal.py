@@ -1,0 +1,159 @@
+"""The journal apart from the scheduler: schema version 2 records the caller,
+a version-1 journal (built here by version 1's own SQL) is migrated at start
+with every job kept and its stored passwords replaced by the marker, and the
+runner shows a run's secret nowhere."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+from pathlib import Path
+
+import pytest
+from openvzd.core.caller import DAEMON, Caller
+from openvzd.core.secret import Secret
+from openvzd.jobs import JobQueue, JobState
+from openvzd.journal import SCHEMA_VERSION, Journal, JournalError
+from openvzd.vz.errors import ErrorKind, OpenvzError
+from openvzd.vz.runner import ToolPaths, ToolRunner
+
+# Version 1's schema, as jobs.py created it before the journal was split out.
+V1_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS jobs (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT UNIQUE NOT NULL,
+    operation TEXT NOT NULL,
+    veid INTEGER NOT NULL,
+    params TEXT NOT NULL,
+    state TEXT NOT NULL,
+    error TEXT,
+    result TEXT,
+    created REAL NOT NULL,
+    started REAL,
+    finished REAL,
+    idempotency_key TEXT UNIQUE
+);
+CREATE TABLE IF NOT EXISTS archive (
+    id TEXT PRIMARY KEY, veid INTEGER NOT NULL, record TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS jobs_state ON jobs (state);
+"""
+OLD_PASSWORD = "old pass-w0rd"
+
+
+def _v1_journal(path: Path) -> None:
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.executescript(V1_SCHEMA)
+    db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', '1')")
+    argv = ["--userpasswd", f"root:{OLD_PASSWORD}"]
+    error = {
+        "kind": "INTERNAL",
+        "message": f"vzctl set 101 --userpasswd root:{OLD_PASSWORD} --save failed with "
+        "exit code 74: no",
+        "tool": "vzctl",
+        "exit_code": 74,
+    }
+    rows = [
+        ("a", "define", 101, {"xml": "<domain/>"}, "succeeded", None, "k1"),
+        ("b", "set", 101, {"args": argv}, "failed", error, None),
+        ("c", "set", 101, {"args": ["--cpus", "2"]}, "succeeded", None, None),
+        ("d", "start", 101, {}, "queued", None, None),
+    ]
+    for job_id, operation, veid, params, state, err, key in rows:
+        db.execute(
+            "INSERT INTO jobs (id, operation, veid, params, state, error, created, "
+            "idempotency_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (job_id, operation, veid, json.dumps(params), state, err and json.dumps(err), 1.0, key),
+        )
+    record = {
+        "id": "z",
+        "operation": "set",
+        "veid": 101,
+        "params": {"args": argv},
+        "state": "succeeded",
+        "error": None,
+    }
+    db.execute("INSERT INTO archive VALUES ('z', 101, ?)", (json.dumps(record),))
+    db.close()
+
+
+async def _never(job: object, ctx: object) -> None:
+    raise AssertionError("nothing runs in this test")
+
+
+async def test_a_version_1_journal_is_migrated_with_no_job_lost(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "jobs.sqlite"
+    _v1_journal(path)
+    assert OLD_PASSWORD.encode() in path.read_bytes()  # version 1 kept it in clear
+    with caplog.at_level(logging.WARNING):
+        queue = JobQueue(path, _never)
+    assert "migrated from schema version 1" in caplog.text
+    jobs = await queue.load()
+    assert jobs == []  # nothing was running
+    loaded = {job.id: job for job in queue.list(limit=100)}
+    assert sorted(loaded) == ["a", "b", "c", "d"]
+    assert loaded["d"].state is JobState.QUEUED and loaded["a"].idempotency_key == "k1"
+    assert all(job.caller == DAEMON for job in loaded.values())
+    assert loaded["b"].params == {"args": ["--userpasswd", "root:<secret>"]}
+    assert loaded["b"].error is not None and loaded["b"].error.kind is ErrorKind.INTERNAL
+    assert "--userpasswd root:<secret> --save failed" in loaded["b"].error.message
+    assert loaded["c"].params == {"args": ["--cpus", "2"]}
+    assert queue.meta("schema_version") == str(SCHEMA_VERSION)
+    await queue.stop(1)
+    for file in tmp_path.iterdir():
+        assert OLD_PASSWORD.encode() not in file.read_bytes(), file
+    with sqlite3.connect(path) as db:
+        (record,) = db.execute("SELECT record FROM archive").fetchone()
+    assert json.loads(record)["params"] == {"args": ["--userpasswd", "root:<secret>"]}
+
+
+async def _done(job: object, ctx: object) -> None:
+    return None
+
+
+async def test_version_2_records_the_caller(tmp_path: Path) -> None:
+    queue = JobQueue(tmp_path / "jobs.sqlite", _done)
+    await queue.load()
+    queue.run()
+    caller = Caller("unix", uid=1000, gid=1000, pid=42, read_only=False)
+    job = queue.submit("start", 101, caller=caller)
+    assert (await queue.wait(job.id, 5)).state is JobState.SUCCEEDED
+    await queue.stop(1)
+    reloaded = JobQueue(tmp_path / "jobs.sqlite", _never)
+    await reloaded.load()
+    again = reloaded.get(job.id)
+    assert again is not None and again.caller == caller
+    await reloaded.stop(1)
+
+
+def test_an_unknown_schema_version_is_refused_with_what_to_do(tmp_path: Path) -> None:
+    path = tmp_path / "jobs.sqlite"
+    with sqlite3.connect(path) as db:
+        db.executescript(V1_SCHEMA)
+        db.execute("INSERT INTO meta VALUES ('schema_version', '9')")
+    with pytest.raises(JournalError, match="schema version 9"):
+        Journal(path)
+
+
+async def test_the_runner_hides_the_secret_of_a_failed_run(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    tool = tmp_path / "vzctl"
+    # A tool that fails and repeats its arguments, as a careless one might.
+    tool.write_text('#!/bin/sh\necho "bad: $*" >&2\nexit 74\n')
+    tool.chmod(0o755)
+    runner = ToolRunner(ToolPaths(tool, tool, tool), {"default": 10})
+    secret = Secret("hunter2-xyz")
+    with caplog.at_level(logging.DEBUG), pytest.raises(OpenvzError) as failed:
+        await runner.run(
+            "vzctl", ["set", "101", "--userpasswd", "root:hunter2-xyz"], secrets=[secret]
+        )
+    shown = f"{failed.value} {failed.value.argv} {failed.value.stderr} {caplog.text}"
+    assert "hunter2-xyz" not in shown
+    assert "--userpasswd root:<secret>" in str(failed.value)
+    assert "bad: set 101 --userpasswd root:<secret>" in failed.value.stderr
