@@ -93,7 +93,9 @@ def violations() -> list[str]:
             for rule in RULES:
                 if rule.breaks(module, imported):
                     where = path.relative_to(ROOT)
-                    found.append(f"{where}:{line}: {module} imports {imported} ({rule.layer} may not)")
+                    found.append(
+                        f"{where}:{line}: {module} imports {imported} ({rule.layer} may not)"
+                    )
     return found
 
 

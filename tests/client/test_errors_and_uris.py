@@ -50,7 +50,7 @@ def test_every_status_code_has_its_own_error_class(code: grpc.StatusCode) -> Non
 
 
 def test_the_job_error_table_is_the_daemons() -> None:
-    assert STATUS_BY_JOB_ERROR_KIND == {kind.name: code for kind, code in STATUS_BY_KIND.items()}
+    assert {kind.name: code for kind, code in STATUS_BY_KIND.items()} == STATUS_BY_JOB_ERROR_KIND
     assert set(ERROR_BY_CODE) == set(grpc.StatusCode) - {grpc.StatusCode.OK}
 
 

@@ -38,9 +38,8 @@ def _finish(channel: grpc.Channel, job: common_pb2.Job) -> common_pb2.Job:
     stream = jobs_pb2_grpc.JobsStub(channel).Wait(
         jobs_pb2.WaitJobRequest(id=job.id, timeout_seconds=60), timeout=90
     )
-    last = job
-    for last in stream:
-        pass
+    snapshots = [job, *stream]
+    last = snapshots[-1]
     assert last.state == common_pb2.JOB_STATE_SUCCEEDED, last
     return last
 
