@@ -308,15 +308,13 @@ class JobQueue:
                     break
         return found
 
-    def queued_with_marker(self, marker: str) -> builtins.list[Job]:
-        """Queued jobs read back from the journal whose params hold `marker`
-        (a secret that was never stored): they cannot run."""
+    def queued_from_journal(self) -> builtins.list[Job]:
+        """Queued jobs read back from the journal (no intent in memory): their
+        executor rebuilds the operation from name and params, if it can."""
         return [
             job
             for job in self._jobs.values()
-            if job.state is JobState.QUEUED
-            and job.id not in self._intents
-            and marker in job.params.values()
+            if job.state is JobState.QUEUED and job.id not in self._intents
         ]
 
     def abandon(self, job_id: str, reason: str) -> Job:

@@ -267,6 +267,8 @@ def from_record(name: str, veid: int, params: dict[str, Any]) -> Operation:
         if key not in fields:
             raise NotReplayable(f"{name} has no parameter {key!r}; submit the change again")
         if value == MARKER and fields[key].type in ("Secret", Secret):
-            raise NotReplayable(f"its {key} was never stored; submit it again")
+            raise NotReplayable(
+                f"its {key} was never stored (a secret is kept in memory only); submit it again"
+            )
         values[key] = tuple(value) if key in _TUPLE_FIELDS else value
     return cls(veid=veid, **values)

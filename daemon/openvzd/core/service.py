@@ -33,7 +33,6 @@ from openvzd.core.facade import (
     MemoryParameters,
     VersionInfo,
 )
-from openvzd.core.secret import MARKER
 from openvzd.domxml import format_domain
 from openvzd.events import Event, EventBus
 from openvzd.jobs import HOST_LANE, Job, JobQueue, JobState
@@ -127,20 +126,18 @@ class Core:
             ):
                 log.error("container %s is still locked by another process", job.veid)
             await self.executors.reconcile(job.veid)
-        for job in queue.queued_with_marker(MARKER):
-            secret = next(key for key, value in job.params.items() if value == MARKER)
-            log.warning(
-                "queued job %s (%s) cannot run after the restart: its %s was never stored",
-                job.id,
-                job.operation,
-                secret,
-                extra={"veid": job.veid, "job_id": job.id},
-            )
-            queue.abandon(
-                job.id,
-                f"openvzd stopped before this job ran, and its {secret} was never stored "
-                "(secrets are kept in memory only); submit it again",
-            )
+        for job in queue.queued_from_journal():
+            try:
+                ops.from_record(job.operation, job.veid, job.params)
+            except ops.NotReplayable as why:
+                log.warning(
+                    "queued job %s (%s) cannot run after the restart: %s",
+                    job.id,
+                    job.operation,
+                    why,
+                    extra={"veid": job.veid, "job_id": job.id},
+                )
+                queue.abandon(job.id, f"openvzd stopped before this job ran, and {why}")
 
     def start(self) -> None:
         """Start running queued jobs and accepting new ones."""
