@@ -223,6 +223,8 @@ class Daemon:
             history_limit=config.jobs.history_limit,
             max_queued_per_lane=config.jobs.max_queued_per_lane,
             max_queued=config.jobs.max_queued,
+            archive_max_jobs=config.jobs.archive_max_jobs,
+            archive_max_age_days=config.jobs.archive_max_age_days,
         )
         self.monitor.set_interval(config.monitor.refresh_interval)
         if not self._debug:

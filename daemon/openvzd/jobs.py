@@ -50,6 +50,8 @@ HOST_LANE = 0
 MAX_IDEMPOTENCY_KEY_BYTES = 128
 DEFAULT_MAX_QUEUED_PER_LANE = 10_000
 DEFAULT_MAX_QUEUED = 100_000
+DEFAULT_ARCHIVE_MAX_JOBS = 100_000
+DEFAULT_ARCHIVE_MAX_AGE_DAYS = 90.0
 
 
 class JobContext:
@@ -94,8 +96,12 @@ class JobQueue:
         history_limit: int = 10_000,
         max_queued_per_lane: int = DEFAULT_MAX_QUEUED_PER_LANE,
         max_queued: int = DEFAULT_MAX_QUEUED,
+        archive_max_jobs: int = DEFAULT_ARCHIVE_MAX_JOBS,
+        archive_max_age_days: float = DEFAULT_ARCHIVE_MAX_AGE_DAYS,
     ) -> None:
         self._executor = executor
+        self._archive_max_jobs = archive_max_jobs
+        self._archive_max_age_days = archive_max_age_days
         self._max_workers = max_workers
         self._history_limit = history_limit
         self._max_queued_per_lane = max_queued_per_lane
@@ -266,6 +272,8 @@ class JobQueue:
         history_limit: int,
         max_queued_per_lane: int = DEFAULT_MAX_QUEUED_PER_LANE,
         max_queued: int = DEFAULT_MAX_QUEUED,
+        archive_max_jobs: int = DEFAULT_ARCHIVE_MAX_JOBS,
+        archive_max_age_days: float = DEFAULT_ARCHIVE_MAX_AGE_DAYS,
     ) -> None:
         """Apply a reloaded [jobs] section: more workers start queued jobs at once;
         fewer let running jobs finish and start no new ones until below the limit."""
@@ -273,6 +281,8 @@ class JobQueue:
         self._history_limit = history_limit
         self._max_queued_per_lane = max_queued_per_lane
         self._max_queued = max_queued
+        self._archive_max_jobs = archive_max_jobs
+        self._archive_max_age_days = archive_max_age_days
         self._pump()
 
     # -- queries -------------------------------------------------------------------
@@ -504,6 +514,10 @@ class JobQueue:
             return
         old = finished[:excess]
         self.journal.archive(old)
+        self.journal.prune_archive(
+            max_jobs=self._archive_max_jobs,
+            max_age_seconds=self._archive_max_age_days * 86400,
+        )
         for job in old:
             del self._jobs[job.id]
             if job.idempotency_key:

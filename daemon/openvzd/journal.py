@@ -5,7 +5,8 @@ The scheduler (jobs.py) decides when a job runs; this module only keeps its
 rows. A job's parameters are written as its operation's params(), where a
 secret is the marker: no secret ever reaches this file.
 
-Schema version 2 adds the caller of every job. A version-1 journal (openvzd
+Schema version 2 adds the caller of every job, and the archive's `finished`
+time, by which the archive is kept within an age and a count. A version-1 journal (openvzd
 before jobs carried intent) is migrated in place at start, so no history is
 lost: its jobs get no caller (shown as the daemon's own), and the one secret
 version 1 stored in clear, `--userpasswd USER:PASSWORD` in a "set" job's
@@ -118,9 +119,10 @@ CREATE TABLE IF NOT EXISTS jobs (
     caller TEXT
 );
 CREATE TABLE IF NOT EXISTS archive (
-    id TEXT PRIMARY KEY, veid INTEGER NOT NULL, record TEXT NOT NULL
+    id TEXT PRIMARY KEY, veid INTEGER NOT NULL, record TEXT NOT NULL, finished REAL
 );
 CREATE INDEX IF NOT EXISTS jobs_state ON jobs (state);
+CREATE INDEX IF NOT EXISTS archive_finished ON archive (finished);
 """
 
 _COLUMNS = (
@@ -173,6 +175,9 @@ class Journal:
         scrubbed = 0
         with self._db:
             self._db.execute("ALTER TABLE jobs ADD COLUMN caller TEXT")
+            self._db.execute("ALTER TABLE archive ADD COLUMN finished REAL")
+            self._db.execute("UPDATE archive SET finished = json_extract(record, '$.finished')")
+            self._db.execute("CREATE INDEX IF NOT EXISTS archive_finished ON archive (finished)")
             rows = self._db.execute("SELECT id, params, error FROM jobs").fetchall()
             for job_id, params, error in rows:
                 new_params, new_error = _scrub_v1(params), _scrub_v1(error)
@@ -257,10 +262,24 @@ class Journal:
         old = list(jobs)
         with self._db:
             self._db.executemany(
-                "INSERT OR REPLACE INTO archive VALUES (?, ?, ?)",
-                [(j.id, j.veid, json.dumps(_record(j))) for j in old],
+                "INSERT OR REPLACE INTO archive VALUES (?, ?, ?, ?)",
+                [(j.id, j.veid, json.dumps(_record(j)), j.finished) for j in old],
             )
             self._db.executemany("DELETE FROM jobs WHERE id = ?", [(j.id,) for j in old])
+
+    def prune_archive(self, *, max_jobs: int, max_age_seconds: float) -> int:
+        """Drop archived jobs older than max_age_seconds or past the newest max_jobs;
+        return how many went."""
+        with self._db:
+            aged = self._db.execute(
+                "DELETE FROM archive WHERE finished < ?", (time.time() - max_age_seconds,)
+            ).rowcount
+            over = self._db.execute(
+                "DELETE FROM archive WHERE id NOT IN "
+                "(SELECT id FROM archive ORDER BY finished DESC LIMIT ?)",
+                (max_jobs,),
+            ).rowcount
+        return int(aged) + int(over)
 
     def close(self) -> None:
         self._db.close()

@@ -8,13 +8,14 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
 from openvzd.core.caller import DAEMON, Caller
 from openvzd.core.secret import Secret
 from openvzd.jobs import JobQueue, JobState
-from openvzd.journal import SCHEMA_VERSION, Journal, JournalError
+from openvzd.journal import SCHEMA_VERSION, Job, Journal, JournalError
 from openvzd.vz.errors import ErrorKind, OpenvzError
 from openvzd.vz.runner import ToolPaths, ToolRunner
 
@@ -157,3 +158,19 @@ async def test_the_runner_hides_the_secret_of_a_failed_run(
     assert "hunter2-xyz" not in shown
     assert "--userpasswd root:<secret>" in str(failed.value)
     assert "bad: set 101 --userpasswd root:<secret>" in failed.value.stderr
+
+
+def test_the_archive_is_kept_within_its_age_and_count(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "jobs.sqlite")
+    now = time.time()
+    old = [
+        Job(f"j{n}", "start", 101, {}, state=JobState.SUCCEEDED, finished=now - n * 86400)
+        for n in range(10)
+    ]
+    journal.archive(old)
+    # j9..j6 are older than 5.5 days; of the rest, the newest 3 stay.
+    assert journal.prune_archive(max_jobs=3, max_age_seconds=5.5 * 86400) == 7
+    with sqlite3.connect(tmp_path / "jobs.sqlite") as db:
+        kept = sorted(row[0] for row in db.execute("SELECT id FROM archive"))
+    assert kept == ["j0", "j1", "j2"]
+    journal.close()

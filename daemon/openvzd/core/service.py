@@ -96,6 +96,8 @@ class Core:
             history_limit=config.jobs.history_limit,
             max_queued_per_lane=config.jobs.max_queued_per_lane,
             max_queued=config.jobs.max_queued,
+            archive_max_jobs=config.jobs.archive_max_jobs,
+            archive_max_age_days=config.jobs.archive_max_age_days,
         )
         last_seq = int(queue.meta("last_event_seq") or 0)
         # Past anything a client of the previous run may have seen, even after a crash.
