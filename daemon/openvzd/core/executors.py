@@ -557,9 +557,6 @@ class SetNameserversExecutor(Update[ops.SetNameservers]):
 class SetAutostartExecutor(Update[ops.SetAutostart]):
     """ONBOOT is no part of a ContainerSpec: compared with the config directly."""
 
-    def wanted(self, op: ops.SetAutostart, current: ContainerSpec) -> ContainerSpec:
-        return current
-
     def plan(self, op: ops.SetAutostart, current: ContainerSpec) -> list[str]:
         values = read_config(self.runtime.paths.ct_conf(op.veid)).values
         onboot = values.get("ONBOOT", "no").lower() == "yes"
