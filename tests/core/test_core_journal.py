@@ -12,12 +12,16 @@ import time
 from pathlib import Path
 
 import pytest
+from openvz.v1 import common_pb2, jobs_pb2, jobs_pb2_grpc
 from openvzd.core.caller import DAEMON, Caller
 from openvzd.core.secret import Secret
 from openvzd.jobs import JobQueue, JobState
 from openvzd.journal import SCHEMA_VERSION, Job, Journal, JournalError
 from openvzd.vz.errors import ErrorKind, OpenvzError
 from openvzd.vz.runner import ToolPaths, ToolRunner
+
+from tests.daemon_process import running_daemon
+from tests.proof.sim import prepare_host
 
 # Version 1's schema, as jobs.py created it before the journal was split out.
 V1_SCHEMA = """
@@ -62,6 +66,7 @@ def _v1_journal(path: Path) -> None:
         ("b", "set", 101, {"args": argv}, "failed", error, None),
         ("c", "set", 101, {"args": ["--cpus", "2"]}, "succeeded", None, None),
         ("d", "start", 101, {}, "queued", None, None),
+        ("e", "set", 101, {"args": argv}, "queued", None, None),
     ]
     for job_id, operation, veid, params, state, err, key in rows:
         db.execute(
@@ -97,7 +102,7 @@ async def test_a_version_1_journal_is_migrated_with_no_job_lost(
     jobs = await queue.load()
     assert jobs == []  # nothing was running
     loaded = {job.id: job for job in queue.list(limit=100)}
-    assert sorted(loaded) == ["a", "b", "c", "d"]
+    assert sorted(loaded) == ["a", "b", "c", "d", "e"]
     assert loaded["d"].state is JobState.QUEUED and loaded["a"].idempotency_key == "k1"
     assert all(job.caller == DAEMON for job in loaded.values())
     assert loaded["b"].params == {"args": ["--userpasswd", "root:<secret>"]}
@@ -174,3 +179,25 @@ def test_the_archive_is_kept_within_its_age_and_count(tmp_path: Path) -> None:
         kept = sorted(row[0] for row in db.execute("SELECT id FROM archive"))
     assert kept == ["j0", "j1", "j2"]
     journal.close()
+
+
+def test_the_daemon_starts_on_a_version_1_journal(tmp_path: Path) -> None:
+    """Its history is listed, its queued start runs, and its queued `set` (raw
+    vzctl arguments, which this version does not replay) ends INTERRUPTED."""
+    sim = tmp_path / "sim"
+    prepare_host(sim, 1, 101)
+    (sim / "state").mkdir(parents=True)
+    _v1_journal(sim / "state" / "jobs.sqlite")
+    with running_daemon(sim) as daemon, daemon.channel(read_only=True) as channel:
+        jobs = jobs_pb2_grpc.JobsStub(channel)
+        listed = {job.id: job for job in jobs.List(jobs_pb2.ListJobsRequest()).jobs}
+        assert sorted(listed) == ["a", "b", "c", "d", "e"]
+        assert listed["a"].caller.transport == "daemon"
+        waited = list(jobs.Wait(jobs_pb2.WaitJobRequest(id="d"), timeout=30))
+        assert waited[-1].state == common_pb2.JOB_STATE_SUCCEEDED
+        stale = jobs.Get(jobs_pb2.JobRef(id="e"))
+        assert stale.state == common_pb2.JOB_STATE_INTERRUPTED
+        assert "'set' is no operation of this openvzd" in stale.error.message
+        assert "migrated from schema version 1" in daemon.log()
+    for file in (sim / "state").iterdir():
+        assert OLD_PASSWORD.encode() not in file.read_bytes(), file
