@@ -342,7 +342,7 @@ class Core:
             self._known(operation.veid)
         checked = self.executors.check(operation)
         picks_veid = isinstance(checked, ops.Define) and checked.pick_veid
-        return self.queue.submit(
+        job = self.queue.submit(
             checked.job_name,
             checked.veid,
             checked.params(),
@@ -352,6 +352,15 @@ class Core:
             mergeable=checked.MERGEABLE and not picks_veid,
             intent=checked,
         )
+        log.debug(
+            "job %s (%s on lane %d) for %s",
+            job.id,
+            job.operation,
+            job.veid,
+            caller.describe(),
+            extra={"veid": job.veid, "job_id": job.id},
+        )
+        return job
 
     async def wait(self, job_id: str, timeout: float | None = None) -> Job:
         return await self.queue.wait(job_id, timeout)
