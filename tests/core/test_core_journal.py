@@ -10,11 +10,14 @@ import logging
 import sqlite3
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from openvz.v1 import common_pb2, jobs_pb2, jobs_pb2_grpc
 from openvzd.core.caller import DAEMON, Caller
 from openvzd.core.secret import Secret
+from openvzd.core.service import Core
+from openvzd.events import EventBus
 from openvzd.jobs import JobQueue, JobState
 from openvzd.journal import SCHEMA_VERSION, Job, Journal, JournalError
 from openvzd.vz.errors import ErrorKind, OpenvzError
@@ -201,3 +204,41 @@ def test_the_daemon_starts_on_a_version_1_journal(tmp_path: Path) -> None:
         assert "migrated from schema version 1" in daemon.log()
     for file in (sim / "state").iterdir():
         assert OLD_PASSWORD.encode() not in file.read_bytes(), file
+
+
+async def _fails_loudly(job: object, ctx: object) -> None:
+    raise OpenvzError(ErrorKind.INTERNAL, "x" * 400_000)
+
+
+async def test_a_page_of_jobs_stays_small_however_long_their_errors(tmp_path: Path) -> None:
+    queue = JobQueue(tmp_path / "jobs.sqlite", _fails_loudly)
+    await queue.load()
+    queue.run()
+    jobs = [queue.submit("start", 101 + n) for n in range(6)]
+    for job in jobs:
+        assert (await queue.wait(job.id, 5)).state is JobState.FAILED
+    core = Core(SimpleNamespace(), queue, EventBus())  # type: ignore[arg-type]  # only jobs() is used
+    first = core.jobs(limit=100)
+    # About 400 kB each: two fit in the 1 MiB a page may take.
+    assert len(first.jobs) == 2 and first.next_page_token == first.jobs[-1].id
+    seen = [job.id for job in first.jobs]
+    token = first.next_page_token
+    for _ in range(6):
+        if not token:
+            break
+        page = core.jobs(limit=100, page_token=token)
+        seen += [job.id for job in page.jobs]
+        token = page.next_page_token
+    assert seen == [job.id for job in reversed(jobs)]
+    await queue.stop(1)
+
+
+async def test_a_tool_that_prints_megabytes_is_quoted_in_part(tmp_path: Path) -> None:
+    tool = tmp_path / "vzctl"
+    tool.write_text("#!/bin/sh\nhead -c 300000 /dev/zero | tr '\\\\0' y >&2\nexit 3\n")
+    tool.chmod(0o755)
+    runner = ToolRunner(ToolPaths(tool, tool, tool), {"default": 10})
+    with pytest.raises(OpenvzError) as failed:
+        await runner.run("vzctl", ["start", "101"])
+    assert len(failed.value.message) < 5000
+    assert "more characters)" in failed.value.message

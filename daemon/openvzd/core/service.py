@@ -9,7 +9,6 @@ refusal is an OpenvzError, which each front-end maps to its wire in one place.
 
 from __future__ import annotations
 
-import json
 import logging
 import platform
 from collections.abc import AsyncIterator, Sequence
@@ -56,8 +55,9 @@ EVENT_SEQ_MARGIN = 100_000
 DEFAULT_JOB_PAGE = 100
 MAX_JOB_PAGE = 1000
 # A page of jobs stays well below the smallest max_message_bytes one would set,
-# however large one job's parameters (a define's XML) are.
+# however long the jobs' error texts are.
 MAX_JOB_PAGE_BYTES = 1 << 20
+JOB_FIXED_BYTES = 256
 
 ALL_DOMAINS = ListFilter()
 REASON_BY_STATE = {
@@ -395,7 +395,7 @@ class Core:
         page: list[Job] = []
         budget = MAX_JOB_PAGE_BYTES
         for job in found:
-            budget -= len(json.dumps(job.params)) + 512
+            budget -= _wire_size(job)
             if page and budget < 0:
                 break
             page.append(job)
@@ -431,6 +431,13 @@ class Core:
                 ErrorKind.BAD_ARGUMENT, "veids must be container IDs (positive numbers)"
             )
         return self.bus.subscribe(after_seq, include_jobs=include_jobs, veids=veids)
+
+
+def _wire_size(job: Job) -> int:
+    """About what a job takes on the wire (its params are not sent)."""
+    error = len(job.error.message) + len(job.error.tool) if job.error else 0
+    texts = (job.progress_step, job.caller.name, job.idempotency_key or "", job.operation)
+    return JOB_FIXED_BYTES + error + sum(len(text) for text in texts)
 
 
 def _interface_stats(

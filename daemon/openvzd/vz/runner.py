@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 
 ENVIRONMENT = {"LC_ALL": "C", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
 KILL_GRACE_SECONDS = 3.0
+# The most of a failed tool's output quoted in its error.
+MAX_SAID = 4000
 # What a secret's value shows as; the same as core/secret.py's MARKER (vz/ imports
 # nothing above it, a test checks the two agree).
 SECRET_MARKER = "<secret>"
@@ -148,6 +150,10 @@ def _read_all(handle: IO[bytes]) -> str:
 
 def tool_failure(tool: str, result: ToolResult) -> VzError:
     said = result.stderr.strip() or result.stdout.strip() or "no message"
+    if len(said) > MAX_SAID:
+        # A job's error is listed with every job: a tool that prints megabytes
+        # must not make the list too large to send.
+        said = f"{said[:MAX_SAID]} ... ({len(said) - MAX_SAID} more characters)"
     kind = kind_for_exit(tool, result.exit_code)
     if result.exit_code < 0:
         kind = ErrorKind.INTERNAL
