@@ -34,7 +34,7 @@ from openvzd.core.facade import (
 )
 from openvzd.domxml import format_domain
 from openvzd.events import Event, EventBus
-from openvzd.jobs import HOST_LANE, Job, JobQueue, JobState
+from openvzd.jobs import HOST_LANE, Job, JobContext, JobQueue, JobState
 from openvzd.runtime import Runtime
 from openvzd.vz.errors import ErrorKind, OpenvzError
 from openvzd.vz.proc import (
@@ -84,9 +84,11 @@ class Core:
         closed and their containers read back; queued jobs whose secret was never
         stored end INTERRUPTED. Nothing runs until start()."""
         runtime = await Runtime.create(config)
+        # The queue takes its executor before the core exists, and the core's
+        # event bus takes its first number from the queue's journal.
         core_holder: list[Core] = []
 
-        async def execute(job: Job, ctx: Any) -> dict[str, Any] | None:
+        async def execute(job: Job, ctx: JobContext) -> dict[str, Any] | None:
             return await core_holder[0].executors.execute(job, ctx)
 
         queue = JobQueue(
