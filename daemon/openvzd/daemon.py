@@ -18,16 +18,11 @@ from collections.abc import Callable
 from typing import Any
 
 import grpc
-from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
+from grpc_health.v1 import health, health_pb2_grpc
 from openvz.v1 import (
-    domains_pb2,
     domains_pb2_grpc,
-    events_pb2,
     events_pb2_grpc,
-    host_pb2,
     host_pb2_grpc,
-    jobs_pb2,
     jobs_pb2_grpc,
 )
 
@@ -45,6 +40,7 @@ from openvzd.config import (
     ConfigError,
     differences,
 )
+from openvzd.discovery import enable_reflection, set_serving
 from openvzd.events import EventBus
 from openvzd.jobs import HOST_LANE, Job, JobContext, JobQueue
 from openvzd.listeners import (
@@ -68,17 +64,9 @@ log = logging.getLogger(__name__)
 def _live_tls_key(section: str, key: str) -> bool:
     return section == "tls" and key in TLS_LIVE_KEYS
 
+
 EVENT_SEQ_MARGIN = 100_000
 EVENT_SEQ_SAVE_INTERVAL = 5.0
-
-SERVICE_NAMES = (
-    domains_pb2.DESCRIPTOR.services_by_name["Domains"].full_name,
-    jobs_pb2.DESCRIPTOR.services_by_name["Jobs"].full_name,
-    events_pb2.DESCRIPTOR.services_by_name["Events"].full_name,
-    host_pb2.DESCRIPTOR.services_by_name["Host"].full_name,
-    health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
-    reflection.SERVICE_NAME,
-)
 
 
 ConfigLoader = Callable[[], Config]
@@ -150,7 +138,7 @@ class Daemon:
             asyncio.create_task(self.notifier.run_watchdog(), name="watchdog"),
             asyncio.create_task(self._save_event_seq(), name="event-seq"),
         ]
-        await self._health.set("", health_pb2.HealthCheckResponse.SERVING)
+        await set_serving(self._health)
         status = f"serving {len(runtime.host.containers)} containers on {config.rw_socket}"
         self.notifier.ready(status)
         log.info("%s (ready in %.2f s)", status, time.monotonic() - started)
@@ -277,7 +265,7 @@ class Daemon:
         events_pb2_grpc.add_EventsServicer_to_server(EventsService(self.events), server)
         host_pb2_grpc.add_HostServicer_to_server(HostService(self.runtime), server)
         health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
-        reflection.enable_server_reflection(SERVICE_NAMES, server)
+        enable_reflection(server)
 
     def _make_server(self, level: Level) -> grpc.aio.Server:
         interceptors: list[grpc.aio.ServerInterceptor] = []
