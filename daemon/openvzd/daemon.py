@@ -262,7 +262,9 @@ class Daemon:
             DomainsService(self.runtime, self.queue), server
         )
         jobs_pb2_grpc.add_JobsServicer_to_server(JobsService(self.queue), server)
-        events_pb2_grpc.add_EventsServicer_to_server(EventsService(self.events), server)
+        events_pb2_grpc.add_EventsServicer_to_server(
+            EventsService(self.events, self.runtime), server
+        )
         host_pb2_grpc.add_HostServicer_to_server(HostService(self.runtime), server)
         health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
         enable_reflection(server)

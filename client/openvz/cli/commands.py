@@ -106,8 +106,8 @@ def cmd_list(args: argparse.Namespace) -> None:
     elif args.id or args.name or args.uuid:
         for dom in domains:
             if args.id:
-                if dom.id() >= 0:
-                    print(dom.id())
+                if dom.message.id >= 0:
+                    print(dom.message.id)
             elif args.uuid and args.name:
                 print(f"{dom.uuid_string():<36} {dom.name():<30}")
             else:
@@ -116,7 +116,7 @@ def cmd_list(args: argparse.Namespace) -> None:
         header = ["Id", "Name", "State", *(["Title"] if args.title else [])]
         rows = [
             [
-                str(dom.id()) if dom.id() >= 0 else "-",
+                str(dom.message.id) if dom.message.id >= 0 else "-",
                 dom.name(),
                 state_name(dom),
                 *([dom.message.title] if args.title else []),
@@ -173,11 +173,11 @@ def _identity(name: str, help_text: str, value: str) -> None:
     def run(args: argparse.Namespace) -> None:
         with connect(args) as conn:
             dom = _domain(conn, args)
-        identity = {"id": dom.id(), "name": dom.name(), "uuid": dom.uuid_string()}
+        identity = {"id": dom.message.id, "name": dom.name(), "uuid": dom.uuid_string()}
         if args.json:
             print_json(identity)
         elif value == "id":
-            print(dom.id() if dom.id() >= 0 else "-")
+            print(dom.message.id if dom.message.id >= 0 else "-")
         else:
             print(identity[value])
 

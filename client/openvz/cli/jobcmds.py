@@ -148,14 +148,12 @@ def event_line(event: events_pb2.Event, timestamp: bool) -> str:
 def cmd_event(args: argparse.Namespace) -> None:
     import threading
 
-    from openvz.errors import Cancelled
-
     conn = connect(args)
     timed_out = threading.Event()
 
     def time_out() -> None:
         timed_out.set()
-        conn.close()  # ends the stream: the blocked iteration raises Cancelled
+        conn.close()  # ends the stream: the iteration stops
 
     timer = threading.Timer(args.timeout, time_out) if args.timeout else None
     count = 0
@@ -169,15 +167,12 @@ def cmd_event(args: argparse.Namespace) -> None:
             sys.stdout.flush()
             if not args.loop:
                 break
-    except (Cancelled, ValueError):
-        # ValueError: the timer closed the channel between two calls of the stream.
-        if not timed_out.is_set():
-            raise
-        if not args.json:
-            print("event loop timed out")
     finally:
         if timer is not None:
             timer.cancel()
         conn.close()
-    if not args.json:
-        print(f"events received: {count}")
+    if args.json:
+        return
+    if timed_out.is_set():
+        print("event loop timed out")
+    print(f"events received: {count}")

@@ -116,7 +116,17 @@ def guest_interface_to_proto(
     )
 
 
-def event_to_proto(event: Event) -> events_pb2.Event:
+def event_domain(runtime: Runtime, veid: int) -> domains_pb2.Domain:
+    """The container a lifecycle event is about, as it is now; one that is gone
+    (undefined, migrated away) only by its ID, which is then -1, and name."""
+    if veid in runtime.host.containers:
+        return domain_to_proto(runtime, veid)
+    return domains_pb2.Domain(
+        id=-1, name=str(veid), state=domains_pb2.DOMAIN_STATE_SHUTOFF, persistent=False
+    )
+
+
+def event_to_proto(event: Event, runtime: Runtime | None = None) -> events_pb2.Event:
     message = events_pb2.Event(seq=event.seq)
     stamp = _timestamp(event.time)
     assert stamp is not None
@@ -131,6 +141,7 @@ def event_to_proto(event: Event) -> events_pb2.Event:
                 cause=payload.cause,
                 job_id=payload.job_id,
                 detail=payload.detail,
+                domain=event_domain(runtime, payload.veid) if runtime is not None else None,
             )
         )
     elif isinstance(payload, JobEvent):

@@ -11,11 +11,13 @@ from openvz.v1 import events_pb2, events_pb2_grpc
 from openvzd.api.convert import event_to_proto
 from openvzd.api.errors import abort
 from openvzd.events import EventBus
+from openvzd.runtime import Runtime
 
 
 class EventsService(events_pb2_grpc.EventsServicer):
-    def __init__(self, bus: EventBus) -> None:
+    def __init__(self, bus: EventBus, runtime: Runtime | None = None) -> None:
         self._bus = bus
+        self._runtime = runtime  # to send each lifecycle event with its Domain
 
     async def Watch(
         self, request: events_pb2.WatchRequest, context: grpc.aio.ServicerContext[Any, Any]
@@ -28,4 +30,4 @@ class EventsService(events_pb2_grpc.EventsServicer):
             veids=frozenset(request.veids) or None,
         )
         async for event in subscription:
-            yield event_to_proto(event)
+            yield event_to_proto(event, self._runtime)
