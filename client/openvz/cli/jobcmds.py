@@ -10,9 +10,10 @@ from openvz.cli.base import JSON, as_dict, command, connect, print_fields, print
 from openvz.connection import Job, job_state
 
 if TYPE_CHECKING:
-    from openvz.v1 import events_pb2
+    from openvz.v1 import common_pb2, events_pb2
 
-JOB_HEADER = f" {'Id':<32}  {'Operation':<10} {'CT':>6}  {'State':<11} Done"
+# The narrowest Operation column, so short names (start) still line up as before.
+OPERATION_WIDTH = 10
 
 # Our lifecycle kinds in virsh's event words: (event, detail).
 LIFECYCLE_WORDS = {
@@ -29,12 +30,44 @@ LIFECYCLE_WORDS = {
 }
 
 
-def job_line(job: Job) -> str:
+def caller_text(caller: common_pb2.Caller) -> str:
+    """Who asked, shortly: `uid 1000` on a unix socket, the DN over TLS, the user
+    over SASL or ssh; `-` when the daemon recorded nobody."""
+    if caller.transport == "unix" and caller.HasField("uid"):
+        return f"uid {caller.uid}"
+    if caller.transport == "tls" and caller.name:
+        return caller.name
+    if caller.name:
+        return f"{caller.transport} {caller.name}"
+    return caller.transport or "-"
+
+
+def caller_detail(caller: common_pb2.Caller) -> str:
+    """Everything recorded of the caller, for job-info: `unix uid 0 gid 0 pid 4242`."""
+    words = [caller.transport or "-"]
+    words += [
+        f"{field} {getattr(caller, field)}"
+        for field in ("uid", "gid", "pid")
+        if caller.HasField(field)
+    ]
+    if caller.name:
+        words.append(caller.name)
+    if caller.read_only:
+        words.append("(read-only)")
+    return " ".join(words)
+
+
+def job_line(job: Job, operation_width: int = OPERATION_WIDTH) -> str:
     m = job.message
     error = f"  {m.error.message}" if m.error.message else ""
     return (
-        f" {m.id}  {m.operation:<10} {m.veid:>6}  {job.state:<11} {m.progress_percent:>3}%{error}"
+        f" {m.id}  {m.operation:<{operation_width}} {m.veid:>6}  {job.state:<11} "
+        f"{m.progress_percent:>3}%  {caller_text(m.caller)}{error}"
     )
+
+
+def job_header(operation_width: int) -> str:
+    return f" {'Id':<32}  {'Operation':<{operation_width}} {'CT':>6}  {'State':<11} Done  Caller"
 
 
 @command(
@@ -52,9 +85,10 @@ def cmd_jobs(args: argparse.Namespace) -> None:
     if args.json:
         print_json([as_dict(j.message) for j in jobs])
         return
-    print(JOB_HEADER)
+    width = max([OPERATION_WIDTH, *(len(j.message.operation) for j in jobs)])
+    print(job_header(width))
     for job in jobs:
-        print(job_line(job))
+        print(job_line(job, width))
 
 
 def print_job(job: Job) -> None:
@@ -63,6 +97,7 @@ def print_job(job: Job) -> None:
         ("Id", m.id),
         ("Operation", m.operation),
         ("Domain", m.veid or "-"),
+        ("Caller", caller_detail(m.caller)),
         ("State", job.state),
         (
             "Progress",
