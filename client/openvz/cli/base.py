@@ -121,7 +121,6 @@ def enum_word(enum_type: Any, number: int) -> str:
     JOB_STATE_SUCCEEDED -> "succeeded", ERROR_KIND_NOT_FOUND -> "not_found"."""
     if enum_type.full_name == "openvz.v1.DomainState":
         from openvz.calls import STATE_NAMES
-
         from openvz.v1 import domains_pb2
 
         return STATE_NAMES.get(domains_pb2.DomainState.ValueType(number), "no state")

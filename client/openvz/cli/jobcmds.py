@@ -168,6 +168,54 @@ def event_line(event: events_pb2.Event, timestamp: bool) -> str:
     return f"{prefix}event 'gap': {event.gap.missed_count} events missed"
 
 
+# The domain events openvzd sends, by virsh's names (job is openvzd's own).
+EVENT_NAMES = ("lifecycle", "job")
+# virsh's other domain event names: known to virsh, never sent for a container.
+VIRSH_ONLY_EVENTS = (
+    "reboot",
+    "rtc-change",
+    "watchdog",
+    "io-error",
+    "graphics",
+    "io-error-reason",
+    "control-error",
+    "block-job",
+    "disk-change",
+    "tray-change",
+    "pmwakeup",
+    "pmsuspend",
+    "balloon-change",
+    "pmsuspend-disk",
+    "device-removed",
+    "block-job-2",
+    "tunable",
+    "agent-lifecycle",
+    "device-added",
+    "migration-iteration",
+    "job-completed",
+    "device-removal-failed",
+    "metadata-change",
+    "block-threshold",
+    "memory-failure",
+    "memory-device-size-change",
+)
+
+
+def event_kinds(name: str | None, include_jobs: bool) -> set[str]:
+    """What `event` prints: --event's one kind, else lifecycle (and job with --all)."""
+    from openvz.errors import InvalidArgument, NotSupported
+
+    if name is None:
+        return {"lifecycle", "job"} if include_jobs else {"lifecycle"}
+    if name in EVENT_NAMES:
+        return {name, "job"} if include_jobs else {name}
+    if name in VIRSH_ONLY_EVENTS:
+        raise NotSupported(
+            f"openvzd sends no '{name}' events for containers; it sends: {', '.join(EVENT_NAMES)}"
+        )
+    raise InvalidArgument(f"unknown event type {name}")
+
+
 @command(
     "event",
     "wait for events and print them (one, or all with --loop)",
@@ -177,12 +225,18 @@ def event_line(event: events_pb2.Event, timestamp: bool) -> str:
         (("--timeout",), {"type": float, "help": "stop after this many seconds"}),
         (("--all",), {"action": "store_true", "help": "job events too"}),
         (("--timestamp",), {"action": "store_true", "help": "prefix each with its time"}),
+        (("--event",), {"metavar": "NAME", "help": "only these events (--list names them)"}),
+        (("--list",), {"action": "store_true", "help": "the events openvzd sends"}),
         *JSON,
     ],
 )
 def cmd_event(args: argparse.Namespace) -> None:
     import threading
 
+    if args.list:
+        print("\n".join(EVENT_NAMES))
+        return
+    wanted = event_kinds(args.event, args.all)
     conn = connect(args)
     timed_out = threading.Event()
 
@@ -196,7 +250,9 @@ def cmd_event(args: argparse.Namespace) -> None:
         if timer is not None:
             timer.start()
         veids = [args.domain] if args.domain else None
-        for event in conn.events(include_jobs=args.all, veids=veids):
+        for event in conn.events(include_jobs="job" in wanted, veids=veids):
+            if event.HasField("lifecycle") and "lifecycle" not in wanted:
+                continue
             count += 1
             print_json(as_dict(event)) if args.json else print(event_line(event, args.timestamp))
             sys.stdout.flush()
