@@ -18,9 +18,16 @@ Handler = Callable[[argparse.Namespace], None]
 NAMED_SUFFIX = "__named"
 
 
-def named(name: str, **options: Any) -> Arguments:
+# How a named value is read (int for a count); str when not listed. It is applied
+# after merging, since a value given by position may land on another name.
+NAMED_TYPES: dict[str, Callable[[str], Any]] = {}
+
+
+def named(name: str, type: Callable[[str], Any] | None = None, **options: Any) -> Arguments:
     """A required value given by position or as --NAME, as virsh's options are."""
     dest = name.replace("-", "_")
+    if type is not None:
+        NAMED_TYPES[dest] = type
     return [
         ((dest,), {**options, "nargs": "?", "metavar": name.upper()}),
         ((f"--{name}",), {**options, "dest": dest + NAMED_SUFFIX, "metavar": name.upper()}),
@@ -28,25 +35,33 @@ def named(name: str, **options: Any) -> Arguments:
 
 
 def merge_named(command_name: str, args: argparse.Namespace) -> None:
-    """Each named value from its position or its option; virsh's error when neither
-    gave it, and a clear one when both did, differently."""
+    """Each named value from its option or its position, as virsh fills them: values
+    given by position go, in order, to the named values not given by name
+    (`setvcpus --domain 150 2` is count 2). virsh's error when one is missing."""
     from openvz.errors import InvalidArgument
 
-    for key in [k for k in vars(args) if k.endswith(NAMED_SUFFIX)]:
-        dest = key.removesuffix(NAMED_SUFFIX)
-        by_position, by_name = getattr(args, dest), getattr(args, key)
-        delattr(args, key)
-        if by_name is None and by_position is None:
+    dests = [k.removesuffix(NAMED_SUFFIX) for k in vars(args) if k.endswith(NAMED_SUFFIX)]
+    by_position = [getattr(args, d) for d in dests if getattr(args, d) is not None]
+    for dest in dests:
+        by_name = getattr(args, dest + NAMED_SUFFIX)
+        delattr(args, dest + NAMED_SUFFIX)
+        if by_name is None and not by_position:
             raise InvalidArgument(
                 f"command '{command_name}' requires <{dest}> option "
                 f"(`ovzsh {command_name} --help` shows the usage)"
             )
-        if by_name is not None and by_position is not None and by_name != by_position:
+        value = by_name if by_name is not None else by_position.pop(0)
+        convert = NAMED_TYPES.get(dest, str)
+        try:
+            setattr(args, dest, convert(value))
+        except ValueError:
             raise InvalidArgument(
-                f"{command_name}: <{dest}> given twice ({by_position!r} and --{dest} "
-                f"{by_name!r}); give it once"
-            )
-        setattr(args, dest, by_position if by_position is not None else by_name)
+                f"{command_name}: invalid {convert.__name__} value for <{dest}>: '{value}'"
+            ) from None
+    if by_position:
+        raise InvalidArgument(
+            f"unexpected data '{by_position[0]}' (`ovzsh {command_name} --help` shows the usage)"
+        )
 
 
 DOMAIN: Arguments = named("domain", help="ID, name or UUID")

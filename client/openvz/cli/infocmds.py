@@ -474,7 +474,8 @@ def check_cell(cell: int | None, cells: int) -> None:
     if cell is None or (cell == 0 and cells <= 1):
         return
     if cell < 0 or cell >= max(cells, 1):
-        raise InvalidArgument(f"cell {cell}: this host has cell 0 to {max(cells, 1) - 1}")
+        have = "one NUMA cell, 0" if cells <= 1 else f"NUMA cells 0 to {cells - 1}"
+        raise InvalidArgument(f"cell {cell}: this host has {have}")
     raise NotSupported(f"the host has {cells} NUMA cells; openvzd reports the host's total only")
 
 
