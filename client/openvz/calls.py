@@ -12,8 +12,7 @@ from the message they already have.
 from __future__ import annotations
 
 from collections.abc import Callable, Generator
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from openvz.errors import Error, InvalidArgument, job_error
 from openvz.v1 import common_pb2, domains_pb2
@@ -56,8 +55,7 @@ MEMORY_PARAMETERS = ("hard_limit_kib", "soft_limit_kib", "swap_hard_limit_kib", 
 QUERY_TIMEOUT = 30.0
 
 
-@dataclass(frozen=True)
-class Rpc:
+class Rpc(NamedTuple):
     """One unary call: service (Domains, Jobs, Host), method and request."""
 
     service: str

@@ -83,10 +83,12 @@ def command(name: str, help_text: str, arguments: Arguments = ()) -> Callable[[H
 
 
 def connect(args: argparse.Namespace) -> Connection:
-    from openvz.connection import open as open_connection
-    from openvz.connection import open_read_only
+    """The connection, without open()'s probe: a command makes its call at once, and
+    an unreachable daemon fails that call with the same error, one round trip sooner."""
+    from openvz.connection import Connection
+    from openvz.uri import parse_uri
 
-    return open_read_only(args.connect) if args.readonly else open_connection(args.connect)
+    return Connection(parse_uri(args.connect), read_only=args.readonly)
 
 
 def lookup(conn: Connection, args: argparse.Namespace) -> Domain:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import xml.etree.ElementTree as ElementTree
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -21,6 +20,8 @@ from openvz.cli.base import lookup as _domain
 from openvz.cli.commands import AFFECT, FLAG, table
 
 if TYPE_CHECKING:
+    from xml.etree import ElementTree
+
     from openvz.connection import Connection, Domain
 
 
@@ -145,6 +146,8 @@ def redefine(conn: Connection, dom: Domain, change: Callable[[ElementTree.Elemen
 
     Waits for the daemon: openvzd refuses a define over an existing container until
     the core takes it as an update of the config (issue 15); the refusal is shown."""
+    from xml.etree import ElementTree
+
     root = ElementTree.fromstring(dom.xml_desc(inactive=True))
     change(root)
     conn.define_xml(ElementTree.tostring(root, encoding="unicode"))
@@ -156,6 +159,8 @@ def redefine(conn: Connection, dom: Domain, change: Callable[[ElementTree.Elemen
     [*DOMAIN, *named("size"), *AFFECT],
 )
 def cmd_setmaxmem(args: argparse.Namespace) -> None:
+    from xml.etree import ElementTree
+
     size = kib(args.size)
 
     def set_memory(root: ElementTree.Element) -> None:
@@ -185,6 +190,8 @@ def kib_of(element: ElementTree.Element) -> int:
 
 
 def domain_xml(args: argparse.Namespace, inactive: bool = False) -> ElementTree.Element:
+    from xml.etree import ElementTree
+
     with connect(args) as conn:
         return ElementTree.fromstring(_domain(conn, args).xml_desc(inactive=inactive))
 
@@ -349,6 +356,8 @@ def cmd_domifaddr(args: argparse.Namespace) -> None:
     ],
 )
 def cmd_desc(args: argparse.Namespace) -> None:
+    from xml.etree import ElementTree
+
     from openvz.errors import InvalidArgument
 
     if args.edit:
@@ -431,6 +440,8 @@ def cmd_edit(args: argparse.Namespace) -> None:
 
 @command("sysinfo", "the host's system information as XML (from its CPU and memory)", JSON)
 def cmd_sysinfo(args: argparse.Namespace) -> None:
+    from xml.etree import ElementTree
+
     with connect(args) as conn:
         node = conn.node_info()
     if args.json:
