@@ -172,6 +172,8 @@ ERRORS: list[tuple[str, list[str], bool]] = [
     ("error-event-unknown", ["event", "--event", "frob"], True),
     ("error-event-not-sent", ["event", "--event", "reboot"], True),
     ("error-freecell-no-cell", ["freecell", "3"], True),
+    ("error-migrate-uri-without-host", ["migrate", "151", "openvz+ssh:///system"], True),
+    ("error-migrate-not-openvz", ["migrate", "151", "qemu+ssh://node2/system"], True),
 ]
 
 
