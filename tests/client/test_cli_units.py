@@ -85,10 +85,15 @@ def test_event_lines_in_virshs_words() -> None:
 
 def test_completion_of_commands_and_their_options() -> None:
     assert completions("dom", "dom") == [
+        "domblklist",
+        "domblkstat",
         "domhostname",
         "domid",
+        "domifaddr",
+        "domiflist",
         "domifstat",
         "dominfo",
+        "dommemstat",
         "domname",
         "domstate",
         "domstats",
