@@ -67,11 +67,6 @@ class Rpc(NamedTuple):
 Call = Generator[Rpc, Any, T]
 
 
-def single(service: str, method: str, request: Any) -> Call[Any]:
-    reply = yield Rpc(service, method, request)
-    return reply
-
-
 # -- requests and filters --------------------------------------------------------------
 
 
