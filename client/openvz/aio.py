@@ -61,6 +61,9 @@ class Connection:
         self._endpoint = endpoint
         self._closed = False
         self._services = {name: Service(channel, name) for name in ("Domains", "Jobs", "Host")}
+        # The services' calls, for streams that are no openvz.calls call (Jobs.Wait).
+        self.domains_stub = self._services["Domains"]
+        self.jobs_stub = self._services["Jobs"]
 
     @classmethod
     async def connect(cls, uri: URI, read_only: bool) -> Connection:
@@ -264,7 +267,7 @@ class Job(JobView):
     async def watch(self, timeout: float | None = None) -> AsyncIterator[Job]:
         request = jobs_pb2.WaitJobRequest(id=self.id, timeout_seconds=timeout or 0)
         try:
-            async for message in self._conn._services["Jobs"].Wait(request):
+            async for message in self._conn.jobs_stub.Wait(request):
                 self.message = message
                 yield self
         except grpc.aio.AioRpcError as err:

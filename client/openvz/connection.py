@@ -123,6 +123,9 @@ class Connection:
         self._services = {
             name: Service(self._channel, name) for name in ("Domains", "Jobs", "Host")
         }
+        # The services' calls, for streams that are no openvz.calls call (Jobs.Wait).
+        self.domains_stub = self._services["Domains"]
+        self.jobs_stub = self._services["Jobs"]
 
     def probe(self) -> Connection:
         """Ask the daemon once, so an unreachable one fails here; closes on failure."""
@@ -321,7 +324,7 @@ class Job(JobView):
 
         request = jobs_pb2.WaitJobRequest(id=self.id, timeout_seconds=timeout or 0)
         try:
-            for message in self._conn._services["Jobs"].Wait(request):
+            for message in self._conn.jobs_stub.Wait(request):
                 self.message = message
                 yield self
         except grpc.RpcError as err:
