@@ -44,12 +44,17 @@ def run_tool(root: Path, tool: str, args: list[str], body: Callable[[], int]) ->
     return code
 
 
+def bytes_out_as_given() -> None:
+    """Print an argument's bytes as they came in (surrogate escapes back to bytes)."""
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(errors="surrogateescape")
+
+
 def entry_point(script: str, main: Main) -> None:
     """Run a tool installed at ROOT/usr/sbin/TOOL. Arguments are bytes to the C tools:
     one that is not UTF-8 (libvirt passes raw bytes as --ostemplate) reaches main as
     surrogate escapes, and goes back out to the terminal and the log as the same bytes."""
-    for stream in (sys.stdout, sys.stderr):
-        if isinstance(stream, io.TextIOWrapper):
-            stream.reconfigure(errors="surrogateescape")
+    bytes_out_as_given()
     root = Path(script).resolve().parents[2]
     sys.exit(main(root, sys.argv[1:]))

@@ -4,10 +4,11 @@ take any bytes as arguments (libvirt 9.0 passes raw bytes as --ostemplate)."""
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
 
 import pytest
 
-from tests.vzsim.vzsim_harness import SimHost
+from tests.vzsim.vzsim_harness import SimHost, vzsim
 
 NOT_UTF8 = b"\xff\xfe-template"
 
@@ -76,3 +77,13 @@ def test_bytes_given_to_set_are_kept_as_bytes(host: SimHost) -> None:
     result = run_bytes(host, "vzctl", b"set", b"102", b"--description", NOT_UTF8, b"--save")
     assert result.returncode == 0
     assert b'DESCRIPTION="' + NOT_UTF8 in host.path("/etc/vz/conf/102.conf").read_bytes()
+
+
+@pytest.mark.parametrize("action", [["tick"], ["bridge", "list"], ["populate", "--count", "1"]])
+def test_vzsim_on_a_folder_that_is_no_host_says_so(tmp_path: Path, action: list[str]) -> None:
+    command, *rest = action
+    not_a_host = tmp_path / "nothing"
+    result = vzsim(command, str(not_a_host), *rest)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert "is not a simulated host" in result.stderr and "vzsim init" in result.stderr
