@@ -50,6 +50,10 @@ LIST_MANAGEDSAVE = 1 << 8
 LIST_NO_MANAGEDSAVE = 1 << 9
 LIST_AUTOSTART = 1 << 10
 LIST_NO_AUTOSTART = 1 << 11
+# The flags state_filter applies, which need whole Domain messages.
+FILTERED_HERE = (
+    LIST_RUNNING | LIST_PAUSED | LIST_SHUTOFF | LIST_OTHER | LIST_PERSISTENT | LIST_TRANSIENT
+)
 MEMORY_PARAMETERS = ("hard_limit_kib", "soft_limit_kib", "swap_hard_limit_kib", "min_guarantee_kib")
 # The timeout of a query; a change waits for its job as long as the job takes.
 QUERY_TIMEOUT = 30.0
@@ -81,10 +85,11 @@ def list_request(flags: int, names_only: bool = False) -> domains_pb2.ListDomain
 
 
 def state_filter(flags: int) -> Callable[[domains_pb2.Domain], bool]:
-    """The flags the daemon does not filter on, applied to each listed domain.
+    """The flags the daemon does not filter on, applied to each listed domain:
+    states, persistent or transient (as each domain says it is), managed save.
 
-    Every OpenVZ container is persistent and none has a managed save image in
-    libvirt's sense (a suspended one is its own state), as dominfo reports."""
+    No container has a managed save image in libvirt's sense (a suspended one is
+    its own state), as dominfo reports."""
     states: set[int] = set()
     if flags & LIST_RUNNING:
         states.add(domains_pb2.DOMAIN_STATE_RUNNING)
@@ -94,10 +99,17 @@ def state_filter(flags: int) -> Callable[[domains_pb2.Domain], bool]:
         states.add(domains_pb2.DOMAIN_STATE_SHUTOFF)
     if flags & LIST_OTHER:
         states.update((domains_pb2.DOMAIN_STATE_SUSPENDED, domains_pb2.DOMAIN_STATE_MOUNTED))
-    none = bool(flags & LIST_TRANSIENT and not flags & LIST_PERSISTENT) or bool(
-        flags & LIST_MANAGEDSAVE and not flags & LIST_NO_MANAGEDSAVE
+    persistence: set[bool] = set()
+    if flags & LIST_PERSISTENT:
+        persistence.add(True)
+    if flags & LIST_TRANSIENT:
+        persistence.add(False)
+    none = bool(flags & LIST_MANAGEDSAVE and not flags & LIST_NO_MANAGEDSAVE)
+    return lambda d: (
+        not none
+        and (not states or d.state in states)
+        and (not persistence or d.persistent in persistence)
     )
-    return lambda d: not none and (not states or d.state in states)
 
 
 def memory_parameters_request(
@@ -165,6 +177,8 @@ def host_check() -> Call[list[host_pb2.HostCheck]]:
 
 
 def list_domains(flags: int, names_only: bool = False) -> Call[list[domains_pb2.Domain]]:
+    # A names-only answer has no state or persistence for the client's own filters.
+    names_only = names_only and not flags & FILTERED_HERE
     reply = yield Rpc("Domains", "List", list_request(flags, names_only))
     keep = state_filter(flags)
     return [d for d in reply.domains if keep(d)]

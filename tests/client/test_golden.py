@@ -86,6 +86,10 @@ QUERIES: list[tuple[str, list[str], list[Mask]]] = [
     ("list-name", ["list", "--all", "--name"], []),
     ("list-uuid-name", ["list", "--all", "--uuid", "--name"], [UUID]),
     ("list-id", ["list", "--all", "--id"], []),
+    # Filters the client applies need whole answers, --name or not.
+    ("list-persistent-name", ["list", "--all", "--persistent", "--name"], []),
+    ("list-transient-name", ["list", "--all", "--transient", "--name"], []),
+    ("list-state-running-name", ["list", "--all", "--state-running", "--name"], []),
     ("list-json", ["list", "--all", "--json"], [UUID]),
     ("dominfo-running", ["dominfo", "150"], [UUID, CPU_TIME, USED_MEMORY]),
     ("dominfo-shutoff", ["dominfo", "151"], [UUID]),
