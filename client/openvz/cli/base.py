@@ -54,10 +54,9 @@ def merge_named(command_name: str, args: argparse.Namespace) -> None:
         convert = NAMED_TYPES.get(dest, str)
         try:
             setattr(args, dest, convert(value))
-        except ValueError:
-            raise InvalidArgument(
-                f"{command_name}: invalid {convert.__name__} value for <{dest}>: '{value}'"
-            ) from None
+        except ValueError as err:
+            why = "give a whole number" if convert is int else str(err)
+            raise InvalidArgument(f"{command_name}: invalid <{dest}> '{value}': {why}") from None
     if by_position:
         raise InvalidArgument(
             f"unexpected data '{by_position[0]}' (`ovzsh {command_name} --help` shows the usage)"

@@ -52,6 +52,7 @@ AFFECT: Arguments = [
 SHUTDOWN_MODES = {"acpi": 1, "agent": 2, "initctl": 4, "signal": 8, "paravirt": 16}
 # vzctl stop and restart halt the container through its own init: that mode alone.
 OPENVZ_SHUTDOWN_MODE = "initctl"
+PERSISTENT: Arguments = [(("--persistent",), {**FLAG, "help": "the same as --config on OpenVZ"})]
 MODE: Arguments = [
     (
         ("--mode",),
@@ -249,7 +250,18 @@ def cmd_domhostname(args: argparse.Namespace) -> None:
     print_json({"hostname": hostname}) if args.json else print(hostname)
 
 
-@command("dumpxml", "the container's domain XML", [*DOMAIN, (("--inactive",), FLAG), *JSON])
+@command(
+    "dumpxml",
+    "the container's domain XML",
+    [
+        *DOMAIN,
+        (("--inactive",), FLAG),
+        # virsh's; an OpenVZ container's XML has no secrets and nothing host-specific to drop.
+        (("--security-info",), {**FLAG, "help": "accepted: the XML is the same"}),
+        (("--migratable",), {**FLAG, "help": "accepted: the XML is the same"}),
+        *JSON,
+    ],
+)
 def cmd_dumpxml(args: argparse.Namespace) -> None:
     with connect(args) as conn:
         xml = _domain(conn, args).xml_desc(inactive=args.inactive)
@@ -304,6 +316,7 @@ MEMTUNE = [
     [
         *DOMAIN,
         *[((f"--{name.replace('_', '-')}",), {"metavar": "SIZE"}) for name, _ in MEMTUNE],
+        *AFFECT,
         *JSON,
     ],
 )
@@ -513,7 +526,7 @@ def _device(method: str, name: str, help_text: str, done: str) -> None:
             dom = _domain(conn, args)
             run_job(args, lambda: getattr(dom, method)(xml, wait=False), done)
 
-    command(name, help_text, [*DOMAIN, *named("file"), *NO_WAIT])(run)
+    command(name, help_text, [*DOMAIN, *named("file"), *AFFECT, *PERSISTENT, *NO_WAIT])(run)
 
 
 _device(
@@ -529,6 +542,13 @@ _device(
     "Device detached successfully",
 )
 _device("update_device", "update-device", "change a device from XML", "Device updated successfully")
+
+
+def interface_type(text: str) -> str:
+    """attach/detach-interface's type: what OpenVZ's veth (bridge) and venet (ethernet) are."""
+    if text not in ("bridge", "ethernet"):
+        raise ValueError("give bridge (a veth) or ethernet (a venet address)")
+    return text
 
 
 def _interface_xml(args: argparse.Namespace, attach: bool) -> str:
@@ -555,10 +575,12 @@ def _interface_xml(args: argparse.Namespace, attach: bool) -> str:
     "attach a network interface: bridge BRIDGE [--mac MAC], or ethernet IP",
     [
         *DOMAIN,
-        (("type",), {"choices": ["bridge", "ethernet"]}),
-        (("source",), {}),
+        *named("type", type=interface_type),
+        *named("source"),
         (("--mac",), {}),
         (("--ip",), {}),
+        *AFFECT,
+        *PERSISTENT,
         *NO_WAIT,
     ],
 )
@@ -574,9 +596,11 @@ def cmd_attach_interface(args: argparse.Namespace) -> None:
     "detach a network interface: bridge --mac MAC, or ethernet --ip IP",
     [
         *DOMAIN,
-        (("type",), {"choices": ["bridge", "ethernet"]}),
+        *named("type", type=interface_type),
         (("--mac",), {}),
         (("--ip",), {}),
+        *AFFECT,
+        *PERSISTENT,
         *NO_WAIT,
     ],
 )
