@@ -13,7 +13,13 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from openvz.cli import commands, hostcmds, infocmds, jobcmds  # noqa: F401  (they fill COMMANDS)
+from openvz.cli import (  # noqa: F401  (they fill COMMANDS)
+    commands,
+    devicecmds,
+    hostcmds,
+    infocmds,
+    jobcmds,
+)
 from openvz.cli.base import COMMANDS, Handler, merge_named
 
 EXIT_ERROR = 1
