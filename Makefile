@@ -9,7 +9,7 @@ COMMA := ,
 .PRECIOUS: $(VENV)/.installed-%
 
 $(VENV)/bin/python:
-	$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11) and "openvzd needs Python 3.11")'
+	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "openvzd needs Python 3.11 or later")'
 	PYTHON=$(PYTHON) scripts/system-packages.sh run; test $$? -ne 1
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
@@ -18,12 +18,13 @@ $(VENV)/bin/python:
 # what the daemon needs; `make test` adds the test tools and the kerberos extra
 # (built against libkrb5-dev, which the test packages bring). systemd-python is
 # built only where libsystemd-dev is there (scripts/system-packages.sh says why).
+# -qq: setuptools' notes on editable installs are not for the user; errors still show.
 $(VENV)/.installed-%: pyproject.toml $(VENV)/bin/python
 	@extras=$(if $(filter test,$*),test$(COMMA)dev$(COMMA)kerberos,); \
 	if PYTHON=$(PYTHON) scripts/system-packages.sh run; then extras=$$extras$${extras:+,}systemd; fi; \
 	target=.; [ -z "$$extras" ] || target=".[$$extras]"; \
 	echo "Installing openvzd$${extras:+[$$extras]} into $(VENV)"; \
-	$(BIN)/python -m pip install --quiet -e "$$target" 2>&1 | grep -v 'is ignored' || true; \
+	$(BIN)/python -m pip install -qq -e "$$target" 2>&1 | grep -v 'is ignored' || true; \
 	$(BIN)/python -c 'import openvzd, openvz, vzsim, grpc'
 	touch $@
 
