@@ -76,7 +76,7 @@ allowed_dn = ["CN=admin,*"]
         port, _ = bound_ports(daemon)
         refused = ovzsh(f"openvz://127.0.0.1:{port}/system?pkipath={stranger}", "list")
     assert refused.returncode == 1
-    assert "the TLS handshake with openvzd at 127.0.0.1" in refused.stderr, refused.stderr
+    assert "the TLS handshake with openvzd at openvz://127.0.0.1:" in refused.stderr, refused.stderr
     assert "CA" in refused.stderr
     assert START_HINT_WORD not in refused.stderr
 
