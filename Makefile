@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 SIM_DIR ?= run/sim
 COMMA := ,
 
-.PHONY: run test soak lint bench stubs clean
+.PHONY: run test soak lint bench stubs man install uninstall clean
 .PRECIOUS: $(VENV)/.installed-%
 
 $(VENV)/bin/python:
@@ -35,6 +35,7 @@ run: $(VENV)/.installed-run
 test:
 	PYTHON=$(PYTHON) scripts/system-packages.sh test
 	$(MAKE) --no-print-directory $(VENV)/.installed-test
+	$(MAKE) --no-print-directory man
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 # The long load and fault proofs and the long fuzzing profile (tens of minutes);
@@ -58,6 +59,23 @@ bench: $(VENV)/.installed-test
 
 stubs: $(VENV)/.installed-test
 	$(BIN)/python scripts/generate_stubs.py
+
+# openvzd(8), ovzsh(1), openvzd.toml(5) and ovzsh's bash completion, generated from
+# the argument parsers and the configuration's defaults, into build/man.
+man: $(VENV)/.installed-run
+	$(BIN)/python scripts/build_manpages.py build/man >/dev/null
+
+# On a real host, as root: openvzd in its own virtualenv at PREFIX, the unit (running
+# PREFIX/bin/openvzd), tmpfiles.d, the default configuration (an existing one is kept),
+# man pages, bash completion and docs. DESTDIR stages it all under another root.
+# docs/install.md tells the whole story.
+PREFIX ?= /opt/openvzd
+INSTALL_VARS = DESTDIR="$(DESTDIR)" PREFIX="$(PREFIX)" PYTHON="$(PYTHON)" EXTRAS="$(EXTRAS)"
+install:
+	$(INSTALL_VARS) scripts/install.sh install
+
+uninstall:
+	$(INSTALL_VARS) scripts/install.sh uninstall
 
 clean:
 	rm -rf $(VENV) run build *.egg-info
