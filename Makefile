@@ -35,7 +35,7 @@ run: $(VENV)/.installed-run
 test:
 	PYTHON=$(PYTHON) scripts/system-packages.sh test
 	$(MAKE) --no-print-directory $(VENV)/.installed-test
-	$(MAKE) --no-print-directory man
+	$(BIN)/python scripts/build_manpages.py build/man >/dev/null
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 # The long load and fault proofs and the long fuzzing profile (tens of minutes);
