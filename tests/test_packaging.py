@@ -47,9 +47,17 @@ def test_requires_python_admits_311_312_and_313() -> None:
     assert PYPROJECT["tool"]["ruff"]["target-version"] == "py311"
 
 
-@pytest.mark.parametrize("version", ["3.12", "3.13"])
-def test_the_dependencies_resolve_to_wheels_for(version: str, tmp_path: Path) -> None:
+# The platform: this machine's, and glibc 2.17's (manylinux2014), the oldest that
+# docs/install.md promises.
+@pytest.mark.parametrize(
+    ("version", "platform"),
+    [("3.12", None), ("3.13", None), ("3.11", "manylinux2014_x86_64")],
+)
+def test_the_dependencies_resolve_to_wheels_for(
+    version: str, platform: str | None, tmp_path: Path
+) -> None:
     report = tmp_path / "report.json"
+    platform_args = ["--platform", platform] if platform else []
     result = subprocess.run(
         [
             sys.executable,
@@ -60,6 +68,7 @@ def test_the_dependencies_resolve_to_wheels_for(version: str, tmp_path: Path) ->
             "--dry-run",
             "--ignore-installed",
             "--only-binary=:all:",
+            *platform_args,
             "--python-version",
             version,
             "--target",
