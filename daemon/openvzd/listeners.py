@@ -2,10 +2,10 @@
 (systemd's notify protocol is in notify.py).
 
 grpcio unlinks any socket file at the path it binds, a live server's included
-(shared/reference/python-stack.md §3), so the single-instance rule is ours: an
-flock on run_dir/openvzd.lock, taken before any socket is touched. Whoever holds
-the lock owns the sockets; a socket file left by a crashed daemon is stale by
-definition and is replaced.
+(docs/architecture.md, "Facts about the Python stack"), so the single-instance
+rule is ours: an flock on run_dir/openvzd.lock, taken before any socket is
+touched. Whoever holds the lock owns the sockets; a socket file left by a crashed
+daemon is stale by definition and is replaced.
 """
 
 from __future__ import annotations
