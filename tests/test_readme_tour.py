@@ -13,6 +13,7 @@ import os
 import re
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -99,6 +100,17 @@ def wait_until_connected(process: subprocess.Popen[str], timeout: float = 20) ->
     pytest.fail(f"the event command opened no socket within {timeout} s")
 
 
+def printed_export(log: Callable[[], str], timeout: float = 10) -> str:
+    """The export line of the tour the daemon prints once it is ready."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for line in log().splitlines():
+            if line.strip().startswith("export OPENVZ_DEFAULT_URI="):
+                return line.strip()
+        time.sleep(0.1)
+    pytest.fail(f"the daemon printed no tour within {timeout} s:\n{log()}")
+
+
 def test_the_tour_is_one_block_that_starts_with_the_uri() -> None:
     lines = tour_lines()
     assert lines[0].startswith("export OPENVZ_DEFAULT_URI=")
@@ -115,6 +127,10 @@ def test_every_tour_command_runs_as_written(tmp_path: Path) -> None:
     exports: list[str] = []
     outputs: dict[str, str] = {}
     with running_daemon(project / "run" / "sim", ["--tour"]) as daemon:
+        # The tour the daemon prints sets the same URI, quoted for any folder name.
+        printed = printed_export(daemon.log)
+        uri = finish(bash([printed], 'printf %s "$OPENVZ_DEFAULT_URI"', project), printed, 10)
+        assert uri == f"openvz+unix:///system?socket={daemon.rw_socket}"
         for line in tour_lines():
             if line.startswith("export "):
                 finish(bash(exports, line, project), line, 10)
