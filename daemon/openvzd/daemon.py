@@ -68,6 +68,7 @@ log = logging.getLogger(__name__)
 def _live_tls_key(section: str, key: str) -> bool:
     return section == "tls" and key in TLS_LIVE_KEYS
 
+
 EVENT_SEQ_MARGIN = 100_000
 EVENT_SEQ_SAVE_INTERVAL = 5.0
 
