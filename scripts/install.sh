@@ -45,6 +45,12 @@ if [[ -n $EXTRAS && ! $EXTRAS =~ ^[a-z][a-z,-]*$ ]]; then
   exit 2
 fi
 
+if [ -z "$DESTDIR" ] && [ "$(id -u)" -ne 0 ]; then
+  echo "install.sh: $verb on the live system needs root: sudo make $verb" >&2
+  echo "  (or stage it under another root: make $verb DESTDIR=/tmp/stage)" >&2
+  exit 1
+fi
+
 root=$DESTDIR
 venv=$root$PREFIX
 config=$root$SYSCONFDIR/openvzd/openvzd.toml
