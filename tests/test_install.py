@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import configparser
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -206,3 +207,21 @@ def test_uninstall_never_removes_a_prefix_that_is_not_openvzds(tmp_path: Path) -
     assert result.returncode == 0, result.stderr
     assert "is not openvzd's virtualenv; left alone" in result.stderr
     assert (precious / "data").read_text() == "keep me"
+
+
+@pytest.mark.skipif(
+    shutil.which("setpriv") is None or os.geteuid() != 0, reason="needs root and setpriv"
+)
+def test_install_on_the_live_system_says_to_be_root() -> None:
+    as_nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+    result = subprocess.run(
+        [*as_nobody, "env", "-i", "PATH=/usr/bin:/bin", "bash", "scripts/install.sh", "install"],
+        cwd=TOP,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "needs root: sudo make install" in result.stderr
+    assert "DESTDIR=" in result.stderr
