@@ -69,15 +69,28 @@ max_message_bytes = 4194304
 # Calls the daemon serves at once on one listener; more are refused at once with
 # RESOURCE_EXHAUSTED (the client may retry).
 max_concurrent_rpcs = 512
-# Client connections one unix socket accepts at once; more are refused (UNAVAILABLE).
-# SSH and SASL clients arrive through these sockets too. 0 = no limit.
+# Client connections one unix socket accepts at once; more are closed as they
+# arrive (the client sees UNAVAILABLE). SSH clients arrive through these sockets
+# too. 0 = no limit.
 max_clients = 256
+# Connections one uid may hold on the unix sockets together (the kernel's peer
+# credentials say whose a connection is); more are closed as they arrive, so one
+# user cannot take another's places. Root (uid 0) is not capped per uid: it owns
+# the daemon, and only max_clients bounds it. 0 = no limit.
+max_clients_per_uid = 32
 # Calls in flight on one client connection; more wait until one ends.
 max_calls_per_client = 64
+# Streaming calls (event watches) one caller may hold open at once, over all its
+# connections: a uid on the unix sockets, a user over SASL, a DN over TLS. More
+# are refused with RESOURCE_EXHAUSTED. Root is not capped. 0 = no limit.
+max_streams_per_caller = 64
 
 [monitor]
 # Seconds between looks at the host for changes made outside the daemon.
 refresh_interval = 2.0
+# Seconds Host.Check answers from its last result: each fresh check runs the
+# host's tools, so a loop of checks cannot fork a process per call.
+check_cache = 5.0
 
 [log]
 # debug, info, warning or error; `openvzd --debug` overrides it.
@@ -154,7 +167,9 @@ class Limits:
     max_message_bytes: int = 4 * 1024 * 1024
     max_concurrent_rpcs: int = 512
     max_clients: int = 256
+    max_clients_per_uid: int = 32
     max_calls_per_client: int = 64
+    max_streams_per_caller: int = 64
 
 
 @dataclass(slots=True)
@@ -165,6 +180,7 @@ class Log:
 @dataclass(slots=True)
 class Monitor:
     refresh_interval: float = 2.0
+    check_cache: float = 5.0
 
 
 @dataclass(slots=True)

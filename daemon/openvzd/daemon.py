@@ -15,6 +15,7 @@ import os
 import signal
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -46,7 +47,9 @@ from openvzd.config import (
     differences,
 )
 from openvzd.events import EventBus
+from openvzd.identity import StreamCapInterceptor
 from openvzd.jobs import HOST_LANE, Job, JobContext, JobQueue
+from openvzd.limiter import PerKeyLimiter
 from openvzd.listeners import (
     InstanceLock,
     InstanceLocked,
@@ -56,6 +59,7 @@ from openvzd.listeners import (
 )
 from openvzd.monitor import HostMonitor
 from openvzd.operations import Operations
+from openvzd.relay import ROOT_UID, UnixFront, private_dir
 from openvzd.runtime import Runtime
 from openvzd.simhost import SimulationError, ensure_simulated_host
 from openvzd.tour import print_tour, write_example
@@ -94,10 +98,16 @@ class Daemon:
         self.notifier = SystemdNotifier()
         self._lock = InstanceLock(config.paths.run_dir)
         self._servers: list[grpc.aio.Server] = []
+        self._fronts: list[UnixFront] = []
         self._health = health.aio.HealthServicer()
         self._tasks: list[asyncio.Task[None]] = []
         self._tls: Any = None
         self._sasl: Any = None
+        # Streams per caller, over every listener: one count per uid, user or DN.
+        self.stream_limiter: PerKeyLimiter[int | str] = PerKeyLimiter(
+            config.limits.max_streams_per_caller, what="streams", overrides={ROOT_UID: 0}
+        )
+        self.private_sockets: dict[Level, Path] = {}
 
     async def start(self) -> None:
         started = time.monotonic()
@@ -136,11 +146,7 @@ class Daemon:
                 log.error("container %s is still locked by another process", job.veid)
             await operations.reconcile(job.veid)
         queue.run()
-        self._servers = [self._make_server(Level.READ_WRITE), self._make_server(Level.READ_ONLY)]
-        bind_unix(self._servers[0], config.rw_socket, config.sockets.rw_mode, config.rw_gid())
-        bind_unix(self._servers[1], config.ro_socket, config.sockets.ro_mode, None)
-        for server in self._servers:
-            await server.start()
+        await self._open_unix_sockets()
         await self._start_remote()
         self.monitor = monitor = HostMonitor(
             runtime, operations, queue, config.monitor.refresh_interval
@@ -154,6 +160,33 @@ class Daemon:
         status = f"serving {len(runtime.host.containers)} containers on {config.rw_socket}"
         self.notifier.ready(status)
         log.info("%s (ready in %.2f s)", status, time.monotonic() - started)
+
+    async def _open_unix_sockets(self) -> None:
+        """The gRPC servers on private sockets, and the public sockets in front of
+        them that identify each peer and apply the per-uid caps (relay.py)."""
+        config = self.config
+        limits = config.limits
+        private = private_dir(config.paths.run_dir)
+        # uid 0 is not capped per uid (0: no limit); the sockets' max_clients bounds it.
+        per_uid: PerKeyLimiter[int] = PerKeyLimiter(
+            limits.max_clients_per_uid, what="connections", overrides={ROOT_UID: 0}
+        )
+        sockets = (
+            (Level.READ_WRITE, config.rw_socket, config.sockets.rw_mode, config.rw_gid()),
+            (Level.READ_ONLY, config.ro_socket, config.sockets.ro_mode, None),
+        )
+        self.private_sockets = {}
+        for level, public, mode, gid in sockets:
+            server = self._make_server(level)
+            self._servers.append(server)
+            self.private_sockets[level] = private / f"{level.value}.sock"
+            bind_unix(server, self.private_sockets[level], 0o600, None)
+            await server.start()
+            front = UnixFront(
+                public, level, self.private_sockets[level], per_uid, limits.max_clients
+            )
+            self._fronts.append(front)
+            await front.start(mode, gid)
 
     async def _execute(self, job: Job, ctx: JobContext) -> dict[str, Any] | None:
         return await self.operations.execute(job, ctx)
@@ -185,8 +218,11 @@ class Daemon:
             from openvzd.remote.sasl_server import SaslConfigError, start_sasl_server
 
             try:
+                # Straight to the private sockets, with the SASL user as the caller.
                 self._sasl = await start_sasl_server(
-                    config.sasl, config.rw_socket, config.ro_socket
+                    config.sasl,
+                    self.private_sockets[Level.READ_WRITE],
+                    self.private_sockets[Level.READ_ONLY],
                 )
             except SaslConfigError as err:
                 raise ConfigError(f"[sasl]: {err}") from None
@@ -283,13 +319,13 @@ class Daemon:
         interceptors: list[grpc.aio.ServerInterceptor] = []
         if level is Level.READ_ONLY:
             interceptors.append(ReadOnlyInterceptor("the read-only socket"))
+        interceptors.append(StreamCapInterceptor(self.stream_limiter))
         interceptors.append(RequestDecoder())
         limits = self.config.limits
         server = grpc.aio.server(
             interceptors=interceptors,
-            options=server_options(
-                limits.max_message_bytes, limits.max_calls_per_client, limits.max_clients
-            ),
+            # The fronts count and cap the connections; grpc sees only theirs.
+            options=server_options(limits.max_message_bytes, limits.max_calls_per_client),
             maximum_concurrent_rpcs=limits.max_concurrent_rpcs,
         )
         self._add_servicers(server)
@@ -302,6 +338,7 @@ class Daemon:
             await self._sasl.stop()
         if self._tls is not None:
             await self._tls.stop(None)
+        await asyncio.gather(*(front.stop() for front in self._fronts))
         await asyncio.gather(*(server.stop(None) for server in self._servers))
 
     async def stop(self) -> None:
@@ -313,7 +350,10 @@ class Daemon:
             await self._sasl.stop()
         if self._tls is not None:
             await self._tls.stop(2.0)
+        for front in self._fronts:
+            front.close()
         await asyncio.gather(*(server.stop(grace=2.0) for server in self._servers))
+        await asyncio.gather(*(front.stop() for front in self._fronts))
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:

@@ -20,6 +20,8 @@ from typing import Any
 from openvz.transport import sasl_wire as wire
 
 from openvzd.access import Level
+from openvzd.core.caller import Caller
+from openvzd.identity import CALLERS, Callers
 from openvzd.remote.identity import level_for
 from openvzd.remote.mechanisms import (
     GssapiServerMechanism,
@@ -64,10 +66,15 @@ class SaslListener:
     """A running SASL listener; stop() closes it and every session it serves."""
 
     def __init__(
-        self, settings: SaslSettings, sockets: dict[Level, Path], gss_credentials: Any
+        self,
+        settings: SaslSettings,
+        sockets: dict[Level, Path],
+        gss_credentials: Any,
+        callers: Callers = CALLERS,
     ) -> None:
         self.settings = settings
         self._sockets = sockets
+        self._callers = callers
         self._gss_credentials = gss_credentials
         self._decoy_secret = new_decoy_secret()
         self._unauthenticated = 0
@@ -134,8 +141,11 @@ class SaslListener:
         if login is None:
             return
         mechanism, level = login
+        caller = Caller("sasl", name=mechanism.identity, read_only=level is Level.READ_ONLY)
         try:
-            daemon_reader, daemon_writer = await asyncio.open_unix_connection(self._sockets[level])
+            daemon_reader, daemon_writer, peer = await self._callers.connect(
+                self._sockets[level], caller
+            )
         except OSError as err:
             log.error("cannot reach the daemon socket %s: %s", self._sockets[level], err)
             return
@@ -143,6 +153,7 @@ class SaslListener:
             await _join(reader, writer, daemon_reader, daemon_writer, mechanism.gss_context)
         finally:
             daemon_writer.close()
+            self._callers.forget(peer)
 
     async def _login(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: str
