@@ -31,13 +31,13 @@ from openvzd.access import Level
 from openvzd.core.caller import Caller
 from openvzd.identity import CALLERS, Callers, peer_credentials
 from openvzd.limiter import PerKeyLimiter
+from openvzd.remote.ssh_helper import SSH_PREAMBLE
 
 log = logging.getLogger(__name__)
 
-# The first bytes openvzd-ssh-helper sends, before the client's own. A client
-# that sends them only changes how its caller is described ("ssh" and the user
-# name of its uid): the uid itself always comes from the kernel.
-SSH_PREAMBLE = b"OPENVZD-SSH/1\n"
+# SSH_PREAMBLE: the first bytes openvzd-ssh-helper sends, before the client's
+# own. A client that sends them only changes how its caller is described ("ssh"
+# and the user name of its uid): the uid itself always comes from the kernel.
 # Seconds a new unix client has to send its first bytes (a gRPC client sends its
 # connection preface at once); a silent one would hold a place of its uid.
 FIRST_BYTES_TIMEOUT = 10.0
