@@ -6,6 +6,7 @@ kernel; the victims are other uids."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import subprocess
@@ -16,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from openvz.v1 import host_pb2, host_pb2_grpc
 
 from tests.daemon_process import DaemonProcess, running_daemon
 
@@ -161,3 +163,22 @@ def test_an_idle_connection_that_never_speaks_is_closed() -> None:
         began = time.monotonic()
         assert silent.recv(1) == b""
         assert time.monotonic() - began >= FIRST_BYTES_TIMEOUT - 1
+
+
+def _version_runs(daemon: DaemonProcess) -> int:
+    log = daemon.host_root / ".vzsim" / "runs.log"
+    runs = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+    return sum(1 for r in runs if r["event"] == "start" and "--version" in r["argv"])
+
+
+def test_host_check_answers_from_a_short_cache() -> None:
+    """64 loops of Host.Check forked vzctl on every call (issue 13 item 3)."""
+    with _daemon("[monitor]\ncheck_cache = 30.0\n") as daemon, daemon.channel(True) as channel:
+        check = host_pb2_grpc.HostStub(channel).Check
+        before = _version_runs(daemon)
+        answers = [check.future(host_pb2.CheckRequest(), timeout=30) for _ in range(64)]
+        reports = [answer.result() for answer in answers]
+        reports += [check(host_pb2.CheckRequest(), timeout=30) for _ in range(64)]
+        assert all(report == reports[0] for report in reports)
+        assert any(c.name == "vzctl" for c in reports[0].checks)
+        assert _version_runs(daemon) - before == 1

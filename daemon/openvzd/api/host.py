@@ -10,7 +10,7 @@ from lxml import etree
 from openvz.v1 import host_pb2, host_pb2_grpc
 
 from openvzd import __version__
-from openvzd.hostcheck import run_checks
+from openvzd.hostcheck import CachedChecks
 from openvzd.runtime import Runtime
 
 PROTOCOL_VERSION = 1
@@ -38,6 +38,7 @@ def capabilities_xml(runtime: Runtime) -> str:
 class HostService(host_pb2_grpc.HostServicer):
     def __init__(self, runtime: Runtime) -> None:
         self._runtime = runtime
+        self._checks = CachedChecks(runtime.config)
 
     async def GetVersion(
         self, request: host_pb2.VersionRequest, context: grpc.aio.ServicerContext[Any, Any]
@@ -80,7 +81,7 @@ class HostService(host_pb2_grpc.HostServicer):
     async def Check(
         self, request: host_pb2.CheckRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> host_pb2.CheckReport:
-        checks = await run_checks(self._runtime.config)
+        checks = await self._checks.checks()
         return host_pb2.CheckReport(
             checks=[
                 host_pb2.HostCheck(
