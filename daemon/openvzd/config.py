@@ -109,7 +109,7 @@ LOG_LEVELS = ("debug", "info", "warning", "error")
 LIVE_SECTIONS = ("timeouts", "jobs", "monitor", "log", "tools")
 RESTART_SECTIONS = ("paths", "sockets", "limits", "tls", "sasl")
 # The [tls] keys SIGHUP applies: new TLS connections get the new files and lists.
-TLS_LIVE_KEYS = ("ca_file", "cert_file", "key_file", "allowed_dn", "readonly_dn")
+TLS_LIVE_KEYS = ("ca_file", "cert_file", "key_file", "allowed_dn", "readonly_dn", "crl_file")
 
 
 class ConfigError(Exception):

@@ -22,10 +22,12 @@ from pathlib import Path
 from typing import Any, TypeAlias
 
 import grpc
+from cryptography import x509
 
 from openvzd.access import Level
 from openvzd.core.caller import Caller
 from openvzd.limiter import PerKeyLimiter
+from openvzd.remote.dn import describe, peer_certificate
 
 Handler: TypeAlias = "grpc.RpcMethodHandler[Any, Any]"
 Continuation: TypeAlias = Callable[[grpc.HandlerCallDetails], Awaitable["Handler | None"]]
@@ -47,8 +49,8 @@ class Callers:
 
     def __init__(self) -> None:
         self._by_peer: dict[str, Caller] = {}
-        # Set by the TLS listener: the level its allow-lists give a subject DN.
-        self.tls_level: Callable[[str], Level | None] | None = None
+        # Set by the TLS listener: the level its allow-lists give a client certificate.
+        self.tls_level: Callable[[x509.Certificate], Level | None] | None = None
 
     def __len__(self) -> int:
         return len(self._by_peer)
@@ -103,11 +105,13 @@ def caller_of(context: Any, callers: Callers = CALLERS) -> Caller:
     if caller is not None and caller.transport != "tls":
         return caller
     auth = context.auth_context()
-    if auth.get("transport_security_type") == [b"ssl"]:
-        subjects = auth.get("x509_subject") or [b""]
-        subject = subjects[0].decode(errors="replace")
-        level = callers.tls_level(subject) if callers.tls_level is not None else None
-        return Caller("tls", name=subject, read_only=level is not Level.READ_WRITE)
+    pems = auth.get("x509_pem_cert")
+    if pems:
+        certificate = peer_certificate(pems[0])
+        level = callers.tls_level(certificate) if callers.tls_level is not None else None
+        return Caller(
+            "tls", name=describe(certificate.subject), read_only=level is not Level.READ_WRITE
+        )
     return caller or UNKNOWN
 
 

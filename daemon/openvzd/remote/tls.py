@@ -18,12 +18,14 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, TypeAlias
 
 import grpc
+from cryptography import x509
 
 from openvzd.access import Level, is_read
 from openvzd.api.errors import RequestDecoder
+from openvzd.identity import CALLERS
 from openvzd.listeners import keepalive_options
 from openvzd.remote.certs import ServerCertificates, check_server_certificates
-from openvzd.remote.identity import level_for
+from openvzd.remote.dn import Revocations, describe, dn_level, parse_patterns, peer_certificate
 from openvzd.remote.settings import TlsSettings
 
 log = logging.getLogger(__name__)
@@ -34,19 +36,40 @@ Continuation: TypeAlias = Callable[[grpc.HandlerCallDetails], Awaitable["Handler
 
 
 class TlsAccessInterceptor(grpc.aio.ServerInterceptor):
-    """Admits a call only for an allow-listed client DN, and only reads for a
-    read-only one. The lists can be replaced while serving (reload)."""
+    """Admits a call only for an allow-listed, unrevoked client certificate, and
+    only reads for a read-only one. Lists and CRL can be replaced while serving
+    (reload); a certificate revoked by a new CRL is refused from its next call on,
+    on established connections too."""
 
-    def __init__(self, allowed_dn: Sequence[str], readonly_dn: Sequence[str]) -> None:
-        self.set_lists(allowed_dn, readonly_dn)
+    def __init__(
+        self,
+        allowed_dn: Sequence[str],
+        readonly_dn: Sequence[str],
+        revocations: Revocations | None = None,
+    ) -> None:
+        self.set_lists(allowed_dn, readonly_dn, revocations)
 
-    def set_lists(self, allowed_dn: Sequence[str], readonly_dn: Sequence[str]) -> None:
+    def set_lists(
+        self,
+        allowed_dn: Sequence[str],
+        readonly_dn: Sequence[str],
+        revocations: Revocations | None = None,
+    ) -> None:
+        """Raises CertificateProblem, keeping the current lists, for a bad pattern."""
+        parsed = (
+            parse_patterns(allowed_dn, "allowed_dn"),
+            parse_patterns(readonly_dn, "readonly_dn"),
+            revocations or Revocations("", b""),
+        )
         # One tuple, swapped whole, so a call never sees one new and one old list.
-        self._lists = (tuple(allowed_dn), tuple(readonly_dn))
+        self._lists = parsed
 
-    def level_of(self, subject: str) -> Level | None:
-        allowed, readonly = self._lists
-        return level_for(subject, allowed, readonly)
+    def level_of(self, subject: x509.Name) -> Level | None:
+        allowed, readonly, _ = self._lists
+        return dn_level(subject, allowed, readonly)
+
+    def revoked(self, certificate: x509.Certificate) -> bool:
+        return self._lists[2].revoked(certificate)
 
     async def intercept_service(
         self, continuation: Continuation, handler_call_details: grpc.HandlerCallDetails
@@ -58,11 +81,19 @@ class TlsAccessInterceptor(grpc.aio.ServerInterceptor):
 
 
 async def _admit(guard: TlsAccessInterceptor, method: str, context: Any) -> None:
-    subjects = context.auth_context().get("x509_subject") or []
-    if not subjects:
+    pems = context.auth_context().get("x509_pem_cert") or []
+    if not pems:
         await context.abort(grpc.StatusCode.UNAUTHENTICATED, "no client certificate was presented")
-    subject = subjects[0].decode(errors="replace")
-    level = guard.level_of(subject)
+    certificate = peer_certificate(pems[0])
+    subject = describe(certificate.subject)
+    if guard.revoked(certificate):
+        log.warning("TLS client %r refused: its certificate is revoked ([tls] crl_file)", subject)
+        await context.abort(
+            grpc.StatusCode.UNAUTHENTICATED,
+            f"the client certificate {subject!r} (serial {certificate.serial_number:x}) "
+            "is revoked; ask for a new one",
+        )
+    level = guard.level_of(certificate.subject)
     if level is None:
         log.warning("TLS client %r refused: not in [tls] allowed_dn or readonly_dn", subject)
         await context.abort(
@@ -161,8 +192,9 @@ class TlsListener:
         certificates = check_server_certificates(
             settings.ca_file, settings.cert_file, settings.key_file
         )
+        revocations = Revocations(settings.crl_file, certificates.ca_pem)
+        self._guard.set_lists(settings.allowed_dn, settings.readonly_dn, revocations)
         self._pending.offer(certificates)
-        self._guard.set_lists(settings.allowed_dn, settings.readonly_dn)
         self.settings = dataclasses.replace(
             settings, address=self.settings.address, port=self.settings.port
         )
@@ -225,13 +257,18 @@ async def start_tls_server(
     )
     if not settings.allowed_dn and not settings.readonly_dn:
         log.warning("[tls] allowed_dn and readonly_dn are empty: every TLS client is refused")
-    guard = TlsAccessInterceptor(settings.allowed_dn, settings.readonly_dn)
+    guard = TlsAccessInterceptor(
+        settings.allowed_dn,
+        settings.readonly_dn,
+        Revocations(settings.crl_file, certificates.ca_pem),
+    )
     server = grpc.aio.server(
         interceptors=[guard, RequestDecoder()],
         options=tls_server_options(settings, max_message_bytes),
         maximum_concurrent_rpcs=max_concurrent_rpcs,
     )
     add_servicers(server)
+    CALLERS.tls_level = lambda certificate: guard.level_of(certificate.subject)
     pending = _PendingCertificates()
     credentials = grpc.dynamic_ssl_server_credentials(
         _configuration(certificates),
