@@ -210,6 +210,8 @@ class Daemon:
                     self._add_servicers,
                     max_message_bytes=config.limits.max_message_bytes,
                     max_concurrent_rpcs=config.limits.max_concurrent_rpcs,
+                    private_socket=private_dir(config.paths.run_dir) / "tls.sock",
+                    interceptors=[StreamCapInterceptor(self.stream_limiter)],
                 )
             except CertificateProblem as err:
                 raise ConfigError(f"[tls]: {err}") from None

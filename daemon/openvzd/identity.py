@@ -58,6 +58,11 @@ class Callers:
     def get(self, peer: str) -> Caller | None:
         return self._by_peer.get(peer)
 
+    def update(self, peer: str, caller: Caller) -> None:
+        """Replace the caller of a registered connection (before it carried a call)."""
+        if peer in self._by_peer:
+            self._by_peer[peer] = caller
+
     def forget(self, peer: str) -> None:
         self._by_peer.pop(peer, None)
 

@@ -11,7 +11,7 @@ the moment the front connects, which is the moment of accept).
 
 The relay is two asyncio protocols that write what one receives straight into
 the other's transport, pausing the reader when the other side's buffer fills: no
-task per connection and no copy in Python beyond asyncio's own.
+task per connection beyond its connect, and no copy in Python beyond asyncio's own.
 """
 
 from __future__ import annotations
@@ -86,8 +86,14 @@ class _Upstream(asyncio.Protocol):
 
 
 class _Accepted(asyncio.Protocol):
-    """One client of a front: identified and admitted at connection_made, joined
-    to the private socket once its caller is known, released when it goes."""
+    """One client of a front: identified, admitted and joined to the private
+    socket at accept (so a client that waits for the server to speak first is
+    served at once), released when it goes.
+
+    On a unix front the client's first bytes may be the ssh helper's preamble:
+    they are held back until that is decided, and the registered caller becomes
+    the ssh one before any byte of the client's reaches grpc.
+    """
 
     transport: asyncio.Transport
 
@@ -95,6 +101,7 @@ class _Accepted(asyncio.Protocol):
         self.front = front
         self.upstream: asyncio.Transport | None = None
         self._buffer = bytearray()
+        self._sniffing = front.sniffs_preamble
         self._release: Callable[[], None] | None = None
         self._peer = ""
         self._timer: asyncio.TimerHandle | None = None
@@ -103,17 +110,23 @@ class _Accepted(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)
-        self.front.clients.add(self)
-        admitted = self.front.admit(self.transport)
+        front = self.front
+        front.clients.add(self)
+        admitted = front.admit(self.transport)
         if admitted is None:
             self.transport.close()
             return
         self._release = admitted
-        if self.front.sniffs_preamble:
+        try:
+            sock, self._peer = front.callers.open_socket(front.caller(self.transport, ssh=False))
+        except OSError as err:
+            log.error("%s: cannot open a relay socket: %s", front.name, err)
+            self.transport.close()
+            return
+        if self._sniffing:
             loop = asyncio.get_running_loop()
             self._timer = loop.call_later(FIRST_BYTES_TIMEOUT, self._silent)
-        else:
-            self._join(b"")
+        self._connecting = asyncio.get_running_loop().create_task(self._connect(sock))
 
     def _silent(self) -> None:
         log.info(
@@ -122,34 +135,32 @@ class _Accepted(asyncio.Protocol):
         self.transport.close()
 
     def data_received(self, data: bytes) -> None:
-        if self.upstream is not None:
+        if self.upstream is not None and not self._sniffing:
             self.upstream.write(data)
             return
         self._buffer += data
-        if self._connecting is None and self.front.sniffs_preamble:
-            first = bytes(self._buffer)
-            if len(first) < len(SSH_PREAMBLE) and SSH_PREAMBLE.startswith(first):
-                return  # maybe the helper's preamble: wait for the rest
-            if self._timer is not None:
-                self._timer.cancel()
-            self._join(first)
+        if not self._sniffing:
+            return
+        first = bytes(self._buffer)
+        if len(first) < len(SSH_PREAMBLE) and SSH_PREAMBLE.startswith(first):
+            return  # maybe the helper's preamble: wait for the rest
+        self._sniffing = False
+        if self._timer is not None:
+            self._timer.cancel()
+        if first.startswith(SSH_PREAMBLE):
+            self.front.callers.update(self._peer, self.front.caller(self.transport, ssh=True))
+            del self._buffer[: len(SSH_PREAMBLE)]
+        if self.upstream is not None:
+            self._flush()
 
-    def _join(self, first: bytes) -> None:
-        self._buffer.clear()
-        caller, first = self.front.caller(self.transport, first)
-        self._buffer += first
-        self.transport.pause_reading()
-        self._connecting = asyncio.get_running_loop().create_task(self._connect(caller))
+    def _flush(self) -> None:
+        if self._buffer and self.upstream is not None:
+            self.upstream.write(bytes(self._buffer))
+            self._buffer.clear()
 
-    async def _connect(self, caller: Caller) -> None:
+    async def _connect(self, sock: socket.socket) -> None:
         front = self.front
         loop = asyncio.get_running_loop()
-        try:
-            sock, self._peer = front.callers.open_socket(caller)
-        except OSError as err:
-            log.error("%s: cannot open a relay socket: %s", front.name, err)
-            self.transport.close()
-            return
         try:
             await loop.sock_connect(sock, str(front.private_socket))
             transport, _ = await loop.create_unix_connection(lambda: _Upstream(self), sock=sock)
@@ -165,10 +176,8 @@ class _Accepted(asyncio.Protocol):
             transport.close()
             return
         self.upstream = transport
-        if self._buffer:
-            transport.write(bytes(self._buffer))
-            self._buffer.clear()
-        self.transport.resume_reading()
+        if not self._sniffing:
+            self._flush()
 
     def eof_received(self) -> bool:
         if self.upstream is not None:
@@ -216,8 +225,8 @@ class _Front:
         """Take the client's places; returns what gives them back, None if refused."""
         raise NotImplementedError
 
-    def caller(self, transport: asyncio.Transport, first: bytes) -> tuple[Caller, bytes]:
-        """The client's Caller, and the first bytes that are the client's own."""
+    def caller(self, transport: asyncio.Transport, ssh: bool) -> Caller:
+        """The client's Caller; ssh when it came through the ssh helper."""
         raise NotImplementedError
 
     def _log_refusal(self, key: object, why: str) -> None:
@@ -312,13 +321,12 @@ class UnixFront(_Front):
 
         return release
 
-    def caller(self, transport: asyncio.Transport, first: bytes) -> tuple[Caller, bytes]:
+    def caller(self, transport: asyncio.Transport, ssh: bool) -> Caller:
         pid, uid, gid = self._credentials[transport]
         read_only = self.level is Level.READ_ONLY
-        if first.startswith(SSH_PREAMBLE):
-            caller = Caller("ssh", uid, gid, pid, name=_user_name(uid), read_only=read_only)
-            return caller, first[len(SSH_PREAMBLE) :]
-        return Caller("unix", uid, gid, pid, read_only=read_only), first
+        if ssh:
+            return Caller("ssh", uid, gid, pid, name=_user_name(uid), read_only=read_only)
+        return Caller("unix", uid, gid, pid, read_only=read_only)
 
 
 class TcpFront(_Front):
@@ -362,9 +370,9 @@ class TcpFront(_Front):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return lambda: self.per_source.release(source)
 
-    def caller(self, transport: asyncio.Transport, first: bytes) -> tuple[Caller, bytes]:
+    def caller(self, transport: asyncio.Transport, ssh: bool) -> Caller:
         # The name (the certificate's DN) is grpc's to find out: identity.caller_of.
-        return Caller(self.transport), first
+        return Caller(self.transport)
 
 
 def source_address(transport: asyncio.BaseTransport) -> str:

@@ -42,6 +42,9 @@ handshake_timeout = 10.0
 # connection may have in flight.
 max_clients = 200
 max_calls_per_client = 64
+# Connections from one source address at once (0 = no limit): idle connections
+# from one host cannot take the places of others.
+max_clients_per_source = 32
 # Seconds between keepalive pings to an idle client, and the wait for its answer.
 keepalive_interval = 60.0
 keepalive_timeout = 20.0
@@ -70,7 +73,11 @@ readonly_users = []
 # Connections that have not finished authenticating, and all connections.
 max_unauthenticated = 20
 max_clients = 200
-# Seconds a client has to authenticate.
+# The same, from one source address: idle connections from one host cannot take
+# the places of others. 0 = no limit.
+max_unauthenticated_per_source = 4
+max_clients_per_source = 32
+# Seconds a client has to authenticate, counted from the moment it is accepted.
 auth_timeout = 10.0
 """
 
@@ -89,6 +96,7 @@ class TlsSettings:
     handshake_timeout: float = 10.0
     max_clients: int = 200
     max_calls_per_client: int = 64
+    max_clients_per_source: int = 32
     keepalive_interval: float = 60.0
     keepalive_timeout: float = 20.0
 
@@ -106,4 +114,6 @@ class SaslSettings:
     readonly_users: list[str] = field(default_factory=list)
     max_unauthenticated: int = 20
     max_clients: int = 200
+    max_unauthenticated_per_source: int = 4
+    max_clients_per_source: int = 32
     auth_timeout: float = 10.0

@@ -15,6 +15,7 @@ import dataclasses
 import logging
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from pathlib import Path
 from typing import Any, TypeAlias
 
 import grpc
@@ -24,6 +25,7 @@ from openvzd.access import Level, is_read
 from openvzd.api.errors import RequestDecoder
 from openvzd.identity import CALLERS
 from openvzd.listeners import keepalive_options
+from openvzd.relay import TcpFront
 from openvzd.remote.certs import ServerCertificates, check_server_certificates
 from openvzd.remote.dn import Revocations, describe, dn_level, parse_patterns, peer_certificate
 from openvzd.remote.settings import TlsSettings
@@ -172,7 +174,9 @@ class TlsListener:
         guard: TlsAccessInterceptor,
         current: ServerCertificates,
         pending: _PendingCertificates,
+        front: TcpFront | None = None,
     ) -> None:
+        self._front = front
         self._server = server
         self.port = port
         self.settings = settings
@@ -207,7 +211,11 @@ class TlsListener:
         return certificates
 
     async def stop(self, grace: float | None) -> None:
+        if self._front is not None:
+            self._front.close()
         await self._server.stop(grace)
+        if self._front is not None:
+            await self._front.stop()
 
 
 class _PendingCertificates:
@@ -243,8 +251,16 @@ async def start_tls_server(
     *,
     max_message_bytes: int = 4 * 1024 * 1024,
     max_concurrent_rpcs: int | None = None,
+    private_socket: Path | None = None,
+    interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
 ) -> TlsListener:
     """Check the certificates, then serve add_servicers' services over mutual TLS.
+
+    With private_socket, grpc serves TLS on that unix socket and a relay.TcpFront
+    listens on [tls] address and port: it caps connections per source address
+    (max_clients_per_source) before grpc sees them, and grpc's handshake timeout
+    counts from the accept. Without it grpc listens on TCP itself (only the total
+    cap then). interceptors run after the access check.
 
     Raises CertificateProblem (the daemon should refuse to start) and OSError when
     the address cannot be bound. An empty allow-list is served
@@ -263,7 +279,7 @@ async def start_tls_server(
         Revocations(settings.crl_file, certificates.ca_pem),
     )
     server = grpc.aio.server(
-        interceptors=[guard, RequestDecoder()],
+        interceptors=[guard, *interceptors, RequestDecoder()],
         options=tls_server_options(settings, max_message_bytes),
         maximum_concurrent_rpcs=max_concurrent_rpcs,
     )
@@ -276,16 +292,30 @@ async def start_tls_server(
         require_client_authentication=True,
     )
     address = _address(settings.address, settings.port)
+    front: TcpFront | None = None
     try:
-        port = server.add_secure_port(address, credentials)
-    except RuntimeError:  # grpc says only "Failed to bind"
+        if private_socket is None:
+            port = server.add_secure_port(address, credentials)
+        else:
+            server.add_secure_port(f"unix:{private_socket}", credentials)
+            front = TcpFront(
+                settings.address,
+                settings.port,
+                private_socket,
+                settings.max_clients_per_source,
+                settings.max_clients,
+                "tls",
+            )
+            await front.start()
+            port = front.port
+    except (RuntimeError, OSError):  # grpc says only "Failed to bind"
         raise OSError(
             f"[tls] cannot listen on {address}: the port is in use, or the address is not "
             "one of this host's; change [tls] address or port"
         ) from None
     await server.start()
     log.info("TLS listener on %s port %d, serving %s", settings.address, port, certificates.subject)
-    return TlsListener(server, port, settings, guard, certificates, pending)
+    return TlsListener(server, port, settings, guard, certificates, pending, front)
 
 
 def _address(host: str, port: int) -> str:
