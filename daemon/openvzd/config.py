@@ -84,6 +84,15 @@ max_calls_per_client = 64
 # connections: a uid on the unix sockets, a user over SASL, a DN over TLS. More
 # are refused with RESOURCE_EXHAUSTED. Root is not capped. 0 = no limit.
 max_streams_per_caller = 64
+# Other calls one such caller may have in flight at once, over all its
+# connections; one more is refused at once with RESOURCE_EXHAUSTED (retry), so a
+# caller that floods the daemon with reads waits behind itself, not behind
+# others. Root is not capped. 0 = no limit.
+max_calls_per_caller = 16
+# Calls a second one such caller gets answered at once (in bursts of as many);
+# past it, its calls wait their turn: a loop of reads by one user is slowed down
+# instead of slowing everyone. Root is not limited. 0 = no limit.
+max_call_rate_per_caller = 100
 
 [monitor]
 # Seconds between looks at the host for changes made outside the daemon.
@@ -170,6 +179,8 @@ class Limits:
     max_clients_per_uid: int = 32
     max_calls_per_client: int = 64
     max_streams_per_caller: int = 64
+    max_calls_per_caller: int = 16
+    max_call_rate_per_caller: int = 100
 
 
 @dataclass(slots=True)

@@ -47,9 +47,9 @@ from openvzd.config import (
     differences,
 )
 from openvzd.events import EventBus
-from openvzd.identity import StreamCapInterceptor
+from openvzd.identity import CallerCapInterceptor
 from openvzd.jobs import HOST_LANE, Job, JobContext, JobQueue
-from openvzd.limiter import PerKeyLimiter
+from openvzd.limiter import PerKeyLimiter, RateLimiter
 from openvzd.listeners import (
     InstanceLock,
     InstanceLocked,
@@ -103,9 +103,16 @@ class Daemon:
         self._tasks: list[asyncio.Task[None]] = []
         self._tls: Any = None
         self._sasl: Any = None
-        # Streams per caller, over every listener: one count per uid, user or DN.
+        # Streams and calls per caller, over every listener: one count per uid,
+        # SASL user or DN. Root is not capped (0: no limit).
         self.stream_limiter: PerKeyLimiter[int | str] = PerKeyLimiter(
             config.limits.max_streams_per_caller, what="streams", overrides={ROOT_UID: 0}
+        )
+        self.call_limiter: PerKeyLimiter[int | str] = PerKeyLimiter(
+            config.limits.max_calls_per_caller, what="calls in flight", overrides={ROOT_UID: 0}
+        )
+        self.call_rate: RateLimiter[int | str] = RateLimiter(
+            config.limits.max_call_rate_per_caller, overrides={ROOT_UID: 0}
         )
         self.private_sockets: dict[Level, Path] = {}
 
@@ -211,7 +218,7 @@ class Daemon:
                     max_message_bytes=config.limits.max_message_bytes,
                     max_concurrent_rpcs=config.limits.max_concurrent_rpcs,
                     private_socket=private_dir(config.paths.run_dir) / "tls.sock",
-                    interceptors=[StreamCapInterceptor(self.stream_limiter)],
+                    interceptors=[self.caller_caps()],
                 )
             except CertificateProblem as err:
                 raise ConfigError(f"[tls]: {err}") from None
@@ -317,11 +324,14 @@ class Daemon:
         health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
         reflection.enable_server_reflection(SERVICE_NAMES, server)
 
+    def caller_caps(self) -> CallerCapInterceptor:
+        return CallerCapInterceptor(self.stream_limiter, self.call_limiter, self.call_rate)
+
     def _make_server(self, level: Level) -> grpc.aio.Server:
         interceptors: list[grpc.aio.ServerInterceptor] = []
         if level is Level.READ_ONLY:
             interceptors.append(ReadOnlyInterceptor("the read-only socket"))
-        interceptors.append(StreamCapInterceptor(self.stream_limiter))
+        interceptors.append(self.caller_caps())
         interceptors.append(RequestDecoder())
         limits = self.config.limits
         server = grpc.aio.server(

@@ -26,7 +26,7 @@ from cryptography import x509
 
 from openvzd.access import Level
 from openvzd.core.caller import Caller
-from openvzd.limiter import PerKeyLimiter
+from openvzd.limiter import PerKeyLimiter, RateLimiter
 from openvzd.remote.dn import describe, peer_certificate
 
 Handler: TypeAlias = "grpc.RpcMethodHandler[Any, Any]"
@@ -127,32 +127,60 @@ def stream_key(caller: Caller) -> int | str:
     return f"{caller.transport}:{caller.name}"
 
 
-class StreamCapInterceptor(grpc.aio.ServerInterceptor):
-    """Caps the server-streaming calls (event watches, later exec and console) one
-    caller may hold open at once; one more is refused with RESOURCE_EXHAUSTED.
-
-    Unary calls end on their own and pass untouched, at no cost.
+class CallerCapInterceptor(grpc.aio.ServerInterceptor):
+    """Caps the calls one caller (identity.stream_key) may have in flight at once:
+    server-streaming calls (event watches, later exec and console) against
+    `streams`, all others against `calls`. One more is refused at once with
+    RESOURCE_EXHAUSTED, so a caller that floods queues behind itself, not others.
+    Past `rate` calls a second a caller's calls wait for their turn: a client
+    that loops on reads is slowed down instead of taking the daemon's time.
     """
 
-    def __init__(self, limiter: PerKeyLimiter[int | str], callers: Callers = CALLERS) -> None:
-        self.limiter = limiter
+    def __init__(
+        self,
+        streams: PerKeyLimiter[int | str],
+        calls: PerKeyLimiter[int | str],
+        rate: RateLimiter[int | str] | None = None,
+        callers: Callers = CALLERS,
+    ) -> None:
+        self.streams = streams
+        self.calls = calls
+        self.rate = rate
         self._callers = callers
 
     async def intercept_service(
         self, continuation: Continuation, handler_call_details: grpc.HandlerCallDetails
     ) -> Handler | None:
         handler = await continuation(handler_call_details)
-        if handler is None or handler.unary_stream is None:
-            return handler
-        inner = handler.unary_stream
-        limiter, callers = self.limiter, self._callers
+        if handler is None:
+            return None
+        serializers = {
+            "request_deserializer": handler.request_deserializer,
+            "response_serializer": handler.response_serializer,
+        }
+        callers = self._callers
+        if handler.unary_unary is not None:
+            unary = handler.unary_unary
+            calls, rate = self.calls, self.rate
 
-        async def capped(request: Any, context: Any) -> AsyncIterator[Any]:
-            caller = caller_of(context, callers)
-            key = stream_key(caller)
-            refusal = limiter.acquire(key, caller.describe())
-            if refusal is not None:
-                await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, refusal)
+            async def capped_unary(request: Any, context: Any) -> Any:
+                key = await _acquire(calls, context, callers)
+                try:
+                    wait = rate.delay(key) if rate is not None else 0.0
+                    if wait:
+                        await asyncio.sleep(wait)
+                    return await unary(request, context)
+                finally:
+                    calls.release(key)
+
+            return grpc.unary_unary_rpc_method_handler(capped_unary, **serializers)
+        if handler.unary_stream is None:
+            return handler  # no client-streaming methods exist; left as they are
+        inner = handler.unary_stream
+        streams = self.streams
+
+        async def capped_stream(request: Any, context: Any) -> AsyncIterator[Any]:
+            key = await _acquire(streams, context, callers)
             try:
                 result: Any = inner(request, context)
                 if hasattr(result, "__aiter__"):
@@ -161,10 +189,16 @@ class StreamCapInterceptor(grpc.aio.ServerInterceptor):
                 else:  # a coroutine that answers with context.write()
                     await result
             finally:
-                limiter.release(key)
+                streams.release(key)
 
-        return grpc.unary_stream_rpc_method_handler(
-            capped,
-            request_deserializer=handler.request_deserializer,
-            response_serializer=handler.response_serializer,
-        )
+        return grpc.unary_stream_rpc_method_handler(capped_stream, **serializers)
+
+
+async def _acquire(limiter: PerKeyLimiter[int | str], context: Any, callers: Callers) -> int | str:
+    """Take a place for the call's caller, or abort the call with RESOURCE_EXHAUSTED."""
+    caller = caller_of(context, callers)
+    key = stream_key(caller)
+    refusal = limiter.acquire(key, caller.describe)
+    if refusal is not None:
+        await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, refusal)
+    return key
