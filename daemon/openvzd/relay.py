@@ -72,6 +72,7 @@ class _Upstream(asyncio.Protocol):
         self.client.transport.write(data)
 
     def eof_received(self) -> bool:
+        # The server is done: the connection is over once what it sent is delivered.
         self.client.transport.close()
         return False
 
@@ -107,6 +108,7 @@ class _Accepted(asyncio.Protocol):
         self._timer: asyncio.TimerHandle | None = None
         self._connecting: asyncio.Task[None] | None = None
         self._closed = False
+        self._client_ended = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)
@@ -178,11 +180,21 @@ class _Accepted(asyncio.Protocol):
         self.upstream = transport
         if not self._sniffing:
             self._flush()
+        if self._client_ended:
+            transport.write_eof()
 
     def eof_received(self) -> bool:
+        if self._sniffing:  # a client that said less than a preamble and stopped
+            self._sniffing = False
+            if self._timer is not None:
+                self._timer.cancel()
+        # The client has sent all it will (the ssh helper at the end of its stdin):
+        # pass the end on, and keep the way back open until the server ends too.
+        self._client_ended = True
         if self.upstream is not None:
-            self.upstream.close()
-        return False
+            self._flush()
+            self.upstream.write_eof()
+        return True
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._closed = True

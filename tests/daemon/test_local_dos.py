@@ -162,7 +162,8 @@ def test_an_idle_connection_that_never_speaks_is_closed() -> None:
         silent.connect(str(daemon.ro_socket))
         silent.settimeout(FIRST_BYTES_TIMEOUT + 10)
         began = time.monotonic()
-        assert silent.recv(1) == b""
+        while silent.recv(4096):  # grpc's SETTINGS: the server speaks at once
+            pass
         assert time.monotonic() - began >= FIRST_BYTES_TIMEOUT - 1
 
 
