@@ -75,23 +75,26 @@ max_concurrent_rpcs = 512
 max_clients = 256
 # Connections one uid may hold on the unix sockets together (the kernel's peer
 # credentials say whose a connection is); more are closed as they arrive, so one
-# user cannot take another's places. Root (uid 0) is not capped per uid: it owns
-# the daemon, and only max_clients bounds it. 0 = no limit.
+# user cannot take another's places. Root (uid 0) and the uid the daemon runs as
+# are not capped per uid: they own the daemon, and only max_clients bounds them.
+# 0 = no limit.
 max_clients_per_uid = 32
 # Calls in flight on one client connection; more wait until one ends.
 max_calls_per_client = 64
 # Streaming calls (event watches) one caller may hold open at once, over all its
 # connections: a uid on the unix sockets, a user over SASL, a DN over TLS. More
-# are refused with RESOURCE_EXHAUSTED. Root is not capped. 0 = no limit.
+# are refused with RESOURCE_EXHAUSTED. Root and the daemon's uid are not capped.
+# 0 = no limit.
 max_streams_per_caller = 64
 # Other calls one such caller may have in flight at once, over all its
 # connections; one more is refused at once with RESOURCE_EXHAUSTED (retry), so a
 # caller that floods the daemon with reads waits behind itself, not behind
-# others. Root is not capped. 0 = no limit.
+# others. Root and the daemon's uid are not capped. 0 = no limit.
 max_calls_per_caller = 16
 # Calls a second one such caller gets answered at once (in bursts of as many);
 # past it, its calls wait their turn: a loop of reads by one user is slowed down
-# instead of slowing everyone. Root is not limited. 0 = no limit.
+# instead of slowing everyone. Root and the daemon's uid are not limited.
+# 0 = no limit.
 max_call_rate_per_caller = 100
 
 [monitor]

@@ -59,7 +59,7 @@ from openvzd.listeners import (
 )
 from openvzd.monitor import HostMonitor
 from openvzd.operations import Operations
-from openvzd.relay import ROOT_UID, UnixFront, private_dir
+from openvzd.relay import UnixFront, private_dir, uncapped_uids
 from openvzd.runtime import Runtime
 from openvzd.simhost import SimulationError, ensure_simulated_host
 from openvzd.tour import print_tour, write_example
@@ -106,13 +106,13 @@ class Daemon:
         # Streams and calls per caller, over every listener: one count per uid,
         # SASL user or DN. Root is not capped (0: no limit).
         self.stream_limiter: PerKeyLimiter[int | str] = PerKeyLimiter(
-            config.limits.max_streams_per_caller, what="streams", overrides={ROOT_UID: 0}
+            config.limits.max_streams_per_caller, what="streams", overrides=uncapped_uids()
         )
         self.call_limiter: PerKeyLimiter[int | str] = PerKeyLimiter(
-            config.limits.max_calls_per_caller, what="calls in flight", overrides={ROOT_UID: 0}
+            config.limits.max_calls_per_caller, what="calls in flight", overrides=uncapped_uids()
         )
         self.call_rate: RateLimiter[int | str] = RateLimiter(
-            config.limits.max_call_rate_per_caller, overrides={ROOT_UID: 0}
+            config.limits.max_call_rate_per_caller, overrides=uncapped_uids()
         )
         self.private_sockets: dict[Level, Path] = {}
 
@@ -174,9 +174,9 @@ class Daemon:
         config = self.config
         limits = config.limits
         private = private_dir(config.paths.run_dir)
-        # uid 0 is not capped per uid (0: no limit); the sockets' max_clients bounds it.
+        # Root and the daemon's own uid are not capped per uid; max_clients bounds them.
         per_uid: PerKeyLimiter[int] = PerKeyLimiter(
-            limits.max_clients_per_uid, what="connections", overrides={ROOT_UID: 0}
+            limits.max_clients_per_uid, what="connections", overrides=uncapped_uids()
         )
         sockets = (
             (Level.READ_WRITE, config.rw_socket, config.sockets.rw_mode, config.rw_gid()),

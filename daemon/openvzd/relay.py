@@ -25,7 +25,7 @@ import pwd
 import socket
 from collections.abc import Callable
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 from openvzd.access import Level
 from openvzd.core.caller import Caller
@@ -43,6 +43,12 @@ log = logging.getLogger(__name__)
 FIRST_BYTES_TIMEOUT = 10.0
 ROOT_UID = 0
 _BACKLOG = 1024
+
+
+def uncapped_uids() -> dict[Any, int]:
+    """The per-key limit overrides (0: no limit) of the uids that own the daemon:
+    root, and the uid it runs as (an `openvzd --simulate` of an ordinary user)."""
+    return {ROOT_UID: 0, os.getuid(): 0}
 
 
 def private_dir(run_dir: Path) -> Path:
