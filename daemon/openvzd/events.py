@@ -48,6 +48,10 @@ class Event:
     payload: LifecycleEvent | JobEvent | Gap
 
 
+# How far a watcher may fall behind before it skips ahead to the newest events.
+QUEUE_SIZE = 1024
+
+
 class _Subscriber:
     """A watcher's place in the stream: the next sequence number it will read.
 
@@ -80,7 +84,9 @@ class EventBus:
     the ring) skips to the newest queue_size and gets a Gap first.
     """
 
-    def __init__(self, first_seq: int = 1, buffer_size: int = 4096, queue_size: int = 1024) -> None:
+    def __init__(
+        self, first_seq: int = 1, buffer_size: int = 4096, queue_size: int = QUEUE_SIZE
+    ) -> None:
         self._next_seq = max(first_seq, 1)
         self._first_seq = self._next_seq  # the oldest event the ring ever held
         self._ring: list[Event | None] = [None] * buffer_size
