@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import re
+import shutil
 import socket
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +22,7 @@ from openvz.transport import SaslTunnel, ServerBusy, open_tls_aio_channel
 from openvz.transport import sasl_wire as wire
 from openvz.v1 import events_pb2, events_pb2_grpc
 
+from tests.daemon.flood import flooding
 from tests.daemon_process import DaemonProcess
 from tests.remote.realm import Realm
 from tests.remote.served import RemoteSetup, ovzsh, running_remote_daemon, write_remote_config
@@ -158,3 +162,23 @@ async def test_remote_callers_are_known_by_name(
         assert f"too many streams from {who}" in (caught.value.details() or "")
         for call in held:
             call.cancel()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to flood as nobody")
+def test_a_local_flood_does_not_lock_out_read_only_sasl_sessions(realm: Realm) -> None:
+    """256 idle connections by one local uid on the read-only socket once locked
+    out the remote read-only sessions relayed through it. SASL sessions now go
+    to the daemon's private sockets as their own callers."""
+    base = Path(tempfile.mkdtemp(prefix="openvzd-sasl-flood-"))
+    base.chmod(0o755)  # nobody must reach the read-only socket
+    try:
+        setup = write_remote_config(base, realm, sasl={"mechanisms": ["SCRAM-SHA-256"]})
+        with (
+            running_remote_daemon(setup) as daemon,
+            flooding(daemon, idle=256, watches=0, check_loops=0) as admitted,
+        ):
+            assert admitted["idle_admitted"] == 32
+            listed = ovzsh(setup.scram_uri(read_only=True), "list")
+            assert listed.returncode == 0, listed.stderr
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
