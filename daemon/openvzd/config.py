@@ -81,15 +81,40 @@ max_message_bytes = 4194304
 # Calls the daemon serves at once on one listener; more are refused at once with
 # RESOURCE_EXHAUSTED (the client may retry).
 max_concurrent_rpcs = 512
-# Client connections one unix socket accepts at once; more are refused (UNAVAILABLE).
-# SSH and SASL clients arrive through these sockets too. 0 = no limit.
+# Client connections one unix socket accepts at once; more are closed as they
+# arrive (the client sees UNAVAILABLE). SSH clients arrive through these sockets
+# too. 0 = no limit.
 max_clients = 256
+# Connections one uid may hold on the unix sockets together (the kernel's peer
+# credentials say whose a connection is); more are closed as they arrive, so one
+# user cannot take another's places. Root (uid 0) and the uid the daemon runs as
+# are not capped per uid: they own the daemon, and only max_clients bounds them.
+# 0 = no limit.
+max_clients_per_uid = 32
 # Calls in flight on one client connection; more wait until one ends.
 max_calls_per_client = 64
+# Streaming calls (event watches) one caller may hold open at once, over all its
+# connections: a uid on the unix sockets, a user over SASL, a DN over TLS. More
+# are refused with RESOURCE_EXHAUSTED. Root and the daemon's uid are not capped.
+# 0 = no limit.
+max_streams_per_caller = 64
+# Other calls one such caller may have in flight at once, over all its
+# connections; one more is refused at once with RESOURCE_EXHAUSTED (retry), so a
+# caller that floods the daemon with reads waits behind itself, not behind
+# others. Root and the daemon's uid are not capped. 0 = no limit.
+max_calls_per_caller = 16
+# Calls a second one such caller gets answered at once (in bursts of as many);
+# past it, its calls wait their turn: a loop of reads by one user is slowed down
+# instead of slowing everyone. Root and the daemon's uid are not limited.
+# 0 = no limit.
+max_call_rate_per_caller = 100
 
 [monitor]
 # Seconds between looks at the host for changes made outside the daemon.
 refresh_interval = 2.0
+# Seconds Host.Check answers from its last result: each fresh check runs the
+# host's tools, so a loop of checks cannot fork a process per call.
+check_cache = 5.0
 
 [log]
 # debug, info, warning or error; `openvzd --debug` overrides it.
@@ -108,7 +133,7 @@ LOG_LEVELS = ("debug", "info", "warning", "error")
 LIVE_SECTIONS = ("timeouts", "jobs", "monitor", "log", "tools")
 RESTART_SECTIONS = ("paths", "sockets", "limits", "tls", "sasl")
 # The [tls] keys SIGHUP applies: new TLS connections get the new files and lists.
-TLS_LIVE_KEYS = ("ca_file", "cert_file", "key_file", "allowed_dn", "readonly_dn")
+TLS_LIVE_KEYS = ("ca_file", "cert_file", "key_file", "allowed_dn", "readonly_dn", "crl_file")
 
 
 class ConfigError(Exception):
@@ -170,7 +195,11 @@ class Limits:
     max_message_bytes: int = 4 * 1024 * 1024
     max_concurrent_rpcs: int = 512
     max_clients: int = 256
+    max_clients_per_uid: int = 32
     max_calls_per_client: int = 64
+    max_streams_per_caller: int = 64
+    max_calls_per_caller: int = 16
+    max_call_rate_per_caller: int = 100
 
 
 @dataclass(slots=True)
@@ -181,6 +210,7 @@ class Log:
 @dataclass(slots=True)
 class Monitor:
     refresh_interval: float = 2.0
+    check_cache: float = 5.0
 
 
 @dataclass(slots=True)

@@ -15,6 +15,7 @@ import os
 import signal
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -42,7 +43,8 @@ from openvzd.config import (
 )
 from openvzd.core.service import Core
 from openvzd.discovery import enable_reflection, set_serving
-from openvzd.identity import CallerInterceptor
+from openvzd.identity import CallerCapInterceptor
+from openvzd.limiter import PerKeyLimiter, RateLimiter
 from openvzd.listeners import (
     InstanceLock,
     InstanceLocked,
@@ -51,6 +53,7 @@ from openvzd.listeners import (
 )
 from openvzd.monitor import HostMonitor
 from openvzd.notify import SystemdNotifier
+from openvzd.relay import UnixFront, private_dir, uncapped_uids
 from openvzd.simhost import SimulationError, ensure_simulated_host
 from openvzd.tour import print_tour, write_example
 from openvzd.vz.errors import VzError
@@ -79,10 +82,23 @@ class Daemon:
         self.notifier = SystemdNotifier()
         self._lock = InstanceLock(config.paths.run_dir)
         self._servers: list[grpc.aio.Server] = []
+        self._fronts: list[UnixFront] = []
         self._health = health.aio.HealthServicer()
         self._tasks: list[asyncio.Task[None]] = []
         self._tls: Any = None
         self._sasl: Any = None
+        # Streams and calls per caller, over every listener: one count per uid,
+        # SASL user or DN. Root is not capped (0: no limit).
+        self.stream_limiter: PerKeyLimiter[int | str] = PerKeyLimiter(
+            config.limits.max_streams_per_caller, what="streams", overrides=uncapped_uids()
+        )
+        self.call_limiter: PerKeyLimiter[int | str] = PerKeyLimiter(
+            config.limits.max_calls_per_caller, what="calls in flight", overrides=uncapped_uids()
+        )
+        self.call_rate: RateLimiter[int | str] = RateLimiter(
+            config.limits.max_call_rate_per_caller, overrides=uncapped_uids()
+        )
+        self.private_sockets: dict[Level, Path] = {}
 
     async def start(self) -> None:
         started = time.monotonic()
@@ -94,11 +110,7 @@ class Daemon:
         self.queue = queue = core.queue
         self.events = core.bus
         core.start()
-        self._servers = [self._make_server(Level.READ_WRITE), self._make_server(Level.READ_ONLY)]
-        bind_unix(self._servers[0], config.rw_socket, config.sockets.rw_mode, config.rw_gid())
-        bind_unix(self._servers[1], config.ro_socket, config.sockets.ro_mode, None)
-        for server in self._servers:
-            await server.start()
+        await self._open_unix_sockets()
         await self._start_remote()
         self.monitor = monitor = HostMonitor(
             runtime, core.executors, queue, config.monitor.refresh_interval
@@ -112,6 +124,33 @@ class Daemon:
         status = f"serving {len(runtime.host.containers)} containers on {config.rw_socket}"
         self.notifier.ready(status)
         log.info("%s (ready in %.2f s)", status, time.monotonic() - started)
+
+    async def _open_unix_sockets(self) -> None:
+        """The gRPC servers on private sockets, and the public sockets in front of
+        them that identify each peer and apply the per-uid caps (relay.py)."""
+        config = self.config
+        limits = config.limits
+        private = private_dir(config.paths.run_dir)
+        # Root and the daemon's own uid are not capped per uid; max_clients bounds them.
+        per_uid: PerKeyLimiter[int] = PerKeyLimiter(
+            limits.max_clients_per_uid, what="connections", overrides=uncapped_uids()
+        )
+        sockets = (
+            (Level.READ_WRITE, config.rw_socket, config.sockets.rw_mode, config.rw_gid()),
+            (Level.READ_ONLY, config.ro_socket, config.sockets.ro_mode, None),
+        )
+        self.private_sockets = {}
+        for level, public, mode, gid in sockets:
+            server = self._make_server(level)
+            self._servers.append(server)
+            self.private_sockets[level] = private / f"{level.value}.sock"
+            bind_unix(server, self.private_sockets[level], 0o600, None)
+            await server.start()
+            front = UnixFront(
+                public, level, self.private_sockets[level], per_uid, limits.max_clients
+            )
+            self._fronts.append(front)
+            await front.start(mode, gid)
 
     async def _save_event_seq(self) -> None:
         while True:
@@ -132,6 +171,8 @@ class Daemon:
                     self._add_servicers,
                     max_message_bytes=config.limits.max_message_bytes,
                     max_concurrent_rpcs=config.limits.max_concurrent_rpcs,
+                    private_socket=private_dir(config.paths.run_dir) / "tls.sock",
+                    interceptors=[self.caller_caps()],
                 )
             except CertificateProblem as err:
                 raise ConfigError(f"[tls]: {err}") from None
@@ -140,8 +181,11 @@ class Daemon:
             from openvzd.remote.sasl_server import SaslConfigError, start_sasl_server
 
             try:
+                # Straight to the private sockets, with the SASL user as the caller.
                 self._sasl = await start_sasl_server(
-                    config.sasl, config.rw_socket, config.ro_socket
+                    config.sasl,
+                    self.private_sockets[Level.READ_WRITE],
+                    self.private_sockets[Level.READ_ONLY],
                 )
             except SaslConfigError as err:
                 raise ConfigError(f"[sasl]: {err}") from None
@@ -237,21 +281,19 @@ class Daemon:
         health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
         enable_reflection(server)
 
+    def caller_caps(self) -> CallerCapInterceptor:
+        return CallerCapInterceptor(self.stream_limiter, self.call_limiter, self.call_rate)
+
     def _make_server(self, level: Level) -> grpc.aio.Server:
         interceptors: list[grpc.aio.ServerInterceptor] = []
         if level is Level.READ_ONLY:
             interceptors.append(ReadOnlyInterceptor("the read-only socket"))
-        interceptors += [
-            RequestDecoder(),
-            CallerInterceptor("unix", read_only=level is Level.READ_ONLY),
-            ErrorStatus(),
-        ]
+        interceptors += [self.caller_caps(), RequestDecoder(), ErrorStatus()]
         limits = self.config.limits
         server = grpc.aio.server(
             interceptors=interceptors,
-            options=server_options(
-                limits.max_message_bytes, limits.max_calls_per_client, limits.max_clients
-            ),
+            # The fronts count and cap the connections; grpc sees only theirs.
+            options=server_options(limits.max_message_bytes, limits.max_calls_per_client),
             maximum_concurrent_rpcs=limits.max_concurrent_rpcs,
         )
         self._add_servicers(server)
@@ -264,6 +306,7 @@ class Daemon:
             await self._sasl.stop()
         if self._tls is not None:
             await self._tls.stop(None)
+        await asyncio.gather(*(front.stop() for front in self._fronts))
         await asyncio.gather(*(server.stop(None) for server in self._servers))
 
     async def stop(self) -> None:
@@ -275,7 +318,10 @@ class Daemon:
             await self._sasl.stop()
         if self._tls is not None:
             await self._tls.stop(2.0)
+        for front in self._fronts:
+            front.close()
         await asyncio.gather(*(server.stop(grace=2.0) for server in self._servers))
+        await asyncio.gather(*(front.stop() for front in self._fronts))
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,6 +58,36 @@ async def run_checks(config: Config) -> list[Check]:
         )
     checks.extend(_bridging(paths))
     return checks
+
+
+class CachedChecks:
+    """run_checks answered from its last result for config.monitor.check_cache
+    seconds, and run once for callers that ask while it runs: a loop of
+    Host.Check calls forks the host's tools at most once per period."""
+
+    def __init__(self, config: Config, clock: Callable[[], float] = time.monotonic) -> None:
+        self._config = config
+        self._clock = clock
+        self._result: list[Check] | None = None
+        self._taken_at = 0.0
+        self._running: asyncio.Future[list[Check]] | None = None
+
+    async def checks(self) -> list[Check]:
+        now = self._clock()
+        if self._result is not None and now - self._taken_at < self._config.monitor.check_cache:
+            return self._result
+        if self._running is None:
+            self._running = asyncio.ensure_future(self._run())
+        # Shielded: one caller leaving does not cancel the others' answer.
+        return await asyncio.shield(self._running)
+
+    async def _run(self) -> list[Check]:
+        try:
+            result = await run_checks(self._config)
+            self._result, self._taken_at = result, self._clock()
+            return result
+        finally:
+            self._running = None
 
 
 def _exists(path: Path, name: str, fix: str) -> Check:

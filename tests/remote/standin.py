@@ -18,15 +18,24 @@ from typing import Any
 import grpc
 from openvz.transport import LocalRelay, remote_channel_options
 from openvz.v1 import common_pb2, domains_pb2, domains_pb2_grpc, host_pb2, host_pb2_grpc
-from openvzd.access import ReadOnlyInterceptor
+from openvzd.access import Level, ReadOnlyInterceptor
+from openvzd.core.caller import Caller
+from openvzd.identity import caller_of
+from openvzd.limiter import PerKeyLimiter
+from openvzd.relay import UnixFront, private_dir
 
 STANDIN_VERSION = "standin-7.3.1-marker"
 
 
+@dataclass
 class HostStandIn(host_pb2_grpc.HostServicer):
+    # Who called GetVersion, in order: identity.caller_of as the daemon sees it.
+    callers: list[Caller] = field(default_factory=list)
+
     async def GetVersion(
         self, request: host_pb2.VersionRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> host_pb2.Version:
+        self.callers.append(caller_of(context))
         return host_pb2.Version(daemon=STANDIN_VERSION, protocol=1, simulated=True)
 
 
@@ -60,24 +69,37 @@ class StandInDaemon:
     ro_socket: Path
     services: StandInServices
     servers: Sequence[grpc.aio.Server]
+    fronts: Sequence[UnixFront]
 
     async def stop(self) -> None:
+        for front in self.fronts:
+            await front.stop()
         for server in self.servers:
             await server.stop(None)
 
 
-async def start_standin(run_dir: Path) -> StandInDaemon:
+async def start_standin(run_dir: Path, max_clients_per_uid: int = 32) -> StandInDaemon:
+    """The daemon's layout: public sockets (relay.UnixFront, peer credentials and
+    per-uid caps) in front of gRPC servers on private sockets."""
     services = StandInServices()
     rw = grpc.aio.server()
     ro = grpc.aio.server(interceptors=[ReadOnlyInterceptor("the read-only socket")])
     services.add_to(rw)
     services.add_to(ro)
+    private = private_dir(run_dir)
     rw_socket, ro_socket = run_dir / "openvzd.sock", run_dir / "openvzd-ro.sock"
-    rw.add_insecure_port(f"unix:{rw_socket}")
-    ro.add_insecure_port(f"unix:{ro_socket}")
+    rw.add_insecure_port(f"unix:{private / 'rw.sock'}")
+    ro.add_insecure_port(f"unix:{private / 'ro.sock'}")
     await rw.start()
     await ro.start()
-    return StandInDaemon(rw_socket, ro_socket, services, (rw, ro))
+    per_uid: PerKeyLimiter[int] = PerKeyLimiter(max_clients_per_uid, overrides={0: 0})
+    fronts = (
+        UnixFront(rw_socket, Level.READ_WRITE, private / "rw.sock", per_uid, 256),
+        UnixFront(ro_socket, Level.READ_ONLY, private / "ro.sock", per_uid, 256),
+    )
+    await fronts[0].start(0o600, None)
+    await fronts[1].start(0o666, None)
+    return StandInDaemon(rw_socket, ro_socket, services, (rw, ro), fronts)
 
 
 async def get_version(channel: grpc.aio.Channel, timeout: float = 10) -> str:

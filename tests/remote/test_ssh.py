@@ -4,6 +4,7 @@ on the "remote" side bridging to the daemon stand-in's unix sockets."""
 
 from __future__ import annotations
 
+import pwd
 import subprocess
 import sys
 from pathlib import Path
@@ -54,6 +55,10 @@ async def test_read_only_over_ssh(sshd: Sshd, standin: StandInDaemon) -> None:
         with pytest.raises(grpc.aio.AioRpcError) as caught:
             await start_domain(ch, 11)
         assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    # The daemon records the ssh user; the uid is the kernel's word for it.
+    caller = standin.services.host.callers[-1]
+    assert (caller.transport, caller.name, caller.read_only) == ("ssh", sshd.user, True)
+    assert caller.uid == pwd.getpwnam(sshd.user).pw_uid
 
 
 async def test_each_grpc_connection_gets_its_own_ssh(sshd: Sshd, standin: StandInDaemon) -> None:

@@ -39,7 +39,7 @@ def server_files(directory: Path, ca: pki.Issued, server: pki.Issued) -> TlsSett
         ca_file=directory / "ca.pem",
         cert_file=directory / "servercert.pem",
         key_file=directory / "serverkey.pem",
-        allowed_dn=["CN=alice,O=openvzd test", "CN=ops-*"],
+        allowed_dn=["CN=alice,O=openvzd test", "CN=ops-*,O=openvzd test"],
         readonly_dn=["CN=auditor,*"],
     )
 

@@ -6,7 +6,7 @@ connect grpc to the target it returns (unix:PATH), close() it with the channel.
 """
 
 from openvz.transport.endpoint import RemoteEndpoint, open_remote, open_remote_async
-from openvz.transport.errors import AuthenticationFailed, TransportError
+from openvz.transport.errors import AuthenticationFailed, ServerBusy, TransportError
 from openvz.transport.options import remote_channel_options
 from openvz.transport.ports import DEFAULT_SASL_PORT, DEFAULT_SSH_PORT, DEFAULT_TLS_PORT
 from openvz.transport.relay import LocalRelay
@@ -22,6 +22,7 @@ __all__ = [
     "LocalRelay",
     "RemoteEndpoint",
     "SaslTunnel",
+    "ServerBusy",
     "SshTunnel",
     "TransportError",
     "open_remote",

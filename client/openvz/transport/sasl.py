@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from openvz.transport import sasl_wire as wire
-from openvz.transport.errors import AuthenticationFailed, TransportError
+from openvz.transport.errors import AuthenticationFailed, ServerBusy, TransportError
 from openvz.transport.ports import DEFAULT_SASL_PORT
 from openvz.transport.relay import LocalRelay, close_stream
 
@@ -94,7 +94,9 @@ class SaslTunnel(LocalRelay):
                 f"cannot reach {self._host} port {self._port}: {err.strerror or err}"
             ) from None
         try:
-            offered = wire.parse_greeting(await _handshake_frame(reader))
+            offered = wire.parse_greeting(
+                _unless_refused(await _handshake_frame(reader), self._host)
+            )
             mechanism = self._choose(offered)
             if mechanism == wire.GSSAPI:
                 context = await self._gssapi(reader, writer)
@@ -196,6 +198,15 @@ async def _handshake_frame(reader: asyncio.StreamReader) -> bytes:
     if payload is None:
         raise TransportError("the server closed the connection during the login")
     return payload
+
+
+def _unless_refused(first: bytes, host: str) -> bytes:
+    """The server's first frame, unless it is a refusal: a listener at its limits
+    says so instead of greeting (the client is not at fault, and may retry)."""
+    kind, body = wire.split_kind(first)
+    if kind == wire.FAILURE:
+        raise ServerBusy(f"{host} is busy: {body.decode(errors='replace')}")
+    return first
 
 
 async def _server_step(reader: asyncio.StreamReader, host: str) -> tuple[bytes, bytes]:

@@ -9,7 +9,7 @@ from openvz.v1 import host_pb2, host_pb2_grpc
 
 from openvzd.config import Config
 from openvzd.core.facade import CoreFacade
-from openvzd.hostcheck import run_checks
+from openvzd.hostcheck import CachedChecks
 
 PROTOCOL_VERSION = 1
 _CHECK_RESULT = {
@@ -22,7 +22,7 @@ _CHECK_RESULT = {
 class HostService(host_pb2_grpc.HostServicer):
     def __init__(self, core: CoreFacade, config: Config) -> None:
         self._core = core
-        self._config = config
+        self._checks = CachedChecks(config)
 
     async def GetVersion(
         self, request: host_pb2.VersionRequest, context: grpc.aio.ServicerContext[Any, Any]
@@ -65,7 +65,7 @@ class HostService(host_pb2_grpc.HostServicer):
     async def Check(
         self, request: host_pb2.CheckRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> host_pb2.CheckReport:
-        checks = await run_checks(self._config)
+        checks = await self._checks.checks()
         return host_pb2.CheckReport(
             checks=[
                 host_pb2.HostCheck(

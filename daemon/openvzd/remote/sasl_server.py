@@ -20,6 +20,10 @@ from typing import Any
 from openvz.transport import sasl_wire as wire
 
 from openvzd.access import Level
+from openvzd.core.caller import Caller
+from openvzd.identity import CALLERS, Callers
+from openvzd.limiter import PerKeyLimiter
+from openvzd.relay import source_address
 from openvzd.remote.identity import level_for
 from openvzd.remote.mechanisms import (
     GssapiServerMechanism,
@@ -64,13 +68,26 @@ class SaslListener:
     """A running SASL listener; stop() closes it and every session it serves."""
 
     def __init__(
-        self, settings: SaslSettings, sockets: dict[Level, Path], gss_credentials: Any
+        self,
+        settings: SaslSettings,
+        sockets: dict[Level, Path],
+        gss_credentials: Any,
+        callers: Callers = CALLERS,
     ) -> None:
         self.settings = settings
         self._sockets = sockets
+        self._callers = callers
         self._gss_credentials = gss_credentials
         self._decoy_secret = new_decoy_secret()
-        self._unauthenticated = 0
+        # Places by source address: all connections, and those still logging in.
+        self._clients: PerKeyLimiter[str] = PerKeyLimiter(
+            settings.max_clients_per_source, settings.max_clients, what="clients"
+        )
+        self._logging_in: PerKeyLimiter[str] = PerKeyLimiter(
+            settings.max_unauthenticated_per_source,
+            settings.max_unauthenticated,
+            what="clients logging in",
+        )
         self._sessions: set[asyncio.Task[None]] = set()
         self._server: asyncio.Server | None = None
         self.port = 0
@@ -93,23 +110,49 @@ class SaslListener:
     def _accepted(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         # A plain callback that tracks its task at once: stop() sees every session, and
         # Python 3.11's stream server would log a handler cancelled before it first ran.
-        full = len(self._sessions) >= self.settings.max_clients
-        task = asyncio.get_running_loop().create_task(self._serve(reader, writer, full))
+        # The places are taken here, at accept, and so is the login deadline.
+        source = source_address(writer.transport)
+        refusal = self._admit(source)
+        deadline = asyncio.get_running_loop().time() + self.settings.auth_timeout
+        task = asyncio.get_running_loop().create_task(
+            self._serve(reader, writer, source, refusal, deadline)
+        )
         self._sessions.add(task)
         task.add_done_callback(self._sessions.discard)
 
+    def _admit(self, source: str) -> str | None:
+        """Take a client place and a logging-in place for source; why not, if refused."""
+        settings = self.settings
+        if settings.max_clients and self._clients.held >= settings.max_clients:
+            return "too many clients; try again later"
+        if settings.max_unauthenticated and self._logging_in.held >= settings.max_unauthenticated:
+            return "too many clients are logging in; try again later"
+        refusal = self._clients.acquire(source)
+        if refusal is not None:
+            return refusal
+        refusal = self._logging_in.acquire(source)
+        if refusal is not None:
+            self._clients.release(source)
+        return refusal
+
     async def _serve(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, full: bool
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        source: str,
+        refusal: str | None,
+        deadline: float,
     ) -> None:
         peer = _peer(writer)
         try:
-            if full:
-                await _refuse(writer, "too many clients; try again later", peer)
-            elif self._unauthenticated >= self.settings.max_unauthenticated:
-                await _refuse(writer, "too many clients are logging in; try again later", peer)
-            else:
+            if refusal is not None:
+                await _refuse(writer, refusal, peer)
+                return
+            try:
                 _keepalive(writer)
-                await self._session(reader, writer, peer)
+                await self._session(reader, writer, peer, source, deadline)
+            finally:
+                self._clients.release(source)
         except (ConnectionError, wire.WireError) as err:
             log.debug("SASL session from %s ended: %s", peer, err)
         except asyncio.CancelledError:
@@ -120,22 +163,29 @@ class SaslListener:
                 await writer.wait_closed()
 
     async def _session(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: str
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        peer: str,
+        source: str,
+        deadline: float,
     ) -> None:
-        self._unauthenticated += 1
         try:
-            async with asyncio.timeout(self.settings.auth_timeout):
+            async with asyncio.timeout_at(deadline):
                 login = await self._login(reader, writer, peer)
         except TimeoutError:
             await _refuse(writer, "authentication took too long", peer)
             return
         finally:
-            self._unauthenticated -= 1
+            self._logging_in.release(source)
         if login is None:
             return
         mechanism, level = login
+        caller = Caller("sasl", name=mechanism.identity, read_only=level is Level.READ_ONLY)
         try:
-            daemon_reader, daemon_writer = await asyncio.open_unix_connection(self._sockets[level])
+            daemon_reader, daemon_writer, daemon_peer = await self._callers.connect(
+                self._sockets[level], caller
+            )
         except OSError as err:
             log.error("cannot reach the daemon socket %s: %s", self._sockets[level], err)
             return
@@ -143,6 +193,7 @@ class SaslListener:
             await _join(reader, writer, daemon_reader, daemon_writer, mechanism.gss_context)
         finally:
             daemon_writer.close()
+            self._callers.forget(daemon_peer)
 
     async def _login(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: str

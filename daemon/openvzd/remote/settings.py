@@ -23,17 +23,28 @@ port = 16520
 ca_file = "/etc/pki/CA/cacert.pem"
 cert_file = "/etc/pki/openvzd/servercert.pem"
 key_file = "/etc/pki/openvzd/private/serverkey.pem"
-# Client subject DNs, as RFC 4514 strings ("CN=alice,O=Example"), matched with
-# shell wildcards (fnmatch). An empty list admits nobody. A DN that matches
-# readonly_dn is read-only even if it also matches allowed_dn.
+# Client subject DNs, as RFC 4514 strings ("CN=alice,O=Example"), matched RDN by
+# RDN: every RDN of the subject against the pattern's, in order, with shell
+# wildcards inside one value ("CN=ops-*,O=Example"); a `*` never spans a comma of
+# the DN, escaped or not. A last element `*` alone admits any further RDNs
+# ("CN=alice,*"); "*" alone admits every certificate of the CA. An empty list
+# admits nobody. A DN that matches readonly_dn is read-only even if it also
+# matches allowed_dn.
 allowed_dn = []
 readonly_dn = []
+# A certificate revocation list (PEM or DER) signed by the CA in ca_file; a
+# revoked client certificate is refused at its next call. "" = no CRL. Re-read
+# on SIGHUP, with the certificates.
+crl_file = ""
 # Seconds a client may take to finish the TLS handshake.
 handshake_timeout = 10.0
 # Client connections at once (handshaking or not), and the calls one client
 # connection may have in flight.
 max_clients = 200
 max_calls_per_client = 64
+# Connections from one source address at once (0 = no limit): idle connections
+# from one host cannot take the places of others.
+max_clients_per_source = 32
 # Seconds between keepalive pings to an idle client, and the wait for its answer.
 keepalive_interval = 60.0
 keepalive_timeout = 20.0
@@ -62,7 +73,11 @@ readonly_users = []
 # Connections that have not finished authenticating, and all connections.
 max_unauthenticated = 20
 max_clients = 200
-# Seconds a client has to authenticate.
+# The same, from one source address: idle connections from one host cannot take
+# the places of others. 0 = no limit.
+max_unauthenticated_per_source = 4
+max_clients_per_source = 32
+# Seconds a client has to authenticate, counted from the moment it is accepted.
 auth_timeout = 10.0
 """
 
@@ -77,9 +92,11 @@ class TlsSettings:
     key_file: Path = Path("/etc/pki/openvzd/private/serverkey.pem")
     allowed_dn: list[str] = field(default_factory=list)
     readonly_dn: list[str] = field(default_factory=list)
+    crl_file: str = ""
     handshake_timeout: float = 10.0
     max_clients: int = 200
     max_calls_per_client: int = 64
+    max_clients_per_source: int = 32
     keepalive_interval: float = 60.0
     keepalive_timeout: float = 20.0
 
@@ -97,4 +114,6 @@ class SaslSettings:
     readonly_users: list[str] = field(default_factory=list)
     max_unauthenticated: int = 20
     max_clients: int = 200
+    max_unauthenticated_per_source: int = 4
+    max_clients_per_source: int = 32
     auth_timeout: float = 10.0

@@ -19,6 +19,9 @@ from urllib.parse import parse_qsl, urlsplit
 from openvzd.config import DEFAULT_CONFIG_PATH, ConfigError, load_config
 
 _CHUNK = 64 * 1024
+# Sent first on the daemon's socket, so the daemon records the caller as "ssh"
+# and the user name of the uid the kernel reports (relay.py).
+SSH_PREAMBLE = b"OPENVZD-SSH/1\n"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -142,6 +145,7 @@ def main(argv: list[str] | None = None) -> None:
             "(is openvzd running, and may this user use that socket?)"
         )
     try:
+        sock.sendall(SSH_PREAMBLE)
         bridge(sock, sys.stdin.fileno(), sys.stdout.fileno())
     except (BrokenPipeError, ConnectionError):
         pass  # ssh or the daemon went away: the connection is over either way

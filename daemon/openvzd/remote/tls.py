@@ -15,15 +15,19 @@ import dataclasses
 import logging
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from pathlib import Path
 from typing import Any, TypeAlias
 
 import grpc
+from cryptography import x509
 
 from openvzd.access import Level, is_read
 from openvzd.api.errors import ErrorStatus, RequestDecoder
+from openvzd.identity import CALLERS
 from openvzd.listeners import keepalive_options
+from openvzd.relay import TcpFront
 from openvzd.remote.certs import ServerCertificates, check_server_certificates
-from openvzd.remote.identity import level_for
+from openvzd.remote.dn import Revocations, describe, dn_level, parse_patterns, peer_certificate
 from openvzd.remote.settings import TlsSettings
 
 log = logging.getLogger(__name__)
@@ -34,19 +38,40 @@ Continuation: TypeAlias = Callable[[grpc.HandlerCallDetails], Awaitable["Handler
 
 
 class TlsAccessInterceptor(grpc.aio.ServerInterceptor):
-    """Admits a call only for an allow-listed client DN, and only reads for a
-    read-only one. The lists can be replaced while serving (reload)."""
+    """Admits a call only for an allow-listed, unrevoked client certificate, and
+    only reads for a read-only one. Lists and CRL can be replaced while serving
+    (reload); a certificate revoked by a new CRL is refused from its next call on,
+    on established connections too."""
 
-    def __init__(self, allowed_dn: Sequence[str], readonly_dn: Sequence[str]) -> None:
-        self.set_lists(allowed_dn, readonly_dn)
+    def __init__(
+        self,
+        allowed_dn: Sequence[str],
+        readonly_dn: Sequence[str],
+        revocations: Revocations | None = None,
+    ) -> None:
+        self.set_lists(allowed_dn, readonly_dn, revocations)
 
-    def set_lists(self, allowed_dn: Sequence[str], readonly_dn: Sequence[str]) -> None:
+    def set_lists(
+        self,
+        allowed_dn: Sequence[str],
+        readonly_dn: Sequence[str],
+        revocations: Revocations | None = None,
+    ) -> None:
+        """Raises CertificateProblem, keeping the current lists, for a bad pattern."""
+        parsed = (
+            parse_patterns(allowed_dn, "allowed_dn"),
+            parse_patterns(readonly_dn, "readonly_dn"),
+            revocations or Revocations("", b""),
+        )
         # One tuple, swapped whole, so a call never sees one new and one old list.
-        self._lists = (tuple(allowed_dn), tuple(readonly_dn))
+        self._lists = parsed
 
-    def level_of(self, subject: str) -> Level | None:
-        allowed, readonly = self._lists
-        return level_for(subject, allowed, readonly)
+    def level_of(self, subject: x509.Name) -> Level | None:
+        allowed, readonly, _ = self._lists
+        return dn_level(subject, allowed, readonly)
+
+    def revoked(self, certificate: x509.Certificate) -> bool:
+        return self._lists[2].revoked(certificate)
 
     async def intercept_service(
         self, continuation: Continuation, handler_call_details: grpc.HandlerCallDetails
@@ -58,11 +83,19 @@ class TlsAccessInterceptor(grpc.aio.ServerInterceptor):
 
 
 async def _admit(guard: TlsAccessInterceptor, method: str, context: Any) -> None:
-    subjects = context.auth_context().get("x509_subject") or []
-    if not subjects:
+    pems = context.auth_context().get("x509_pem_cert") or []
+    if not pems:
         await context.abort(grpc.StatusCode.UNAUTHENTICATED, "no client certificate was presented")
-    subject = subjects[0].decode(errors="replace")
-    level = guard.level_of(subject)
+    certificate = peer_certificate(pems[0])
+    subject = describe(certificate.subject)
+    if guard.revoked(certificate):
+        log.warning("TLS client %r refused: its certificate is revoked ([tls] crl_file)", subject)
+        await context.abort(
+            grpc.StatusCode.UNAUTHENTICATED,
+            f"the client certificate {subject!r} (serial {certificate.serial_number:x}) "
+            "is revoked; ask for a new one",
+        )
+    level = guard.level_of(certificate.subject)
     if level is None:
         log.warning("TLS client %r refused: not in [tls] allowed_dn or readonly_dn", subject)
         await context.abort(
@@ -141,7 +174,9 @@ class TlsListener:
         guard: TlsAccessInterceptor,
         current: ServerCertificates,
         pending: _PendingCertificates,
+        front: TcpFront | None = None,
     ) -> None:
+        self._front = front
         self._server = server
         self.port = port
         self.settings = settings
@@ -161,8 +196,9 @@ class TlsListener:
         certificates = check_server_certificates(
             settings.ca_file, settings.cert_file, settings.key_file
         )
+        revocations = Revocations(settings.crl_file, certificates.ca_pem)
+        self._guard.set_lists(settings.allowed_dn, settings.readonly_dn, revocations)
         self._pending.offer(certificates)
-        self._guard.set_lists(settings.allowed_dn, settings.readonly_dn)
         self.settings = dataclasses.replace(
             settings, address=self.settings.address, port=self.settings.port
         )
@@ -175,7 +211,11 @@ class TlsListener:
         return certificates
 
     async def stop(self, grace: float | None) -> None:
+        if self._front is not None:
+            self._front.close()
         await self._server.stop(grace)
+        if self._front is not None:
+            await self._front.stop()
 
 
 class _PendingCertificates:
@@ -211,8 +251,16 @@ async def start_tls_server(
     *,
     max_message_bytes: int = 4 * 1024 * 1024,
     max_concurrent_rpcs: int | None = None,
+    private_socket: Path | None = None,
+    interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
 ) -> TlsListener:
     """Check the certificates, then serve add_servicers' services over mutual TLS.
+
+    With private_socket, grpc serves TLS on that unix socket and a relay.TcpFront
+    listens on [tls] address and port: it caps connections per source address
+    (max_clients_per_source) before grpc sees them, and grpc's handshake timeout
+    counts from the accept. Without it grpc listens on TCP itself (only the total
+    cap then). interceptors run after the access check.
 
     Raises CertificateProblem (the daemon should refuse to start) and OSError when
     the address cannot be bound. An empty allow-list is served
@@ -225,13 +273,18 @@ async def start_tls_server(
     )
     if not settings.allowed_dn and not settings.readonly_dn:
         log.warning("[tls] allowed_dn and readonly_dn are empty: every TLS client is refused")
-    guard = TlsAccessInterceptor(settings.allowed_dn, settings.readonly_dn)
+    guard = TlsAccessInterceptor(
+        settings.allowed_dn,
+        settings.readonly_dn,
+        Revocations(settings.crl_file, certificates.ca_pem),
+    )
     server = grpc.aio.server(
-        interceptors=[guard, RequestDecoder(), ErrorStatus()],
+        interceptors=[guard, *interceptors, RequestDecoder(), ErrorStatus()],
         options=tls_server_options(settings, max_message_bytes),
         maximum_concurrent_rpcs=max_concurrent_rpcs,
     )
     add_servicers(server)
+    CALLERS.tls_level = lambda certificate: guard.level_of(certificate.subject)
     pending = _PendingCertificates()
     credentials = grpc.dynamic_ssl_server_credentials(
         _configuration(certificates),
@@ -239,16 +292,30 @@ async def start_tls_server(
         require_client_authentication=True,
     )
     address = _address(settings.address, settings.port)
+    front: TcpFront | None = None
     try:
-        port = server.add_secure_port(address, credentials)
-    except RuntimeError:  # grpc says only "Failed to bind"
+        if private_socket is None:
+            port = server.add_secure_port(address, credentials)
+        else:
+            server.add_secure_port(f"unix:{private_socket}", credentials)
+            front = TcpFront(
+                settings.address,
+                settings.port,
+                private_socket,
+                settings.max_clients_per_source,
+                settings.max_clients,
+                "tls",
+            )
+            await front.start()
+            port = front.port
+    except (RuntimeError, OSError):  # grpc says only "Failed to bind"
         raise OSError(
             f"[tls] cannot listen on {address}: the port is in use, or the address is not "
             "one of this host's; change [tls] address or port"
         ) from None
     await server.start()
     log.info("TLS listener on %s port %d, serving %s", settings.address, port, certificates.subject)
-    return TlsListener(server, port, settings, guard, certificates, pending)
+    return TlsListener(server, port, settings, guard, certificates, pending, front)
 
 
 def _address(host: str, port: int) -> str:
