@@ -7,7 +7,7 @@ import shutil
 import time
 from pathlib import Path
 
-from vzsim import bridges, names, network, ubc
+from vzsim import bridges, consoletty, names, network, ubc
 from vzsim.actionscripts import run_action_scripts
 from vzsim.console import VzError
 from vzsim.context import Context
@@ -250,6 +250,7 @@ def start(ctx: Context) -> int:
         console.info("Container start in progress...")
     if not ctx.personality.is_legacy:
         ct.dump_path.unlink(missing_ok=True)
+        consoletty.bring_up(ctx.host, ctx.ctid)
     return 0
 
 
@@ -304,6 +305,7 @@ def kill(ctx: Context) -> None:
         ctx.kernel.commit(running)
     if entry is not None:
         bridges.detach(ctx.host, entry.veths)
+        consoletty.take_down(ctx.host, ctx.ctid)
 
 
 def stop(ctx: Context) -> int:
