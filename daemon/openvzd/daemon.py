@@ -57,6 +57,7 @@ from openvzd.listeners import (
 from openvzd.monitor import HostMonitor
 from openvzd.operations import Operations
 from openvzd.runtime import Runtime
+from openvzd.sessions import SessionManager, SessionRecords
 from openvzd.simhost import SimulationError, ensure_simulated_host
 from openvzd.tour import print_tour, write_example
 from openvzd.vz.errors import VzError
@@ -67,6 +68,7 @@ log = logging.getLogger(__name__)
 
 def _live_tls_key(section: str, key: str) -> bool:
     return section == "tls" and key in TLS_LIVE_KEYS
+
 
 EVENT_SEQ_MARGIN = 100_000
 EVENT_SEQ_SAVE_INTERVAL = 5.0
@@ -136,6 +138,9 @@ class Daemon:
                 log.error("container %s is still locked by another process", job.veid)
             await operations.reconcile(job.veid)
         queue.run()
+        self.sessions = SessionManager(
+            lambda: config.tools.vzctl, SessionRecords(config.journal_path), runtime.state_of
+        )
         self._servers = [self._make_server(Level.READ_WRITE), self._make_server(Level.READ_ONLY)]
         bind_unix(self._servers[0], config.rw_socket, config.sockets.rw_mode, config.rw_gid())
         bind_unix(self._servers[1], config.ro_socket, config.sockets.ro_mode, None)
@@ -271,7 +276,7 @@ class Daemon:
 
     def _add_servicers(self, server: grpc.aio.Server) -> None:
         domains_pb2_grpc.add_DomainsServicer_to_server(
-            DomainsService(self.runtime, self.queue), server
+            DomainsService(self.runtime, self.queue, self.sessions), server
         )
         jobs_pb2_grpc.add_JobsServicer_to_server(JobsService(self.queue), server)
         events_pb2_grpc.add_EventsServicer_to_server(EventsService(self.events), server)
@@ -320,6 +325,7 @@ class Daemon:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self.queue.set_meta("last_event_seq", str(self.events.last_seq))
+        await self.sessions.close()
         await self.queue.stop(self.config.jobs.stop_grace)
         self._lock.release()
         log.info("stopped; containers were left as they are")

@@ -20,6 +20,8 @@ from openvzd.api.convert import (
     job_to_proto,
 )
 from openvzd.api.errors import ApiError, abort
+from openvzd.api.sessions import SessionCalls
+from openvzd.core.facade import SessionFacade
 from openvzd.domxml import device_args, format_domain, parse_domain, update_device_spec
 from openvzd.jobs import HOST_LANE, JobConflict, JobQueue, JobState, ShuttingDown
 from openvzd.runtime import Runtime
@@ -47,9 +49,10 @@ MAX_SHUTDOWN_TIMEOUT = 86400
 
 
 class DomainsService(domains_pb2_grpc.DomainsServicer):
-    def __init__(self, runtime: Runtime, queue: JobQueue) -> None:
+    def __init__(self, runtime: Runtime, queue: JobQueue, sessions: SessionFacade) -> None:
         self._runtime = runtime
         self._queue = queue
+        self._sessions = SessionCalls(sessions, self._resolve)
         self._list_cache: dict[tuple[bytes, int], domains_pb2.ListDomainsResponse] = {}
 
     # -- lookups ---------------------------------------------------------------
@@ -539,6 +542,20 @@ class DomainsService(domains_pb2_grpc.DomainsServicer):
             "keep_source": request.keep_source,
         }
         return await self._job(context, "migrate", request.domain, request.options, params)
+
+    # -- sessions: exec and console (api/sessions.py) ------------------------------
+    # They answer by context.write(), which grpc.aio allows for streams; the stubs
+    # only know the generator form, hence the ignores.
+
+    async def Exec(  # type: ignore[override]
+        self, request_iterator: Any, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> None:
+        await self._sessions.exec(request_iterator, context)
+
+    async def Console(  # type: ignore[override]
+        self, request_iterator: Any, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> None:
+        await self._sessions.console(request_iterator, context)
 
 
 def _interface_stats(
