@@ -9,8 +9,8 @@ with coroutines and async iterators.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 import grpc
 
@@ -38,6 +38,9 @@ from openvz.errors import (
 from openvz.service import Service
 from openvz.uri import URI, parse_uri
 from openvz.v1 import common_pb2, domains_pb2, events_pb2, host_pb2, jobs_pb2
+
+if TYPE_CHECKING:
+    from openvz.sessions import AsyncConsoleSession, AsyncExecSession
 
 
 async def open(uri: str | None = None) -> Connection:
@@ -314,6 +317,17 @@ class Domain:
 
     def connect(self) -> Connection:
         return self._conn
+
+    async def exec(self, argv: Sequence[str] = (), **options: Any) -> AsyncExecSession:
+        """argv in the container (openvz.sessions); options: env, cwd, pty, size=(rows, cols)."""
+        from openvz.sessions import AsyncExecSession
+
+        return await AsyncExecSession.start(self._conn, self._ref(), argv, **options)
+
+    async def console(self, force: bool = False) -> AsyncConsoleSession:
+        from openvz.sessions import AsyncConsoleSession
+
+        return await AsyncConsoleSession.attach(self._conn, self._ref(), force)
 
     def name(self) -> str:
         return self.message.name

@@ -19,6 +19,9 @@ from openvz.uri import URI, parse_uri
 from openvz.v1 import common_pb2, domains_pb2
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from openvz.sessions import ConsoleSession, ExecSession
     from openvz.v1 import events_pb2, host_pb2
 
 T = TypeVar("T")
@@ -400,6 +403,17 @@ class Domain:
 
     def connect(self) -> Connection:
         return self._conn
+
+    def exec(self, argv: Sequence[str] = (), **options: Any) -> ExecSession:
+        """argv in the container (openvz.sessions); options: env, cwd, pty, size=(rows, cols)."""
+        from openvz.sessions import ExecSession
+
+        return ExecSession.start(self._conn, self._ref(), argv, **options)
+
+    def console(self, force: bool = False) -> ConsoleSession:
+        from openvz.sessions import ConsoleSession
+
+        return ConsoleSession.attach(self._conn, self._ref(), force)
 
     def name(self) -> str:
         return self.message.name

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from openvz.cli import commands, hostcmds, jobcmds  # noqa: F401  (they fill COMMANDS)
+from openvz.cli import commands, hostcmds, jobcmds, sessioncmds  # noqa: F401  (they fill COMMANDS)
 from openvz.cli.base import COMMANDS, Handler
 
 EXIT_ERROR = 1
