@@ -41,17 +41,25 @@ def exec_command(ctx: Context) -> int:
     env = dict(os.environ, VEID=str(ctx.ctid))
     root = ctx.ct.root_path
     root.mkdir(parents=True, exist_ok=True)
+    # Handlers first: a signal that comes while the command starts is passed on once it runs.
+    pending: list[int] = []
+    started: list[subprocess.Popen[bytes]] = []
+
+    def pass_on(signum: int, _frame: FrameType | None) -> None:
+        if not started:
+            pending.append(signum)
+        elif started[0].returncode is None:
+            started[0].send_signal(signum)
+
+    for signum in FORWARDED_SIGNALS:
+        signal.signal(signum, pass_on)
     try:
         child = subprocess.Popen(argv, cwd=root, env=env)
     except OSError as error:
         raise VzError(8 if collapse else 3, f"Unable to execute {argv[0]}: {error}") from error
-
-    def pass_on(signum: int, _frame: FrameType | None) -> None:
-        if child.returncode is None:
-            child.send_signal(signum)
-
-    for signum in FORWARDED_SIGNALS:
-        signal.signal(signum, pass_on)
+    started.append(child)
+    for signum in pending:
+        child.send_signal(signum)
     returncode = child.wait()
     if collapse:
         return 0 if returncode == 0 else 8

@@ -28,7 +28,8 @@ def raw_terminal(fd: int) -> Iterator[None]:
         yield
         return
     saved = termios.tcgetattr(fd)
-    tty.setraw(fd)
+    # TCSANOW, not setraw's default TCSAFLUSH: what was typed before vzctl came up stays.
+    tty.setraw(fd, termios.TCSANOW)
     try:
         yield
     finally:

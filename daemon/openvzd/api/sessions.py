@@ -154,9 +154,10 @@ async def _relay(
                 return None
             await context.write(to_reply(frame))
     finally:
-        feeding.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await feeding
+        if not feeding.done():
+            feeding.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await feeding
 
 
 async def _feed_exec(requests: AsyncIterator[Any], session: ExecSession) -> None:
