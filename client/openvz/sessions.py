@@ -32,7 +32,7 @@ EXEC_METHOD = "/openvz.v1.Domains/Exec"
 CONSOLE_METHOD = "/openvz.v1.Domains/Console"
 # Frames of stdin or console input sent at most this big; the daemon reads output in
 # chunks of the same size.
-FRAME = 64 * 1024
+FRAME = 256 * 1024
 # Requests the sync face queues before write() waits for the daemon to take them.
 QUEUED_REQUESTS = 16
 

@@ -26,7 +26,7 @@ from openvz.cli.base import DOMAIN, command, connect, lookup
 if TYPE_CHECKING:
     from openvz.sessions import ConsoleSession, ExecSession
 
-CHUNK = 64 * 1024
+CHUNK = 256 * 1024
 CTRL_RIGHT_BRACKET = b"\x1d"
 PASSED_ON_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 EXIT_ERROR = 1

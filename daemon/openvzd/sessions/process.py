@@ -20,7 +20,11 @@ from collections.abc import Mapping, Sequence
 
 from openvzd.sessions.spec import TerminalSize
 
-CHUNK = 64 * 1024
+# Output frames up to this size: fewer, bigger messages are what makes a stream fast.
+CHUNK = 256 * 1024
+# Pipes this big (F_SETPIPE_SZ, within /proc/sys/fs/pipe-max-size), so one read
+# takes a whole CHUNK; a failure to grow them only costs speed.
+PIPE_BYTES = 1024 * 1024
 # A terminal's end-of-file character (VEOF, Ctrl-D) as the pty's line discipline reads it.
 TERMINAL_EOF = b"\x04"
 BASE_ENVIRONMENT = {"LC_ALL": "C", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
@@ -113,6 +117,9 @@ class SessionProcess:
                 os.close(fd)
         for fd in mine:
             os.set_blocking(fd, False)
+            if size is None:
+                with contextlib.suppress(OSError):
+                    fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
         return cls(process, mine, terminal=size is not None)
 
     async def read(self, fd: int) -> bytes:
