@@ -21,10 +21,11 @@ from collections.abc import Callable, Iterator
 from types import FrameType
 from typing import TYPE_CHECKING
 
-from openvz.cli.base import DOMAIN, command, connect, lookup
+from openvz.cli.base import DOMAIN, command, connect
 
 if TYPE_CHECKING:
     from openvz.sessions import ConsoleSession, ExecSession
+    from openvz.v1 import common_pb2
 
 CHUNK = 256 * 1024
 CTRL_RIGHT_BRACKET = b"\x1d"
@@ -78,14 +79,26 @@ def _start_input(target: Callable[[], None]) -> None:
     threading.Thread(target=target, name="ovzsh-stdin", daemon=True).start()
 
 
+def domain_ref(text: str) -> common_pb2.DomainRef:
+    """The domain as virsh takes it (ID, name or UUID), named to the call itself: the
+    session's first message resolves it, which saves a Lookup round trip."""
+    from openvz.connection import is_uuid
+    from openvz.v1 import common_pb2
+
+    return common_pb2.DomainRef(uuid=text) if is_uuid(text) else common_pb2.DomainRef(name=text)
+
+
 def run_exec(args: argparse.Namespace, argv: list[str], pty: bool) -> int:
+    from openvz.sessions import ExecSession
+
     with connect(args) as conn:
-        dom = lookup(conn, args)
         env = dict(args.env or [])
         size = terminal_size(0) if pty else None
         if pty and "TERM" in os.environ:
             env.setdefault("TERM", os.environ["TERM"])
-        session = dom.exec(argv, env=env, cwd=args.cwd or "", pty=pty, size=size)
+        session = ExecSession.start(
+            conn, domain_ref(args.domain), argv, env=env, cwd=args.cwd or "", pty=pty, size=size
+        )
         with session, raw_terminal(0) if pty else contextlib.nullcontext(False):
             _pass_on_signals(session, pty)
             _start_input(lambda: read_input(0, session.write, session.close_stdin))
@@ -199,10 +212,11 @@ def cmd_enter(args: argparse.Namespace) -> None:
     ],
 )
 def cmd_console(args: argparse.Namespace) -> None:
+    from openvz.sessions import ConsoleSession
+
     with connect(args) as conn:
-        dom = lookup(conn, args)
-        session = dom.console(force=args.force)
-        print(f"Connected to domain '{dom.name()}'\nEscape character is ^] (Ctrl + ])", flush=True)
+        session = ConsoleSession.attach(conn, domain_ref(args.domain), args.force)
+        print(f"Connected to domain '{args.domain}'\nEscape character is ^] (Ctrl + ])", flush=True)
         with session, raw_terminal(0):
             _start_input(lambda: _console_input(session))
             for data in session:
