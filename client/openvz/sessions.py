@@ -65,15 +65,15 @@ def _frames(data: bytes) -> Iterator[bytes]:
         yield data[offset : offset + FRAME]
 
 
-def _output(reply: domains_pb2.ExecReply) -> Output | int | None:
-    """A frame of output, the exit status (an int), or None for anything else."""
+def _output(reply: domains_pb2.ExecReply) -> Output | domains_pb2.ExecExit | None:
+    """A frame of output, the end (ExecExit), or None for anything else."""
     which = reply.WhichOneof("message")
     if which == "stdout":
         return "stdout", reply.stdout
     if which == "stderr":
         return "stderr", reply.stderr
     if which == "exit":
-        return int(reply.exit.status)
+        return reply.exit
     return None
 
 
@@ -136,6 +136,8 @@ class ExecSession:
     def __init__(self, call: _SyncCall) -> None:
         self._call = call
         self.exit_status: int | None = None
+        # Why the daemon ended the session before the command ended, if it did.
+        self.exit_reason = ""
         started = call.receive()
         if started is None or started.WhichOneof("message") != "started":
             call.cancel()
@@ -181,8 +183,8 @@ class ExecSession:
             if reply is None:
                 raise Error("the session ended without the command's exit status")
             frame = _output(reply)
-            if isinstance(frame, int):
-                self.exit_status = frame
+            if isinstance(frame, domains_pb2.ExecExit):
+                self.exit_status, self.exit_reason = frame.status, frame.reason
                 self._call.end_requests()
             elif frame is not None:
                 yield frame
@@ -312,6 +314,8 @@ class AsyncExecSession:
         self._call = call
         self.id = session_id
         self.exit_status: int | None = None
+        # Why the daemon ended the session before the command ended, if it did.
+        self.exit_reason = ""
 
     @classmethod
     async def start(
@@ -355,8 +359,8 @@ class AsyncExecSession:
             if reply is None:
                 raise Error("the session ended without the command's exit status")
             frame = _output(reply)
-            if isinstance(frame, int):
-                self.exit_status = frame
+            if isinstance(frame, domains_pb2.ExecExit):
+                self.exit_status, self.exit_reason = frame.status, frame.reason
                 await self._call.end_requests()
             elif frame is not None:
                 yield frame

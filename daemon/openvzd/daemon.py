@@ -314,6 +314,8 @@ class Daemon:
         log.info("stopping: no new calls; running jobs get %.0f s", self.config.jobs.stop_grace)
         await self._health.enter_graceful_shutdown()
         self.events.close()
+        # Before the servers stop: each client is told why its session ended.
+        await self.sessions.close()
         if self._sasl is not None:
             await self._sasl.stop()
         if self._tls is not None:
@@ -325,7 +327,6 @@ class Daemon:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self.queue.set_meta("last_event_seq", str(self.events.last_seq))
-        await self.sessions.close()
         await self.queue.stop(self.config.jobs.stop_grace)
         self._lock.release()
         log.info("stopped; containers were left as they are")

@@ -309,3 +309,24 @@ def test_the_asyncio_face(daemon: DaemonProcess) -> None:
             return out, await run.wait()
 
     assert asyncio.run(main()) == (b"QUIET\n", 2)
+
+
+def test_a_daemon_stop_ends_sessions_and_says_why(tmp_path: Path) -> None:
+    marker = "sleep 2998.5"
+    with session_daemon(tmp_path / "sim") as daemon:
+        with openvz.open(f"openvz+unix:///system?socket={daemon.rw_socket}") as own:
+            run = own.lookup("101").exec(["sh", "-c", f"echo up; {marker}"])
+            output = iter(run)
+            assert next(output) == ("stdout", b"up\n")
+            assert daemon.stop() == 0
+            assert list(output) == []
+        assert (run.exit_status, run.exit_reason) == (137, "the daemon stops")
+        assert _wait_gone(marker) == []
+        db = sqlite3.connect(daemon.sim_dir / "state" / "jobs.sqlite")
+        try:
+            row = db.execute(
+                "SELECT ended, reason FROM sessions WHERE id = ?", (run.id,)
+            ).fetchone()
+        finally:
+            db.close()
+        assert row[0] is not None and row[1] == "the daemon stops"

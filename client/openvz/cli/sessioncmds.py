@@ -104,6 +104,8 @@ def run_exec(args: argparse.Namespace, argv: list[str], pty: bool) -> int:
             _start_input(lambda: read_input(0, session.write, session.close_stdin))
             for stream, data in session:
                 write_all(2 if stream == "stderr" else 1, data)
+        if session.exit_reason:
+            print(f"\r\nerror: the session ended: {session.exit_reason}", file=sys.stderr)
         return session.exit_status if session.exit_status is not None else EXIT_ERROR
 
 

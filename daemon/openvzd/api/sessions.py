@@ -80,7 +80,8 @@ class SessionCalls:
                 await session.abort(f"refused request: {failure.message}")
                 await abort(context, failure.kind, failure.message)
             status = await session.finish()
-            await context.write(domains_pb2.ExecReply(exit=domains_pb2.ExecExit(status=status)))
+            ended = domains_pb2.ExecExit(status=status, reason=session.reason)
+            await context.write(domains_pb2.ExecReply(exit=ended))
         finally:
             await session.abort(CLIENT_LEFT)
 

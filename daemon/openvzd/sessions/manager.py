@@ -68,6 +68,7 @@ class _Session:
         self._forget = forget
         self._ended = False
         self._closed = asyncio.Event()
+        self._ending: asyncio.Future[None] | None = None
         # Why the session ended, when it did not end by the command's own exit.
         self.reason = ""
         # One frame per output in the daemon's hands at most: the pumps wait on put().
@@ -117,10 +118,15 @@ class _Session:
         return await self.process.write(data)
 
     async def _end(self, exit_status: int | None, reason: str) -> None:
-        if self._ended:
-            return
-        self._ended = True
-        self._closed.set()
+        """Kill, reap and record, once; a caller cancelled meanwhile (a call ended by the
+        server's shutdown) does not cut the cleanup short."""
+        if self._ending is None:
+            self._ended = True
+            self._closed.set()
+            self._ending = asyncio.ensure_future(self._clean_up(exit_status, reason))
+        await asyncio.shield(self._ending)
+
+    async def _clean_up(self, exit_status: int | None, reason: str) -> None:
         for task in (*self._pumps, self._exit):
             task.cancel()
         for task in (*self._pumps, self._exit):
@@ -141,7 +147,8 @@ class _Session:
 
     async def abort(self, reason: str) -> None:
         """End it now (the client went away, the daemon stops): kill, reap, record."""
-        await self._end(None, reason)
+        self.reason = self.reason or reason
+        await self._end(None, self.reason)
 
 
 class ExecSession(_Session):
@@ -161,9 +168,10 @@ class ExecSession(_Session):
         self.process.signal(check_signal(number))
 
     async def finish(self) -> int:
-        """After the output: the command's exit status; the session is then over."""
+        """After the output: the command's exit status (128 + 9 when the session was
+        aborted: then `reason` says why); the session is then over."""
         status = await self.process.wait()
-        await self._end(status, "")
+        await self._end(status, self.reason)
         return status
 
 
@@ -207,6 +215,7 @@ class SessionManager:
         self._sessions: set[_Session] = set()
         self._consoles: dict[int, ConsoleSession] = {}
         self._console_locks: dict[int, asyncio.Lock] = {}
+        self._closing = False
         closed = records.close_interrupted()
         if closed:
             log.warning(
@@ -218,6 +227,7 @@ class SessionManager:
         return self._records
 
     def _require_running(self, veid: int) -> None:
+        self._require_open()
         state = self._state_of(veid)
         if state != "running":
             raise SessionError(
@@ -302,8 +312,15 @@ class SessionManager:
         )
         return session
 
+    def _require_open(self) -> None:
+        if self._closing:
+            raise SessionError(
+                "INTERRUPTED", "openvzd is stopping; start the session again once it is back"
+            )
+
     async def close(self, reason: str = "the daemon stops") -> None:
-        """End every session (daemon stop)."""
+        """End every session (daemon stop); no new one starts after this."""
+        self._closing = True
         for session in list(self._sessions):
             await session.abort(reason)
         self._records.close()
