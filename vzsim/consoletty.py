@@ -1,15 +1,17 @@
 """A container's console tty, and `vzctl console CTID [TTY]` attaching to it.
 
 The real kernel gives each running container a console terminal that its init
-writes to and a getty reads from. Here `vzctl start` brings up a small keeper
-process per container: it holds the master of a pty whose other side runs the
+writes to and a getty reads from. Here a small keeper process per running
+container stands for it, brought up by the first `vzctl console` after the start
+(a simulated boot writes nothing to it, and a test host that starts hundreds of
+containers should not pay a process each); it holds the master of a pty whose other side runs the
 stand-in's console shell (/bin/sh in the container's root, respawned when it
 exits, as init respawns a getty) and serves one attached `vzctl console` at a
 time over a unix socket in ROOT/.vzsim/console/ (a newer attach replaces the
 older, which sees its connection end). It keeps the last few KiB of output, so an
 attach shows the prompt. The keeper leaves by itself once the container no longer
 runs, the simulated host's folder is gone, or nobody attached for IDLE_LIMIT
-seconds; the next `vzctl console` brings it back.
+seconds; the next `vzctl console` brings it back. `vzctl stop` takes it down.
 
 `vzctl console` says `Attached to CT N (ESC . to detach)` on stderr, puts the
 caller's terminal in raw mode and detaches on ESC '.' (the real tool's escape) or

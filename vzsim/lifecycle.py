@@ -250,7 +250,6 @@ def start(ctx: Context) -> int:
         console.info("Container start in progress...")
     if not ctx.personality.is_legacy:
         ct.dump_path.unlink(missing_ok=True)
-        consoletty.bring_up(ctx.host, ctx.ctid)
     return 0
 
 

@@ -9,6 +9,7 @@ import struct
 import subprocess
 import termios
 import time
+from collections.abc import Iterator
 
 import pytest
 
@@ -17,13 +18,16 @@ from tests.vzsim.vzsim_harness import SimHost, vzsim
 
 
 @pytest.fixture
-def running(host: SimHost) -> SimHost:
-    """Host with CT 101 running (started by vzctl, so its console is up) and 102 stopped."""
+def running(host: SimHost) -> Iterator[SimHost]:
+    """Host with CT 101 running (started by vzctl) and 102 stopped; 101 is stopped
+    afterwards, which takes its console keeper down."""
     result = vzsim("populate", str(host.root), "--count", "2", "--first-id", "101")
     assert result.returncode == 0, result.stderr
     started = host.vzctl("start", "101")
     assert started.returncode == 0, started.stderr
-    return host
+    yield host
+    if host.root.exists():
+        host.vzctl("stop", "101", "--fast")
 
 
 def _tool(host: SimHost) -> str:
@@ -95,7 +99,15 @@ def test_console_attaches_detaches_and_keeps_its_output(running: SimHost) -> Non
         second.close()
 
 
+def _attach_once(host: SimHost) -> None:
+    """What brings the console up: a first attach (here left at once by its input's end)."""
+    result = host.run("vzctl", "console", "101", stdin="")
+    assert result.returncode == 0, result.stderr
+
+
 def test_stopping_the_container_takes_its_console_down(running: SimHost) -> None:
+    assert not (running.root / ".vzsim" / "console" / "101.pid").exists()  # none before
+    _attach_once(running)
     keeper = _keeper_pid(running, 101)
     assert _alive(keeper)
     assert running.vzctl("stop", "101").returncode == 0
@@ -118,6 +130,7 @@ def test_exec2_passes_a_signal_on_to_the_command(running: SimHost) -> None:
 
 
 def test_keepers_leave_when_the_host_is_gone(running: SimHost) -> None:
+    _attach_once(running)
     keeper = _keeper_pid(running, 101)
     subprocess.run(["rm", "-rf", str(running.root)], check=True)
     deadline = time.monotonic() + 10
