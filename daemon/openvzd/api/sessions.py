@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import grpc
+from google.protobuf.message import DecodeError
 from openvz.v1 import common_pb2, domains_pb2
 
 from openvzd.api.errors import ApiError, abort
@@ -42,7 +43,10 @@ class SessionCalls:
         self._resolve = resolve
 
     async def _first(self, requests: AsyncIterator[Any], expected: str, context: Context) -> Any:
-        first = await anext(requests, None)
+        try:
+            first = await anext(requests, None)
+        except SessionError as err:
+            await abort(context, err.kind, err.message)
         if first is None or first.WhichOneof("message") != expected:
             await abort(
                 context,
@@ -52,7 +56,7 @@ class SessionCalls:
         return getattr(first, expected)
 
     async def exec(self, request_iterator: Any, context: Context) -> None:
-        requests = aiter(request_iterator)
+        requests = _decoded(request_iterator, "ExecRequest")
         start: domains_pb2.ExecStart = await self._first(requests, "start", context)
         spec = ExecSpec(
             argv=tuple(start.argv),
@@ -86,7 +90,7 @@ class SessionCalls:
             await session.abort(CLIENT_LEFT)
 
     async def console(self, request_iterator: Any, context: Context) -> None:
-        requests = aiter(request_iterator)
+        requests = _decoded(request_iterator, "ConsoleRequest")
         attach: domains_pb2.ConsoleAttach = await self._first(requests, "attach", context)
         try:
             veid = self._resolve(attach.domain)
@@ -118,6 +122,20 @@ class SessionCalls:
             )
         finally:
             await session.abort(CLIENT_LEFT)
+
+
+async def _decoded(request_iterator: Any, message: str) -> AsyncIterator[Any]:
+    """The requests; one that is not the method's message ends the call as a refusal
+    (grpc.aio decodes a stream's requests as they are read, so the failure shows here)."""
+    try:
+        async for request in request_iterator:
+            yield request
+    except DecodeError as err:
+        raise SessionError(
+            "BAD_ARGUMENT",
+            f"a request is not a {message} protobuf message ({err}); "
+            "send the messages the method's .proto declares",
+        ) from None
 
 
 def _exec_frame(frame: tuple[str, bytes]) -> domains_pb2.ExecReply:
