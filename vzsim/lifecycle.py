@@ -7,7 +7,7 @@ import shutil
 import time
 from pathlib import Path
 
-from vzsim import bridges, names, network, ubc
+from vzsim import bridges, consoletty, names, network, ubc
 from vzsim.actionscripts import run_action_scripts
 from vzsim.console import VzError
 from vzsim.context import Context
@@ -304,6 +304,7 @@ def kill(ctx: Context) -> None:
         ctx.kernel.commit(running)
     if entry is not None:
         bridges.detach(ctx.host, entry.veths)
+        consoletty.take_down(ctx.host, ctx.ctid)
 
 
 def stop(ctx: Context) -> int:

@@ -96,7 +96,11 @@ COMMANDS: dict[str, Command] = {
     "exec": Command(EXEC, "exec_command", {}, locks=False),
     "exec2": Command(EXEC, "exec_command", {}, locks=False),
     "exec3": Command(EXEC, "exec_command", {}, locks=False),
+    "enter": Command("vzsim.enter", "enter", {}, locks=False),
+    "console": Command("vzsim.consoletty", "console", {}, modern_only=True, locks=False),
 }
+# Commands whose arguments after the CTID are theirs, not vzctl options.
+RAW_ARGUMENTS = ("exec", "exec2", "exec3", "enter", "console")
 NO_CONFIG_NEEDED = ("create", "status", "set")
 
 USAGE = """Usage: vzctl [options] <command> <ctid> [parameters]
@@ -110,6 +114,8 @@ vzctl restart <ctid> [--wait] [--force] [--fast]
 vzctl suspend | chkpnt <ctid> [--dumpfile <name>]
 vzctl resume | restore <ctid> [--dumpfile <name>]
 vzctl exec | exec2 <ctid> <command> [arg ...]
+vzctl enter <ctid> [--exec <command> [arg ...]]
+vzctl console <ctid> [ttynum]
 vzctl set <ctid> [--save] [--force] [--setmode restart|ignore]
    [--ipadd <addr>] [--ipdel <addr>|all] [--hostname <name>]
    [--nameserver <addr>] [--searchdomain <name>]
@@ -212,7 +218,7 @@ def _dispatch(
         console.log_file = host.path(host.global_value("LOGFILE", "/var/log/vzctl.log"))
         console.ctid = ctid
     handler, option_table, short_options = command.load()
-    if name.startswith("exec"):
+    if name in RAW_ARGUMENTS:
         options: getopt.Options = []
         positionals = args
     else:

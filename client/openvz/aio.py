@@ -11,8 +11,8 @@ Domain.id() and Domain.is_active() are coroutines here: they ask the daemon.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from typing import Any, TypeVar
+from collections.abc import AsyncIterator, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import grpc
 
@@ -32,6 +32,9 @@ from openvz.errors import AuthenticationFailed, Timeout, Unavailable, from_rpc_e
 from openvz.service import Service
 from openvz.uri import URI, parse_uri
 from openvz.v1 import common_pb2, domains_pb2, events_pb2, host_pb2, jobs_pb2
+
+if TYPE_CHECKING:
+    from openvz.sessions import AsyncConsoleSession, AsyncExecSession
 
 T = TypeVar("T")
 
@@ -296,6 +299,17 @@ class Domain(DomainView):
 
     def connect(self) -> Connection:
         return self._conn
+
+    async def exec(self, argv: Sequence[str] = (), **options: Any) -> AsyncExecSession:
+        """argv in the container (openvz.sessions); options: env, cwd, pty, size=(rows, cols)."""
+        from openvz.sessions import AsyncExecSession
+
+        return await AsyncExecSession.start(self._conn, self._ref(), argv, **options)
+
+    async def console(self, force: bool = False) -> AsyncConsoleSession:
+        from openvz.sessions import AsyncConsoleSession
+
+        return await AsyncConsoleSession.attach(self._conn, self._ref(), force)
 
     async def refresh(self) -> Domain:
         self.message = await self._conn.run(calls.lookup(self._ref()))

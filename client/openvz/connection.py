@@ -45,6 +45,9 @@ from openvz.uri import URI, parse_uri
 from openvz.v1 import domains_pb2
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from openvz.sessions import ConsoleSession, ExecSession
     from openvz.v1 import common_pb2, events_pb2, host_pb2
 
 __all__ = [
@@ -363,6 +366,17 @@ class Domain(DomainView):
         """Read the container again; message is then as the daemon has it now."""
         self.message = self._conn.run(calls.lookup(self._ref()))
         return self
+
+    def exec(self, argv: Sequence[str] = (), **options: Any) -> ExecSession:
+        """argv in the container (openvz.sessions); options: env, cwd, pty, size=(rows, cols)."""
+        from openvz.sessions import ExecSession
+
+        return ExecSession.start(self._conn, self._ref(), argv, **options)
+
+    def console(self, force: bool = False) -> ConsoleSession:
+        from openvz.sessions import ConsoleSession
+
+        return ConsoleSession.attach(self._conn, self._ref(), force)
 
     def id(self) -> int:
         """The CTID while running or paused, else -1 (as libvirt's virDomainGetID)."""

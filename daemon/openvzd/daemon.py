@@ -314,6 +314,8 @@ class Daemon:
         log.info("stopping: no new calls; running jobs get %.0f s", self.config.jobs.stop_grace)
         await self._health.enter_graceful_shutdown()
         self.events.close()
+        # Before the servers stop: each client is told why its session ended.
+        await self.core.sessions.close()
         if self._sasl is not None:
             await self._sasl.stop()
         if self._tls is not None:

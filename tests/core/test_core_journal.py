@@ -217,7 +217,8 @@ async def test_a_page_of_jobs_stays_small_however_long_their_errors(tmp_path: Pa
     jobs = [queue.submit("start", 101 + n) for n in range(6)]
     for job in jobs:
         assert (await queue.wait(job.id, 5)).state is JobState.FAILED
-    core = Core(SimpleNamespace(), queue, EventBus())  # type: ignore[arg-type]  # only jobs() is used
+    # Only jobs() is used: no host, no sessions.
+    core = Core(SimpleNamespace(), queue, EventBus(), SimpleNamespace())  # type: ignore[arg-type]
     first = core.jobs(limit=100)
     # About 400 kB each: two fit in the 1 MiB a page may take.
     assert len(first.jobs) == 2 and first.next_page_token == first.jobs[-1].id

@@ -227,6 +227,23 @@ def test_every_rpc(daemon: DaemonProcess, stubs: tuple[object, ...]) -> None:
     stats = call(domains, "GetStats", domains_pb2.GetStatsRequest(domains=[REF])).stats[0]
     assert stats.domain.state == domains_pb2.DOMAIN_STATE_RUNNING
     assert any(bc.resource == "physpages" for bc in stats.beancounters)
+    # Sessions (tests/daemon/test_sessions.py has the rest)
+    start = domains_pb2.ExecStart(domain=REF, argv=["sh", "-c", "cat; exit 3"])
+    exec_requests = [
+        domains_pb2.ExecRequest(start=start),
+        domains_pb2.ExecRequest(stdin=b"in"),
+        domains_pb2.ExecRequest(stdin_eof=True),
+    ]
+    replies = list(call(domains, "Exec", iter(exec_requests)))
+    assert [r.WhichOneof("message") for r in replies] == ["started", "stdout", "exit"]
+    assert (replies[1].stdout, replies[2].exit.status) == (b"in", 3)
+    console_requests = [
+        domains_pb2.ConsoleRequest(attach=domains_pb2.ConsoleAttach(domain=REF)),
+        domains_pb2.ConsoleRequest(detach=True),
+    ]
+    replies = list(call(domains, "Console", iter(console_requests)))
+    assert replies[0].WhichOneof("message") == "attached"
+    assert replies[-1].detached.reason == "detached"
     call(domains, "Shutdown", domains_pb2.ShutdownRequest(domain=REF))
     call(domains, "Destroy", domains_pb2.DomainCall(domain=common_pb2.DomainRef(id=151)))
     # Jobs

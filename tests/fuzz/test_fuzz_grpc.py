@@ -197,7 +197,13 @@ def messages(draw: st.DrawFn, descriptor: Descriptor, depth: int = 0) -> Any:
             continue
         if oneof is None and not draw(st.booleans()):
             continue
-        if field.is_repeated:
+        entry = field.message_type
+        if entry is not None and entry.GetOptions().map_entry:  # a map<K, V> (ExecStart.env)
+            key, value = entry.fields_by_name["key"], entry.fields_by_name["value"]
+            getattr(message, field.name).update(
+                draw(st.dictionaries(values(key, depth), values(value, depth), max_size=3))
+            )
+        elif field.is_repeated:
             getattr(message, field.name).extend(draw(st.lists(values(field, depth), max_size=3)))
         elif field.type == FieldDescriptor.TYPE_MESSAGE:
             getattr(message, field.name).CopyFrom(draw(values(field, depth)))

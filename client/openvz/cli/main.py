@@ -19,6 +19,7 @@ from openvz.cli import (  # noqa: F401  (they fill COMMANDS)
     hostcmds,
     infocmds,
     jobcmds,
+    sessioncmds,
 )
 from openvz.cli.base import COMMANDS, Handler, merge_named
 

@@ -165,6 +165,16 @@ class DomainsStub:
                 request_serializer=openvz_dot_v1_dot_domains__pb2.MigrateRequest.SerializeToString,
                 response_deserializer=openvz_dot_v1_dot_common__pb2.JobReply.FromString,
                 _registered_method=True)
+        self.Exec = channel.stream_stream(
+                '/openvz.v1.Domains/Exec',
+                request_serializer=openvz_dot_v1_dot_domains__pb2.ExecRequest.SerializeToString,
+                response_deserializer=openvz_dot_v1_dot_domains__pb2.ExecReply.FromString,
+                _registered_method=True)
+        self.Console = channel.stream_stream(
+                '/openvz.v1.Domains/Console',
+                request_serializer=openvz_dot_v1_dot_domains__pb2.ConsoleRequest.SerializeToString,
+                response_deserializer=openvz_dot_v1_dot_domains__pb2.ConsoleReply.FromString,
+                _registered_method=True)
 
 
 class DomainsServicer:
@@ -327,6 +337,25 @@ class DomainsServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Exec(self, request_iterator, context):
+        """A command in the container (vzctl exec2), or with a pty and no command an
+        interactive shell (vzctl enter). The first request is `start`; then stdin,
+        resize, signal and stdin_eof in any order. Replies: `started`, stdout and
+        stderr frames, and last `exit`. Needs read-write access.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Console(self, request_iterator, context):
+        """The container's console (vzctl console). The first request is `attach`; one
+        client at a time, `force` takes the console from the one attached (as
+        `virsh console --force`). Needs read-write access.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_DomainsServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -459,6 +488,16 @@ def add_DomainsServicer_to_server(servicer, server):
                     servicer.Migrate,
                     request_deserializer=openvz_dot_v1_dot_domains__pb2.MigrateRequest.FromString,
                     response_serializer=openvz_dot_v1_dot_common__pb2.JobReply.SerializeToString,
+            ),
+            'Exec': grpc.stream_stream_rpc_method_handler(
+                    servicer.Exec,
+                    request_deserializer=openvz_dot_v1_dot_domains__pb2.ExecRequest.FromString,
+                    response_serializer=openvz_dot_v1_dot_domains__pb2.ExecReply.SerializeToString,
+            ),
+            'Console': grpc.stream_stream_rpc_method_handler(
+                    servicer.Console,
+                    request_deserializer=openvz_dot_v1_dot_domains__pb2.ConsoleRequest.FromString,
+                    response_serializer=openvz_dot_v1_dot_domains__pb2.ConsoleReply.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1163,6 +1202,60 @@ class Domains:
             '/openvz.v1.Domains/Migrate',
             openvz_dot_v1_dot_domains__pb2.MigrateRequest.SerializeToString,
             openvz_dot_v1_dot_common__pb2.JobReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Exec(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/openvz.v1.Domains/Exec',
+            openvz_dot_v1_dot_domains__pb2.ExecRequest.SerializeToString,
+            openvz_dot_v1_dot_domains__pb2.ExecReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Console(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/openvz.v1.Domains/Console',
+            openvz_dot_v1_dot_domains__pb2.ConsoleRequest.SerializeToString,
+            openvz_dot_v1_dot_domains__pb2.ConsoleReply.FromString,
             options,
             channel_credentials,
             insecure,

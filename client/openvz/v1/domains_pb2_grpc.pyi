@@ -61,6 +61,17 @@ class DomainsStub:
     DetachDevice: _grpc.UnaryUnaryMultiCallable[_domains_pb2.DeviceRequest, _common_pb2.JobReply]
     UpdateDevice: _grpc.UnaryUnaryMultiCallable[_domains_pb2.DeviceRequest, _common_pb2.JobReply]
     Migrate: _grpc.UnaryUnaryMultiCallable[_domains_pb2.MigrateRequest, _common_pb2.JobReply]
+    Exec: _grpc.StreamStreamMultiCallable[_domains_pb2.ExecRequest, _domains_pb2.ExecReply]
+    """A command in the container (vzctl exec2), or with a pty and no command an
+    interactive shell (vzctl enter). The first request is `start`; then stdin,
+    resize, signal and stdin_eof in any order. Replies: `started`, stdout and
+    stderr frames, and last `exit`. Needs read-write access.
+    """
+    Console: _grpc.StreamStreamMultiCallable[_domains_pb2.ConsoleRequest, _domains_pb2.ConsoleReply]
+    """The container's console (vzctl console). The first request is `attach`; one
+    client at a time, `force` takes the console from the one attached (as
+    `virsh console --force`). Needs read-write access.
+    """
 
 @_typing.type_check_only
 class DomainsAsyncStub(DomainsStub):
@@ -92,6 +103,17 @@ class DomainsAsyncStub(DomainsStub):
     DetachDevice: _aio.UnaryUnaryMultiCallable[_domains_pb2.DeviceRequest, _common_pb2.JobReply]  # type: ignore[assignment]
     UpdateDevice: _aio.UnaryUnaryMultiCallable[_domains_pb2.DeviceRequest, _common_pb2.JobReply]  # type: ignore[assignment]
     Migrate: _aio.UnaryUnaryMultiCallable[_domains_pb2.MigrateRequest, _common_pb2.JobReply]  # type: ignore[assignment]
+    Exec: _aio.StreamStreamMultiCallable[_domains_pb2.ExecRequest, _domains_pb2.ExecReply]  # type: ignore[assignment]
+    """A command in the container (vzctl exec2), or with a pty and no command an
+    interactive shell (vzctl enter). The first request is `start`; then stdin,
+    resize, signal and stdin_eof in any order. Replies: `started`, stdout and
+    stderr frames, and last `exit`. Needs read-write access.
+    """
+    Console: _aio.StreamStreamMultiCallable[_domains_pb2.ConsoleRequest, _domains_pb2.ConsoleReply]  # type: ignore[assignment]
+    """The container's console (vzctl console). The first request is `attach`; one
+    client at a time, `force` takes the console from the one attached (as
+    `virsh console --force`). Needs read-write access.
+    """
 
 class DomainsServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -276,5 +298,28 @@ class DomainsServicer(metaclass=_abc_1.ABCMeta):
         request: _domains_pb2.MigrateRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_common_pb2.JobReply, _abc.Awaitable[_common_pb2.JobReply]]: ...
+
+    @_abc_1.abstractmethod
+    def Exec(
+        self,
+        request_iterator: _MaybeAsyncIterator[_domains_pb2.ExecRequest],
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_domains_pb2.ExecReply], _abc.AsyncIterator[_domains_pb2.ExecReply]]:
+        """A command in the container (vzctl exec2), or with a pty and no command an
+        interactive shell (vzctl enter). The first request is `start`; then stdin,
+        resize, signal and stdin_eof in any order. Replies: `started`, stdout and
+        stderr frames, and last `exit`. Needs read-write access.
+        """
+
+    @_abc_1.abstractmethod
+    def Console(
+        self,
+        request_iterator: _MaybeAsyncIterator[_domains_pb2.ConsoleRequest],
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_domains_pb2.ConsoleReply], _abc.AsyncIterator[_domains_pb2.ConsoleReply]]:
+        """The container's console (vzctl console). The first request is `attach`; one
+        client at a time, `force` takes the console from the one attached (as
+        `virsh console --force`). Needs read-write access.
+        """
 
 def add_DomainsServicer_to_server(servicer: DomainsServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

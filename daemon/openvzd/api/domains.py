@@ -21,6 +21,7 @@ from openvzd.api.convert import (
     memory_parameters_to_proto,
     stats_to_proto,
 )
+from openvzd.api.sessions import SessionCalls
 from openvzd.core import ops
 from openvzd.core.errors import ErrorKind, OpenvzError
 from openvzd.core.facade import CoreFacade, DomainRef, DomainView, ListFilter
@@ -45,6 +46,7 @@ def domain_ref(ref: common_pb2.DomainRef) -> DomainRef:
 class DomainsService(domains_pb2_grpc.DomainsServicer):
     def __init__(self, core: CoreFacade) -> None:
         self._core = core
+        self._sessions = SessionCalls(core, self._veid)
         # The encoded answer for each request, while the core hands back the same list.
         self._list_replies: dict[
             bytes, tuple[list[DomainView], domains_pb2.ListDomainsResponse]
@@ -249,3 +251,18 @@ class DomainsService(domains_pb2_grpc.DomainsServicer):
             keep_source=request.keep_source,
         )
         return await self._submit(context, operation, request.options)
+
+    # -- sessions: exec and console (api/sessions.py) ------------------------------
+    # They answer by context.write(), which grpc.aio allows for streams; the stubs
+    # only know the generator form, hence the ignores.
+
+    async def Exec(  # type: ignore[override]
+        self, request_iterator: Any, context: Context
+    ) -> None:
+        await self._sessions.exec(request_iterator, context)
+
+    async def Console(  # type: ignore[override]
+        self, request_iterator: Any, context: Context
+    ) -> None:
+        await self._sessions.console(request_iterator, context)
+

@@ -22,6 +22,7 @@ from openvzd.core.caller import Caller
 from openvzd.core.ops import Operation
 from openvzd.events import Event
 from openvzd.jobs import Job, JobState
+from openvzd.sessions import ConsoleSession, ExecSession, ExecSpec
 
 # Re-exported: front-ends type against them without importing vz/.
 from openvzd.vz.proc import BeanCounter as BeanCounter
@@ -126,7 +127,21 @@ class JobPage:
     next_page_token: str = ""
 
 
-class CoreFacade(Protocol):
+class SessionFacade(Protocol):
+    """Exec and console: never queued, never locked (vzctl takes no lock for them).
+
+    A front-end moves the bytes (next_output/write, see sessions/manager.py) and
+    must call the session's abort() if its client goes away; every failure to
+    start is an OpenvzError with its kind (WRONG_STATE for a stopped container,
+    BUSY for a console in use, BAD_ARGUMENT, TOOL_MISSING)."""
+
+    async def exec_session(self, veid: int, spec: ExecSpec, caller: Caller) -> ExecSession: ...
+    async def console_session(
+        self, veid: int, caller: Caller, *, force: bool = False
+    ) -> ConsoleSession: ...
+
+
+class CoreFacade(SessionFacade, Protocol):
     # -- host ---------------------------------------------------------------
     def version(self) -> VersionInfo: ...
     def hostname(self) -> str: ...

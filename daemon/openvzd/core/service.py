@@ -36,6 +36,7 @@ from openvzd.domxml import format_domain
 from openvzd.events import Event, EventBus
 from openvzd.jobs import HOST_LANE, Job, JobContext, JobQueue, JobState
 from openvzd.runtime import Runtime
+from openvzd.sessions import ConsoleSession, ExecSession, ExecSpec, SessionManager, SessionRecords
 from openvzd.vz.errors import ErrorKind, OpenvzError
 from openvzd.vz.proc import (
     InterfaceCounters,
@@ -70,12 +71,16 @@ REASON_BY_STATE = {
 
 
 class Core:
-    def __init__(self, runtime: Runtime, queue: JobQueue, events: EventBus) -> None:
+    def __init__(
+        self, runtime: Runtime, queue: JobQueue, events: EventBus, sessions: SessionManager
+    ) -> None:
         self.runtime = runtime
         self.queue = queue
         self.bus = events
         self.executors = Executors(runtime, events)
         queue.on_change = self.executors.job_changed
+        # Exec and console: never queued; recorded beside the jobs, without their data.
+        self.sessions = sessions
         self._list_cache: dict[tuple[ListFilter, int], list[DomainView]] = {}
 
     @classmethod
@@ -104,7 +109,12 @@ class Core:
         last_seq = int(queue.meta("last_event_seq") or 0)
         # Past anything a client of the previous run may have seen, even after a crash.
         events = EventBus(first_seq=last_seq + EVENT_SEQ_MARGIN + 1)
-        core = cls(runtime, queue, events)
+        sessions = SessionManager(
+            lambda: runtime.config.tools.vzctl,
+            SessionRecords(config.journal_path),
+            runtime.state_of,
+        )
+        core = cls(runtime, queue, events, sessions)
         core_holder.append(core)
         await runtime.host.refresh()
         await core._recover()
@@ -433,6 +443,18 @@ class Core:
                 ErrorKind.BAD_ARGUMENT, "veids must be container IDs (positive numbers)"
             )
         return self.bus.subscribe(after_seq, include_jobs=include_jobs, veids=veids)
+
+    # -- sessions -----------------------------------------------------------------
+
+    async def exec_session(self, veid: int, spec: ExecSpec, caller: Caller) -> ExecSession:
+        self._known(veid)
+        return await self.sessions.exec_session(veid, spec, caller)
+
+    async def console_session(
+        self, veid: int, caller: Caller, *, force: bool = False
+    ) -> ConsoleSession:
+        self._known(veid)
+        return await self.sessions.console_session(veid, caller, force=force)
 
 
 def _wire_size(job: Job) -> int:

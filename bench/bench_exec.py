@@ -1,0 +1,162 @@
+"""Exec through the daemon against vzsim's bare `vzctl exec2`, in one run.
+
+    .venv/bin/python bench/bench_exec.py [--runs N] [--megabytes M]
+
+A fresh vzsim host with CT 101 running and a real `openvzd --simulate` serving it.
+Latency, interleaved runs (so all see the same noise), best and median wall time:
+  * bare:   ROOT/usr/sbin/vzctl exec2 101 true   (the simulated host's own vzctl)
+  * ovzsh:  ovzsh exec 101 -- true               (a whole new ovzsh process)
+  * import: python -c 'import grpc'              (what any gRPC client process pays first)
+  * call:   dom.exec(["true"]).wait() from a client already connected
+The goal is ovzsh's overhead over bare within 20 ms; the overhead of the call
+itself (call - bare) is printed too, as is ovzsh's overhead net of the grpc import.
+Throughput: M MiB through `ovzsh exec 101 -- cat` over the unix socket (stdin fed
+and stdout counted by this process), and through the library's session in process;
+the goal is at least 50 MB/s. Bytecode is cached in a scratch PYTHONPYCACHEPREFIX,
+as an installed package has it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import openvz
+
+from tests.daemon_process import BIN
+from tests.sessions_host import session_daemon
+
+GOAL_OVERHEAD_SECONDS = 0.020
+GOAL_MEGABYTES_PER_SECOND = 50.0
+BLOCK = 1024 * 1024
+
+
+def wall_time(argv: Sequence[str], env: dict[str, str]) -> float:
+    began = time.perf_counter()
+    subprocess.run(argv, capture_output=True, env=env, check=True, timeout=60)
+    return time.perf_counter() - began
+
+
+def timed(action: Callable[[], object]) -> float:
+    began = time.perf_counter()
+    action()
+    return time.perf_counter() - began
+
+
+def pipe_through(argv: Sequence[str], env: dict[str, str], megabytes: int) -> float:
+    """MB/s of megabytes MiB written to argv's stdin and read back from its stdout."""
+    process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
+    assert process.stdin is not None and process.stdout is not None
+    block = b"\0" * BLOCK
+    stdin = process.stdin
+
+    def feed() -> None:
+        for _ in range(megabytes):
+            stdin.write(block)
+        stdin.close()
+
+    began = time.perf_counter()
+    feeder = threading.Thread(target=feed)
+    feeder.start()
+    received = 0
+    while chunk := process.stdout.read1(BLOCK):
+        received += len(chunk)
+    elapsed = time.perf_counter() - began
+    feeder.join()
+    if process.wait(timeout=60) != 0 or received != megabytes * BLOCK:
+        raise SystemExit(f"{argv} passed {received} of {megabytes * BLOCK} bytes")
+    return received / elapsed / 1e6
+
+
+def library_throughput(conn: openvz.Connection, megabytes: int) -> float:
+    run = conn.lookup("101").exec(["cat"])
+    block = b"\0" * BLOCK
+
+    def feed() -> None:
+        for _ in range(megabytes):
+            run.write(block)
+        run.close_stdin()
+
+    began = time.perf_counter()
+    feeder = threading.Thread(target=feed)
+    feeder.start()
+    received = sum(len(data) for _, data in run)
+    elapsed = time.perf_counter() - began
+    feeder.join()
+    if received != megabytes * BLOCK or run.exit_status != 0:
+        raise SystemExit(f"the library's session passed {received} bytes")
+    return received / elapsed / 1e6
+
+
+def line(name: str, times: list[float]) -> str:
+    best, median = min(times) * 1e3, statistics.median(times) * 1e3
+    return f"{name:<34} best {best:7.1f} ms   median {median:7.1f} ms"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--megabytes", type=int, default=256)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as scratch:
+        env = {**os.environ, "GRPC_VERBOSITY": "NONE"}
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = str(Path(scratch) / "pycache")
+        with session_daemon(Path(scratch) / "sim") as daemon:
+            uri = f"openvz+unix:///system?socket={daemon.rw_socket}"
+            bare = [daemon.tool("vzctl"), "exec2", "101", "true"]
+            ovzsh = [str(BIN / "ovzsh"), "-c", uri, "exec", "101", "--", "true"]
+            grpc_import = [sys.executable, "-c", "import grpc"]
+            with openvz.open(uri) as conn:
+                dom = conn.lookup("101")
+                for argv in (bare, ovzsh, grpc_import):  # warm caches and bytecode
+                    wall_time(argv, env)
+                dom.exec(["true"]).wait()
+                times: dict[str, list[float]] = {"bare": [], "ovzsh": [], "import": [], "call": []}
+                for _ in range(args.runs):
+                    times["bare"].append(wall_time(bare, env))
+                    times["ovzsh"].append(wall_time(ovzsh, env))
+                    times["import"].append(wall_time(grpc_import, env))
+                    times["call"].append(timed(lambda: dom.exec(["true"]).wait()))
+                cat = [str(BIN / "ovzsh"), "-c", uri, "exec", "101", "--", "cat"]
+                ovzsh_rate = pipe_through(cat, env, args.megabytes)
+                library_rate = library_throughput(conn, args.megabytes)
+    print(line("vzctl exec2 101 true (bare)", times["bare"]))
+    print(line("ovzsh exec 101 -- true", times["ovzsh"]))
+    print(line("python -c 'import grpc'", times["import"]))
+    print(line("dom.exec(['true']).wait(), warm", times["call"]))
+    median = {name: statistics.median(values) for name, values in times.items()}
+    overhead = median["ovzsh"] - median["bare"]
+    verdict = "<=" if overhead <= GOAL_OVERHEAD_SECONDS else ">"
+    print(
+        f"overhead of ovzsh exec over bare (median): {overhead * 1e3:.1f} ms "
+        f"({verdict} {GOAL_OVERHEAD_SECONDS * 1e3:.0f} ms goal)"
+    )
+    print(
+        f"  of which a gRPC client's start (import grpc): {median['import'] * 1e3:.1f} ms; "
+        f"the rest: {(overhead - median['import']) * 1e3:.1f} ms"
+    )
+    print(
+        f"overhead of the Exec call itself (warm client - bare): "
+        f"{(median['call'] - median['bare']) * 1e3:.1f} ms"
+    )
+    for name, rate in (("ovzsh exec -- cat", ovzsh_rate), ("library session, cat", library_rate)):
+        verdict = ">=" if rate >= GOAL_MEGABYTES_PER_SECOND else "<"
+        print(
+            f"throughput, {name}, {args.megabytes} MiB: {rate:.0f} MB/s "
+            f"({verdict} {GOAL_MEGABYTES_PER_SECOND:.0f} MB/s goal)"
+        )
+
+
+if __name__ == "__main__":
+    main()

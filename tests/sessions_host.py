@@ -1,0 +1,47 @@
+"""A daemon over a vzsim host with CT 101 running and 102 stopped, for the session tests,
+and a look at the process table."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from tests.daemon_process import BIN, DaemonProcess, running_daemon
+
+
+@contextmanager
+def session_daemon(sim_dir: Path) -> Iterator[DaemonProcess]:
+    host = sim_dir / "host"
+    for args in (
+        ["init", str(host), "--delays", "none"],
+        ["populate", str(host), "--count", "2", "--first-id", "101", "--running", "1"],
+    ):
+        subprocess.run([str(BIN / "vzsim"), *args], check=True, capture_output=True, timeout=120)
+    try:
+        with running_daemon(sim_dir) as daemon:
+            yield daemon
+    finally:
+        # Stopped, the container's console keeper leaves too.
+        subprocess.run(
+            [str(host / "usr" / "sbin" / "vzctl"), "stop", "101", "--fast"],
+            capture_output=True,
+            timeout=60,
+            check=False,
+        )
+
+
+def pids_running(marker: str) -> list[int]:
+    """Every process whose command line contains marker."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ")
+        except OSError:
+            continue
+        if marker.encode() in cmdline:
+            found.append(int(entry.name))
+    return found
