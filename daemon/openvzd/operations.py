@@ -26,6 +26,7 @@ from openvzd.vz.conffile import expand_veid, read_config, updated_text, write_at
 from openvzd.vz.errors import ErrorKind, VzError
 from openvzd.vz.host import Change
 from openvzd.vz.plan import mount_config, plan_define
+from openvzd.vz.spec import check_host_devs_free
 
 log = logging.getLogger(__name__)
 
@@ -270,6 +271,7 @@ class Operations:
                 ErrorKind.ALREADY_EXISTS,
                 f"container {spec.veid} already exists; undefine it first or choose another ID",
             )
+        check_host_devs_free(spec, {v: c.values for v, c in self.runtime.host.containers.items()})
         steps = plan_define(spec, vswap=self.runtime.vswap)
         conf = self.runtime.paths.ct_conf(spec.veid)
         if spec.private_dir:

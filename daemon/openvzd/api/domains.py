@@ -34,10 +34,13 @@ from openvzd.vz.proc import (
     read_vzquota,
 )
 from openvzd.vz.spec import (
+    check_host_devs_free,
     spec_from_config,
     validate_hostname,
-    validate_ip,
+    validate_nameserver,
+    validate_search_domain,
     validate_text,
+    validate_user_name,
 )
 
 PAGE_KIB = 4
@@ -285,6 +288,9 @@ class DomainsService(domains_pb2_grpc.DomainsServicer):
             # Refuse bad XML before it is journaled.
             spec = parse_domain(request.xml, pick_veid=placeholder)
             plan_define(spec, vswap=self._runtime.vswap)  # and what this host cannot honour
+            check_host_devs_free(
+                spec, {v: c.values for v, c in self._runtime.host.containers.items()}
+            )
             if unnamed:
                 # The ID is picked when the job runs, on the host-wide lane, so two
                 # defines at once never pick the same one; identical requests make
@@ -461,9 +467,9 @@ class DomainsService(domains_pb2_grpc.DomainsServicer):
         def build() -> list[str]:
             args: list[str] = []
             for server in request.nameservers:
-                args += ["--nameserver", validate_ip(server)]
+                args += ["--nameserver", validate_nameserver(server)]
             for domain in request.search_domains:
-                args += ["--searchdomain", validate_hostname(domain)]
+                args += ["--searchdomain", validate_search_domain(domain)]
             if not args:
                 raise ApiError("BAD_ARGUMENT", "give nameservers or search domains")
             return args
@@ -476,9 +482,7 @@ class DomainsService(domains_pb2_grpc.DomainsServicer):
         context: grpc.aio.ServicerContext[Any, Any],
     ) -> common_pb2.JobReply:
         def build() -> list[str]:
-            user = request.user
-            if not user or not user.replace("_", "").replace("-", "").isalnum():
-                raise ApiError("BAD_ARGUMENT", f"{user!r} is not a user name")
+            user = validate_user_name(request.user)
             validate_text(request.password, "the password")
             if ":" in request.password or not request.password:
                 raise ApiError("BAD_ARGUMENT", "the password must be non-empty and without ':'")
