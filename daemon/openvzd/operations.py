@@ -22,7 +22,14 @@ from openvzd.domxml import parse_domain
 from openvzd.events import EventBus, JobEvent, LifecycleEvent
 from openvzd.jobs import HOST_LANE, Job, JobContext
 from openvzd.runtime import Runtime
-from openvzd.vz.conffile import expand_veid, read_config, updated_text, write_atomically
+from openvzd.vz import storage
+from openvzd.vz.conffile import (
+    expand_veid,
+    parse_config,
+    read_config,
+    updated_text,
+    write_atomically,
+)
 from openvzd.vz.errors import ErrorKind, VzError
 from openvzd.vz.host import Change
 from openvzd.vz.plan import mount_config, plan_define
@@ -272,6 +279,8 @@ class Operations:
                 f"container {spec.veid} already exists; undefine it first or choose another ID",
             )
         check_host_devs_free(spec, {v: c.values for v, c in self.runtime.host.containers.items()})
+        if spec.private_dir:
+            spec.private_dir = self._mount_source(spec.private_dir)
         steps = plan_define(spec, vswap=self.runtime.vswap)
         conf = self.runtime.paths.ct_conf(spec.veid)
         if spec.private_dir:
@@ -290,12 +299,41 @@ class Operations:
                 await self._vzctl(step.operation, *step.args)
             _write_config(
                 conf,
-                lambda: updated_text(conf.read_text(), {}, uuid=spec.uuid, title=spec.title),
+                lambda: storage.mark_created(
+                    updated_text(conf.read_text(), {}, uuid=spec.uuid, title=spec.title),
+                    created=not spec.private_dir,
+                ),
             )
         except BaseException:
             await self._roll_back_define(spec.veid, keep_private=bool(spec.private_dir))
             raise
         return {"veid": spec.veid, "uuid": spec.uuid}
+
+    def _mount_source(self, private_dir: str) -> str:
+        """The resolved directory of a type='mount' container, once vz/storage.py
+        accepts where it is (the config stores this resolved path)."""
+        paths = self.runtime.paths
+        vz_conf = read_config(paths.vz_conf).values
+        configs = {veid: c.values for veid, c in self.runtime.host.containers.items()}
+        source = storage.resolved(paths.root, private_dir)
+        storage.check_mount_source(
+            source,
+            self._private_roots(vz_conf),
+            storage.container_paths(
+                paths.root, configs, vz_conf, "VE_PRIVATE", storage.DEFAULT_VE_PRIVATE
+            ),
+            storage.container_paths(
+                paths.root, configs, vz_conf, "VE_ROOT", storage.DEFAULT_VE_ROOT
+            ),
+        )
+        return source
+
+    def _private_roots(self, vz_conf: dict[str, str]) -> list[str]:
+        return storage.private_roots(
+            self.runtime.paths.root,
+            vz_conf.get("VE_PRIVATE", ""),
+            self.runtime.config.storage.mount_roots,
+        )
 
     def _mount_sample(self, private_dir: str) -> str:
         """The sample config a type='mount' container starts from (vz.conf's
@@ -308,24 +346,14 @@ class Operations:
                 f"<filesystem type='mount'>: {private_dir} is not a directory on the host; "
                 "put the container's files there first, or use type='template'",
             )
-        # vzctl start needs it, and undefine deletes the directory: a guard
-        # against naming a host directory (/srv, /etc) by mistake.
+        # vzctl start needs it. (Where the directory may be is _mount_source's.)
         if not os.path.lexists(paths.host_path(private_dir) / "sbin" / "init"):
             raise VzError(
                 ErrorKind.BAD_ARGUMENT,
                 f"<filesystem type='mount'>: {private_dir} has no sbin/init, so it does not "
-                "hold a container's files (vzctl start would fail, and undefine deletes the "
-                "directory)",
+                "hold a container's files (vzctl start would fail)",
             )
         vz_conf = read_config(paths.vz_conf).values
-        for veid, container in self.runtime.host.containers.items():
-            configured = container.values.get("VE_PRIVATE") or vz_conf.get("VE_PRIVATE", "")
-            if configured and expand_veid(configured, veid) == private_dir:
-                raise VzError(
-                    ErrorKind.ALREADY_EXISTS,
-                    f"{private_dir} is the private area of container {veid}; two containers "
-                    "cannot share one",
-                )
         name = vz_conf.get("CONFIGFILE", "")
         if not SAMPLE_NAME.match(name):
             raise VzError(
@@ -376,20 +404,51 @@ class Operations:
             )
         if container is not None and container.status == "mounted":
             await self._vzctl("stop", "umount", veid)
-        kept = self._keep_private_area(job.veid) if job.params.get("keep_storage") else None
+        private, removable = self._private_area(job.veid)
+        if not removable:
+            # vzctl destroy always deletes VE_PRIVATE: only the config may go.
+            ctx.set_cancellable(False, "the container's config is being removed")
+            self.runtime.paths.ct_conf(job.veid).unlink(missing_ok=True)
+            log.warning(
+                "undefined %s and left its private area %s in place: openvzd did not create "
+                "it and it is not inside a private root",
+                veid,
+                private,
+                extra={"veid": job.veid},
+            )
+            return {"left_in_place": private}
+        kept = (
+            self._keep_private_area(job.veid, private) if job.params.get("keep_storage") else None
+        )
         ctx.set_cancellable(False, "vzctl destroy is removing the private area")
         await self._vzctl("destroy", "destroy", veid)
         return {"kept_private_area": kept} if kept else None
 
-    def _keep_private_area(self, veid: int) -> str:
+    def _private_area(self, veid: int) -> tuple[str, bool]:
+        """The container's VE_PRIVATE, resolved, and whether undefine may delete
+        or rename it (vz/storage.py's rule). Read from the config file itself,
+        as vzctl destroy will, never from a model that may be a look behind."""
+        paths = self.runtime.paths
+        vz_conf = read_config(paths.vz_conf).values
+        try:
+            conf_text = paths.ct_conf(veid).read_text(errors="replace")
+        except OSError:
+            conf_text = ""
+        configured = parse_config(conf_text).values.get("VE_PRIVATE") or vz_conf.get(
+            "VE_PRIVATE", storage.DEFAULT_VE_PRIVATE
+        )
+        private = expand_veid(configured, veid)
+        try:
+            private = storage.resolved(paths.root, private)
+        except VzError:
+            return private, False
+        created = storage.has_created_marker(conf_text)
+        return private, storage.may_remove(private, self._private_roots(vz_conf), created)
+
+    def _keep_private_area(self, veid: int, private: str) -> str:
         """Move VE_PRIVATE aside as CTID.undefined-TIMESTAMP beside it, so that
         vzctl destroy (which always deletes it) finds none to delete."""
         paths = self.runtime.paths
-        container = self.runtime.host.containers.get(veid)
-        configured = (container.values if container else {}).get("VE_PRIVATE") or read_config(
-            paths.vz_conf
-        ).values.get("VE_PRIVATE", "/vz/private/$VEID")
-        private = expand_veid(configured, veid)
         kept = f"{private}.undefined-{time.strftime('%Y%m%dT%H%M%S')}"
         try:
             os.rename(paths.host_path(private), paths.host_path(kept))
