@@ -416,13 +416,20 @@ class Operations:
                 private,
                 extra={"veid": job.veid},
             )
-            return {"left_in_place": private}
+            return {
+                "left_in_place": private,
+                "outcome": f"left the private area {private} in place: openvzd did not create "
+                "it and it is not inside a private root (vz.conf's VE_PRIVATE folder or "
+                "[storage] mount_roots)",
+            }
         kept = (
             self._keep_private_area(job.veid, private) if job.params.get("keep_storage") else None
         )
         ctx.set_cancellable(False, "vzctl destroy is removing the private area")
         await self._vzctl("destroy", "destroy", veid)
-        return {"kept_private_area": kept} if kept else None
+        if not kept:
+            return None
+        return {"kept_private_area": kept, "outcome": f"kept the private area as {kept}"}
 
     def _private_area(self, veid: int) -> tuple[str, bool]:
         """The container's VE_PRIVATE, resolved, and whether undefine may delete

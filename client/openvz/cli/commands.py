@@ -363,7 +363,10 @@ def cmd_undefine(args: argparse.Namespace) -> None:
         run_job(
             args,
             lambda: dom.undefine(keep_storage=not args.remove_all_storage, wait=False),
-            f"Domain '{dom.name()}' has been undefined",
+            # The daemon says what it left in place (vz/storage.py's rule).
+            lambda job: "\n".join(
+                filter(None, [f"Domain '{dom.name()}' has been undefined", job.message.outcome])
+            ),
         )
 
 

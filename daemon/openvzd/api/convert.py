@@ -47,6 +47,7 @@ def job_to_proto(job: Job) -> common_pb2.Job:
         cancellable=job.cancellable,
         not_cancellable_reason=job.not_cancellable_reason,
         result_veid=int((job.result or {}).get("veid", 0)) or job.veid,
+        outcome=str((job.result or {}).get("outcome", "")),
     )
     if job.error is not None:
         message.error.CopyFrom(

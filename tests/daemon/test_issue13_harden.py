@@ -1,0 +1,330 @@
+"""Issue 13, items 1, 2 and 7, and issue 15's veth host names, replayed against
+the real daemon on vzsim: each attack of the audit is refused with the reason,
+and nothing outside the private roots is deleted or renamed."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import grpc
+import pytest
+from openvz.v1 import common_pb2, domains_pb2, domains_pb2_grpc
+from openvzd.vz.conffile import read_config
+from openvzd.vz.storage import CREATED_MARKER
+
+from tests.daemon_process import DaemonProcess, running_daemon
+
+DATA = Path(__file__).parent.parent / "data" / "domxml"
+TEMPLATE = "centos-7-x86_64-minimal"
+
+
+@pytest.fixture(scope="module")
+def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DaemonProcess]:
+    sim_dir = tmp_path_factory.mktemp("issue13") / "sim"
+    sim_dir.mkdir()
+    (sim_dir / "openvzd.toml").write_text('[storage]\nmount_roots = ["/srv/containers"]\n')
+    with running_daemon(sim_dir) as process:
+        yield process
+
+
+@pytest.fixture(scope="module")
+def domains(daemon: DaemonProcess) -> Iterator[domains_pb2_grpc.DomainsStub]:
+    with daemon.channel() as channel:
+        yield domains_pb2_grpc.DomainsStub(channel)
+
+
+def _xml(veid: int, devices: str = "", extra: str = "") -> str:
+    return (
+        f"<domain type='openvz'><name>{veid}</name>{extra}<devices>"
+        f"<filesystem type='template'><source name='{TEMPLATE}'/></filesystem>{devices}"
+        "</devices></domain>"
+    )
+
+
+def _mount_xml(veid: int, source: str) -> str:
+    return (
+        f"<domain type='openvz'><name>{veid}</name><devices><filesystem type='mount'>"
+        f"<source dir='{source}'/></filesystem></devices></domain>"
+    )
+
+
+def _define(domains: domains_pb2_grpc.DomainsStub, xml: str) -> common_pb2.Job:
+    return domains.Define(domains_pb2.DefineRequest(xml=xml), timeout=60).job
+
+
+def _refused(call: object, code: grpc.StatusCode) -> str:
+    assert callable(call)
+    with pytest.raises(grpc.RpcError) as caught:
+        call()
+    assert caught.value.code() == code, caught.value.details()
+    return str(caught.value.details())
+
+
+def _ref(veid: int) -> common_pb2.DomainRef:
+    return common_pb2.DomainRef(id=veid)
+
+
+def _conf(daemon: DaemonProcess, veid: int) -> Path:
+    return daemon.host_root / "etc" / "vz" / "conf" / f"{veid}.conf"
+
+
+def _container_dir(daemon: DaemonProcess, path: str) -> Path:
+    """A directory that looks like a container's files (it has sbin/init)."""
+    folder = daemon.host_root / path.lstrip("/")
+    (folder / "sbin").mkdir(parents=True, exist_ok=True)
+    (folder / "sbin" / "init").write_text("#!/bin/sh\n")
+    (folder / "precious").write_text("host data")
+    return folder
+
+
+# -- item 2: shell in CTID.conf ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["fe80::1%$(id>/tmp/x)", "fe80::1%`id`", "fe80::1%eth0\nX=1", 'fe80::1%eth0"', "10.0.0.1%lo"],
+)
+def test_a_scope_id_that_is_no_interface_name_is_refused(
+    daemon: DaemonProcess, domains: domains_pb2_grpc.DomainsStub, address: str, tmp_path: Path
+) -> None:
+    ip = f"<interface type='ethernet'><ip address='{address}' prefix='64'/></interface>"
+    xml = _xml(161, ip).replace("$(id>/tmp/x)", f"$(id>{tmp_path}/x)")
+    words = _refused(lambda: _define(domains, xml), grpc.StatusCode.INVALID_ARGUMENT)
+    assert "IP address" in words and "interface name" in words
+    assert not _conf(daemon, 161).exists()
+    assert not (tmp_path / "x").exists()
+
+
+def test_a_scope_id_that_is_an_interface_name_is_kept(
+    daemon: DaemonProcess, domains: domains_pb2_grpc.DomainsStub
+) -> None:
+    ip = "<interface type='ethernet'><ip address='fe80::1%eth0' prefix='64'/></interface>"
+    _define(domains, _xml(162, ip))
+    assert read_config(_conf(daemon, 162)).values["IP_ADDRESS"] == "fe80::1%eth0/64"
+
+
+@pytest.fixture(scope="module")
+def container_163(domains: domains_pb2_grpc.DomainsStub) -> int:
+    _define(domains, _xml(163))
+    return 163
+
+
+@pytest.mark.parametrize(
+    ("servers", "domains_", "words"),
+    [
+        (["8.8.8.8$(id)"], [], "nameserver"),
+        (["1.1.1.1`id`"], [], "nameserver"),
+        (["fe80::1%$(id)"], [], "nameserver"),
+        (['1.1.1.1"'], [], "nameserver"),
+        (["1.1.1.1\nIP_ADDRESS=1.2.3.4"], [], "nameserver"),
+        (["10.0.0.53/24"], [], "nameserver"),
+        ([], ["example.com$(id)"], "search domain"),
+        ([], ["a b"], "search domain"),
+    ],
+)
+def test_set_nameservers_refuses_what_would_run_in_a_shell(
+    daemon: DaemonProcess,
+    domains: domains_pb2_grpc.DomainsStub,
+    container_163: int,
+    servers: list[str],
+    domains_: list[str],
+    words: str,
+) -> None:
+    before = _conf(daemon, container_163).read_text()
+    request = domains_pb2.SetNameserversRequest(
+        domain=_ref(container_163), nameservers=servers, search_domains=domains_
+    )
+    message = _refused(
+        lambda: domains.SetNameservers(request, timeout=60), grpc.StatusCode.INVALID_ARGUMENT
+    )
+    assert words in message
+    assert _conf(daemon, container_163).read_text() == before
+
+
+def test_set_nameservers_takes_addresses_and_inherit(
+    daemon: DaemonProcess, domains: domains_pb2_grpc.DomainsStub, container_163: int
+) -> None:
+    request = domains_pb2.SetNameserversRequest(
+        domain=_ref(container_163),
+        nameservers=["10.0.0.53", "2001:db8::53"],
+        search_domains=["inherit"],
+    )
+    domains.SetNameservers(request, timeout=60)
+    values = read_config(_conf(daemon, container_163)).values
+    assert values["NAMESERVER"] == "10.0.0.53 2001:db8::53"
+    assert values["SEARCHDOMAIN"] == "inherit"
+
+
+@pytest.mark.parametrize("server", ["1.1.1.1$(id)", "`id`", "fe80::1%a;b"])
+def test_metadata_nameservers_are_refused_the_same_way(
+    daemon: DaemonProcess, domains: domains_pb2_grpc.DomainsStub, server: str
+) -> None:
+    metadata = (
+        "<metadata><c:container xmlns:c='urn:x-openvzd:container:1'>"
+        f"<c:nameserver>{server}</c:nameserver></c:container></metadata>"
+    )
+    words = _refused(
+        lambda: _define(domains, _xml(164, extra=metadata)), grpc.StatusCode.INVALID_ARGUMENT
+    )
+    assert "nameserver" in words
+    assert not _conf(daemon, 164).exists()
+
+
+@pytest.mark.parametrize("user", ["roöt", "root:x", "-root", "Root", "a" * 33, "root$(id)"])
+def test_set_user_password_takes_only_passwd_user_names(
+    domains: domains_pb2_grpc.DomainsStub, container_163: int, user: str
+) -> None:
+    request = domains_pb2.SetUserPasswordRequest(
+        domain=_ref(container_163), user=user, password="correct horse"
+    )
+    words = _refused(
+        lambda: domains.SetUserPassword(request, timeout=60), grpc.StatusCode.INVALID_ARGUMENT
+    )
+    assert "user name" in words
+    assert "correct horse" not in words
+
+
+# -- issue 15: any interface name is a veth host end ---------------------------
+
+
+def test_the_seeds_example_defines_and_keeps_its_host_interface_name(
+    daemon: DaemonProcess, domains: domains_pb2_grpc.DomainsStub
+) -> None:
+    _define(domains, (DATA / "seed-veth-on-104-in.xml").read_text())
+    netif = read_config(_conf(daemon, 104)).values["NETIF"]
+    assert "ifname=eth0" in netif and "host_ifname=veth101.0" in netif
+    dumped = domains.GetXML(domains_pb2.GetXMLRequest(domain=_ref(104)), timeout=60).xml
+    assert '<target dev="veth101.0"/>' in dumped
+    # Another container may not take that name: explicitly, or as its own default.
+    veth = "<interface type='bridge'><source bridge='br0'/>{}</interface>"
+    for veid, target in ((105, "<target dev='veth101.0'/>"), (101, "")):
+        words = _refused(
+            lambda veid=veid, target=target: _define(  # type: ignore[misc]
+                domains, _xml(veid, veth.format(target))
+            ),
+            grpc.StatusCode.ALREADY_EXISTS,
+        )
+        assert "veth101.0" in words and "container 104" in words
+        assert not _conf(daemon, veid).exists()
+
+
+# -- item 1: undefine and mount safety ------------------------------------------
+
+
+def test_a_host_directory_with_a_file_sbin_init_is_refused(
+    daemon: DaemonProcess, domains: domains_pb2_grpc.DomainsStub
+) -> None:
+    www = _container_dir(daemon, "/srv/www2")
+    words = _refused(
+        lambda: _define(domains, _mount_xml(170, "/srv/www2")), grpc.StatusCode.INVALID_ARGUMENT
+    )
+    assert "not inside a private root" in words and "mount_roots" in words
+    assert (www / "precious").read_text() == "host data"
+    assert not _conf(daemon, 170).exists()
+
+
+@pytest.mark.parametrize("link", ["/var/lib/vz/private/180", "/srv/containers/alias"])
+def test_a_symlink_to_another_containers_private_area_is_refused(
+    daemon: DaemonProcess, domains: domains_pb2_grpc.DomainsStub, link: str
+) -> None:
+    if not _conf(daemon, 180).exists():
+        _define(domains, _xml(180))
+    private = daemon.host_root / "vz" / "private" / "180"
+    (private / "precious").write_text("container 180's data")
+    path = daemon.host_root / link.lstrip("/")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.symlink_to(os.path.relpath(private, path.parent))
+    words = _refused(
+        lambda: _define(domains, _mount_xml(181, link)), grpc.StatusCode.ALREADY_EXISTS
+    )
+    assert "private area of container 180" in words
+    assert (private / "precious").read_text() == "container 180's data"
+    assert not _conf(daemon, 181).exists()
+
+
+@pytest.mark.parametrize(
+    ("source", "words"),
+    [
+        ("/srv/containers", "not inside a private root"),  # a root itself
+        ("/vz/private", "not inside a private root"),
+        ("/vz/root/180", "not inside a private root"),
+        ("/srv/containers/up", "not inside a private root"),  # a link out of the root
+    ],
+)
+def test_roots_and_links_out_of_them_are_refused(
+    daemon: DaemonProcess, domains: domains_pb2_grpc.DomainsStub, source: str, words: str
+) -> None:
+    up = daemon.host_root / "srv" / "containers" / "up"
+    if not up.is_symlink():
+        up.parent.mkdir(parents=True, exist_ok=True)
+        _container_dir(daemon, "/srv/elsewhere")
+        up.symlink_to("../elsewhere")
+    message = _refused(
+        lambda: _define(domains, _mount_xml(182, source)), grpc.StatusCode.INVALID_ARGUMENT
+    )
+    assert words in message
+
+
+def test_a_mount_source_is_stored_resolved(
+    daemon: DaemonProcess, domains: domains_pb2_grpc.DomainsStub
+) -> None:
+    real = _container_dir(daemon, "/srv/containers/real-183")
+    (daemon.host_root / "srv" / "containers" / "link-183").symlink_to(real.name)
+    _define(domains, _mount_xml(183, "/srv/containers/link-183"))
+    config = read_config(_conf(daemon, 183))
+    assert config.values["VE_PRIVATE"] == "/srv/containers/real-183"
+    assert CREATED_MARKER not in _conf(daemon, 183).read_text()
+
+
+def _hand_edited_mount(
+    daemon: DaemonProcess, domains: domains_pb2_grpc.DomainsStub, veid: int, where: str
+) -> Path:
+    """A container whose config names a host directory, as an older openvzd or an
+    administrator left it: defined from a template, then VE_PRIVATE pointed elsewhere."""
+    _define(domains, _xml(veid))
+    folder = _container_dir(daemon, where)
+    conf = _conf(daemon, veid)
+    text = conf.read_text().replace('VE_PRIVATE="/vz/private/$VEID"', f'VE_PRIVATE="{where}"')
+    assert f'VE_PRIVATE="{where}"' in text
+    conf.write_text(text.replace(CREATED_MARKER + "\n", ""))
+    return folder
+
+
+@pytest.mark.parametrize(("veid", "keep_storage"), [(190, False), (191, True)])
+def test_undefine_leaves_a_directory_outside_the_roots_in_place(
+    daemon: DaemonProcess, domains: domains_pb2_grpc.DomainsStub, veid: int, keep_storage: bool
+) -> None:
+    folder = _hand_edited_mount(daemon, domains, veid, f"/srv/www-{veid}")
+    request = domains_pb2.UndefineRequest(domain=_ref(veid), keep_storage=keep_storage)
+    job = domains.Undefine(request, timeout=60).job
+    assert job.state == common_pb2.JOB_STATE_SUCCEEDED, job.error.message
+    assert f"left the private area /srv/www-{veid} in place" in job.outcome
+    assert (folder / "precious").read_text() == "host data"
+    assert not list(folder.parent.glob(f"www-{veid}.undefined-*"))
+    assert not _conf(daemon, veid).exists()
+    _refused(lambda: domains.Lookup(_ref(veid), timeout=60), grpc.StatusCode.NOT_FOUND)
+
+
+def test_undefine_removes_the_private_area_openvzd_created(
+    daemon: DaemonProcess, domains: domains_pb2_grpc.DomainsStub
+) -> None:
+    _define(domains, _xml(192))
+    assert CREATED_MARKER in _conf(daemon, 192).read_text()
+    private = daemon.host_root / "vz" / "private" / "192"
+    assert private.is_dir()
+    job = domains.Undefine(domains_pb2.UndefineRequest(domain=_ref(192)), timeout=60).job
+    assert job.state == common_pb2.JOB_STATE_SUCCEEDED and not job.outcome
+    assert not private.exists()
+
+
+def test_plain_undefine_keeps_a_private_area_inside_a_root_and_says_where(
+    daemon: DaemonProcess, domains: domains_pb2_grpc.DomainsStub
+) -> None:
+    _define(domains, _xml(193))
+    request = domains_pb2.UndefineRequest(domain=_ref(193), keep_storage=True)
+    job = domains.Undefine(request, timeout=60).job
+    assert job.outcome.startswith("kept the private area as /vz/private/193.undefined-")
+    kept = daemon.host_root / job.outcome.rsplit(" ", 1)[1].lstrip("/")
+    assert kept.is_dir()
