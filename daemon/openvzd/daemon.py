@@ -58,6 +58,7 @@ from openvzd.monitor import HostMonitor
 from openvzd.operations import Operations
 from openvzd.runtime import Runtime
 from openvzd.simhost import SimulationError, ensure_simulated_host
+from openvzd.statedir import ensure_private
 from openvzd.tour import print_tour, write_example
 from openvzd.vz.errors import VzError
 from openvzd.vz.runner import ToolPaths, ToolRunner
@@ -103,7 +104,7 @@ class Daemon:
         started = time.monotonic()
         config = self.config
         self._lock.acquire()
-        config.paths.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        ensure_private(config.paths.state_dir)
         self.runtime = runtime = await Runtime.create(config)
         self.queue = queue = JobQueue(
             config.journal_path,

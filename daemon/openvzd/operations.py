@@ -33,7 +33,7 @@ from openvzd.vz.conffile import (
 from openvzd.vz.errors import ErrorKind, VzError
 from openvzd.vz.host import Change
 from openvzd.vz.plan import mount_config, plan_define
-from openvzd.vz.spec import check_host_devs_free
+from openvzd.vz.spec import check_host_devs_free, check_new_container
 
 log = logging.getLogger(__name__)
 
@@ -278,6 +278,9 @@ class Operations:
                 ErrorKind.ALREADY_EXISTS,
                 f"container {spec.veid} already exists; undefine it first or choose another ID",
             )
+        check_new_container(
+            spec, {veid: self.runtime.uuid_of(veid) for veid in self.runtime.host.containers}
+        )
         check_host_devs_free(spec, {v: c.values for v, c in self.runtime.host.containers.items()})
         if spec.private_dir:
             spec.private_dir = self._mount_source(spec.private_dir)

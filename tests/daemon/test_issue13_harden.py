@@ -5,6 +5,8 @@ and nothing outside the private roots is deleted or renamed."""
 from __future__ import annotations
 
 import os
+import stat
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +16,8 @@ from openvz.v1 import common_pb2, domains_pb2, domains_pb2_grpc
 from openvzd.vz.conffile import read_config
 from openvzd.vz.storage import CREATED_MARKER
 
+from tests.client.helpers import OVZSH, ovzsh_env, uri_of
+from tests.client.pty_process import PtyProcess
 from tests.daemon_process import DaemonProcess, running_daemon
 
 DATA = Path(__file__).parent.parent / "data" / "domxml"
@@ -328,3 +332,94 @@ def test_plain_undefine_keeps_a_private_area_inside_a_root_and_says_where(
     assert job.outcome.startswith("kept the private area as /vz/private/193.undefined-")
     kept = daemon.host_root / job.outcome.rsplit(" ", 1)[1].lstrip("/")
     assert kept.is_dir()
+
+
+# -- item 7: smaller findings ----------------------------------------------------
+
+
+def test_two_containers_may_not_share_a_uuid(
+    daemon: DaemonProcess, domains: domains_pb2_grpc.DomainsStub
+) -> None:
+    uuid = "5b0c3b9e-7d59-4f0e-9a43-0c6c0f3d2a11"
+    _define(domains, _xml(200, extra=f"<uuid>{uuid}</uuid>"))
+    words = _refused(
+        lambda: _define(domains, _xml(201, extra=f"<uuid>{uuid.upper()}</uuid>")),
+        grpc.StatusCode.ALREADY_EXISTS,
+    )
+    assert uuid in words and "container 200" in words
+    assert not _conf(daemon, 201).exists()
+
+
+@pytest.mark.parametrize("veid", [1, 42, 100])
+def test_reserved_container_ids_are_refused_with_the_reason(
+    daemon: DaemonProcess, domains: domains_pb2_grpc.DomainsStub, veid: int
+) -> None:
+    words = _refused(lambda: _define(domains, _xml(veid)), grpc.StatusCode.INVALID_ARGUMENT)
+    assert "reserved" in words and "vzctl(8)" in words and "101" in words
+    assert not _conf(daemon, veid).exists()
+
+
+def test_set_user_password_reads_standard_input(
+    daemon: DaemonProcess, domains: domains_pb2_grpc.DomainsStub
+) -> None:
+    _define(domains, _xml(202))
+    done = _ovzsh(daemon, "set-user-password", "202", "root", stdin="correct horse\n")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("Password set successfully for root in 202")
+    empty = _ovzsh(daemon, "set-user-password", "202", "root", stdin="")
+    assert empty.returncode != 0
+    assert "no password given" in empty.stderr
+    # virsh's form stays, for scripts that must.
+    explicit = _ovzsh(daemon, "set-user-password", "202", "root", "battery staple", stdin="")
+    assert explicit.returncode == 0, explicit.stderr
+
+
+def test_set_user_password_asks_on_a_terminal_without_echo(
+    daemon: DaemonProcess, domains: domains_pb2_grpc.DomainsStub
+) -> None:
+    if not _conf(daemon, 202).exists():
+        _define(domains, _xml(202))
+    terminal = PtyProcess(
+        [OVZSH, "-c", uri_of(daemon), "set-user-password", "202", "root"], ovzsh_env(TERM="xterm")
+    )
+    try:
+        terminal.expect(rb"New password for root: ")
+        terminal.send(b"tr0ub4dor\n")
+        terminal.expect(rb"Retype the new password: ")
+        terminal.send(b"tr0ub4dor\n")
+        assert terminal.finish(timeout=60) == 0, terminal.output
+    finally:
+        terminal.close()
+    assert b"Password set successfully for root in 202" in terminal.output
+    assert b"tr0ub4dor" not in terminal.output
+
+
+def _ovzsh(daemon: DaemonProcess, *args: str, stdin: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [OVZSH, "-c", uri_of(daemon), *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env=ovzsh_env(),
+    )
+
+
+def test_a_state_directory_readable_by_others_is_made_private(tmp_path: Path) -> None:
+    sim_dir = tmp_path / "sim"
+    state = sim_dir / "state"
+    state.mkdir(parents=True)
+    state.chmod(0o755)
+    with running_daemon(sim_dir) as process:
+        assert stat.S_IMODE(state.stat().st_mode) == 0o700
+        assert "was mode 0o755, readable by others" in process.log()
+
+
+def test_a_state_directory_that_is_a_symlink_is_refused(tmp_path: Path) -> None:
+    sim_dir = tmp_path / "sim"
+    (tmp_path / "elsewhere").mkdir(mode=0o700)
+    sim_dir.mkdir()
+    (sim_dir / "state").symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(RuntimeError, match="is not a directory"), running_daemon(sim_dir):
+        pass

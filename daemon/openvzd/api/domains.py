@@ -35,6 +35,7 @@ from openvzd.vz.proc import (
 )
 from openvzd.vz.spec import (
     check_host_devs_free,
+    check_new_container,
     spec_from_config,
     validate_hostname,
     validate_nameserver,
@@ -288,6 +289,9 @@ class DomainsService(domains_pb2_grpc.DomainsServicer):
             # Refuse bad XML before it is journaled.
             spec = parse_domain(request.xml, pick_veid=placeholder)
             plan_define(spec, vswap=self._runtime.vswap)  # and what this host cannot honour
+            check_new_container(
+                spec, {veid: self._runtime.uuid_of(veid) for veid in self._runtime.host.containers}
+            )
             check_host_devs_free(
                 spec, {v: c.values for v, c in self._runtime.host.containers.items()}
             )

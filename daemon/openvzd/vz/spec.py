@@ -32,6 +32,7 @@ from openvzd.vz.grammar import (
 from openvzd.vz.units import LONG_MAX, PAGE_SIZE, parse_pair
 
 MAX_VEID = 2147483644
+LAST_RESERVED_VEID = 100
 INT32_MAX = 2147483647
 UUID_NAMESPACE = uuidlib.UUID("6b1d6e1c-8e4a-4b8c-9d52-4f0b1f6a0d11")
 _GUEST_IF = re.compile(r"eth([0-9]{1,4})\Z")
@@ -109,6 +110,23 @@ def validate_veid(veid: int) -> int:
     if veid < 0 or veid > MAX_VEID:
         raise bad_argument(f"container ID {veid} is outside 1..{MAX_VEID}")
     return veid
+
+
+def check_new_container(spec: ContainerSpec, uuids: Mapping[int, str]) -> None:
+    """What a define may not take that the XML alone cannot show: an ID vzctl(8)
+    reserves, or a UUID another container has (uuids: each container's)."""
+    if spec.veid <= LAST_RESERVED_VEID:
+        raise bad_argument(
+            f"container ID {spec.veid} is reserved: vzctl(8) keeps IDs 1-{LAST_RESERVED_VEID} "
+            f"for OpenVZ's own use; use {LAST_RESERVED_VEID + 1} or above in <name>"
+        )
+    for veid, uuid in sorted(uuids.items()):
+        if veid != spec.veid and uuid == spec.uuid:
+            raise VzError(
+                ErrorKind.ALREADY_EXISTS,
+                f"<uuid>{spec.uuid}</uuid> is container {veid}'s; two containers cannot share "
+                "one UUID: give another, or leave <uuid> out for a new one",
+            )
 
 
 def validate_text(text: str, what: str) -> str:
