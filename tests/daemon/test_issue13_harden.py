@@ -423,3 +423,15 @@ def test_a_state_directory_that_is_a_symlink_is_refused(tmp_path: Path) -> None:
     (sim_dir / "state").symlink_to(tmp_path / "elsewhere")
     with pytest.raises(RuntimeError, match="is not a directory"), running_daemon(sim_dir):
         pass
+
+
+def test_ovzsh_undefine_remove_all_storage_says_what_it_left(
+    daemon: DaemonProcess, domains: domains_pb2_grpc.DomainsStub
+) -> None:
+    folder = _hand_edited_mount(daemon, domains, 194, "/srv/www-194")
+    done = _ovzsh(daemon, "undefine", "194", "--remove-all-storage", stdin="")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(
+        "Domain '194' has been undefined\nleft the private area /srv/www-194 in place"
+    )
+    assert (folder / "precious").read_text() == "host data"

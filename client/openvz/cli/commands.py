@@ -363,9 +363,16 @@ def cmd_undefine(args: argparse.Namespace) -> None:
         run_job(
             args,
             lambda: dom.undefine(keep_storage=not args.remove_all_storage, wait=False),
-            # The daemon says what it left in place (vz/storage.py's rule).
+            # virsh's line; and when storage was to go but some stayed (a directory
+            # openvzd did not create, outside the private roots), what stayed.
             lambda job: "\n".join(
-                filter(None, [f"Domain '{dom.name()}' has been undefined", job.message.outcome])
+                filter(
+                    None,
+                    [
+                        f"Domain '{dom.name()}' has been undefined",
+                        job.message.outcome if args.remove_all_storage else "",
+                    ],
+                )
             ),
         )
 
