@@ -435,3 +435,21 @@ def test_ovzsh_undefine_remove_all_storage_says_what_it_left(
         "Domain '194' has been undefined\nleft the private area /srv/www-194 in place"
     )
     assert (folder / "precious").read_text() == "host data"
+
+
+def test_attach_takes_any_free_host_name_and_refuses_a_taken_one(
+    daemon: DaemonProcess, domains: domains_pb2_grpc.DomainsStub, container_163: int
+) -> None:
+    veth = "<interface type='bridge'><source bridge='br0'/><target dev='{}'/></interface>"
+    _define(domains, _xml(210, veth.format("web210")))
+
+    def attach(name: str) -> common_pb2.Job:
+        request = domains_pb2.DeviceRequest(
+            domain=_ref(container_163), device_xml=veth.format(name)
+        )
+        return domains.AttachDevice(request, timeout=60).job
+
+    words = _refused(lambda: attach("web210"), grpc.StatusCode.ALREADY_EXISTS)
+    assert "web210" in words and "container 210" in words
+    attach("web163")
+    assert "host_ifname=web163" in read_config(_conf(daemon, container_163)).values["NETIF"]

@@ -36,6 +36,7 @@ from openvzd.vz.proc import (
 from openvzd.vz.spec import (
     check_host_devs_free,
     check_new_container,
+    host_dev_owners,
     spec_from_config,
     validate_hostname,
     validate_nameserver,
@@ -522,7 +523,12 @@ class DomainsService(domains_pb2_grpc.DomainsServicer):
     ) -> common_pb2.JobReply:
         def build() -> list[str]:
             veid = self._resolve(request.domain)
-            return device_args(request.device_xml, self._spec(veid), attach=attach)
+            in_use = host_dev_owners(
+                {v: c.values for v, c in self._runtime.host.containers.items()}
+            )
+            return device_args(
+                request.device_xml, self._spec(veid), attach=attach, host_devs_in_use=in_use
+            )
 
         return await self._set(context, request.domain, request.options, build)
 

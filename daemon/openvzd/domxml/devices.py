@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import dataclasses
 import random
+from collections.abc import Mapping
 
 from lxml import etree
 
 from openvzd.domxml.xmlsafe import OPENVZ_MAC_PREFIX, safe_parse, size_kib
-from openvzd.vz.errors import bad_argument
+from openvzd.vz.errors import ErrorKind, VzError, bad_argument
 from openvzd.vz.spec import (
     ContainerSpec,
     Interface,
@@ -179,8 +180,16 @@ def _one_device(xml: str, allowed: tuple[str, ...]) -> etree._Element:
     return element
 
 
-def device_args(xml: str, current: ContainerSpec, *, attach: bool) -> list[str]:
-    """vzctl set options that attach or detach one <interface> of a container."""
+def device_args(
+    xml: str,
+    current: ContainerSpec,
+    *,
+    attach: bool,
+    host_devs_in_use: Mapping[str, int] | None = None,
+) -> list[str]:
+    """vzctl set options that attach or detach one <interface> of a container.
+    host_devs_in_use (vz/spec.py's host_dev_owners of every container) refuses
+    a veth host end that one of them already has."""
     wrapper = ContainerSpec(veid=current.veid)
     element = _one_device(xml, ("interface",))
     _parse_interface(element, wrapper)
@@ -199,10 +208,18 @@ def device_args(xml: str, current: ContainerSpec, *, attach: bool) -> list[str]:
             guest_dev = f"eth{number}"
             named = element.find("target") is not None
             custom = named and default_host_dev_number(iface.host_dev, current.veid) is None
+            host_dev = iface.host_dev if custom else f"veth{current.veid}.{number}"
+            owner = (host_devs_in_use or {}).get(host_dev)
+            if owner is not None:
+                raise VzError(
+                    ErrorKind.ALREADY_EXISTS,
+                    f"<target dev='{host_dev}'> is the host end of an interface of container "
+                    f"{owner}; choose another name",
+                )
             netif = [
                 guest_dev,
                 iface.guest_mac,
-                iface.host_dev if custom else f"veth{current.veid}.{number}",
+                host_dev,
                 derived_host_mac(current.veid, guest_dev, iface.guest_mac),
             ]
             args += ["--netif_add", ",".join(netif + ([iface.bridge] if iface.bridge else []))]
