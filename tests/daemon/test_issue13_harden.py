@@ -455,3 +455,14 @@ def test_attach_takes_any_free_host_name_and_refuses_a_taken_one(
     assert "web210" in words and "container 210" in words
     attach("web163")
     assert "host_ifname=web163" in read_config(_conf(daemon, container_163)).values["NETIF"]
+
+
+def test_a_folder_inside_a_root_without_a_container_in_it_is_refused(
+    daemon: DaemonProcess, domains: domains_pb2_grpc.DomainsStub
+) -> None:
+    (daemon.host_root / "srv" / "containers" / "empty-184").mkdir(parents=True)
+    words = _refused(
+        lambda: _define(domains, _mount_xml(184, "/srv/containers/empty-184")),
+        grpc.StatusCode.INVALID_ARGUMENT,
+    )
+    assert "has no sbin/init" in words
