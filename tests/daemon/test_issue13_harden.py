@@ -352,6 +352,19 @@ def test_two_containers_may_not_share_a_uuid(
     assert not _conf(daemon, 201).exists()
 
 
+def test_a_define_without_a_name_may_not_take_a_uuid_either(
+    daemon: DaemonProcess, domains: domains_pb2_grpc.DomainsStub
+) -> None:
+    # Its ID is picked when the job runs, so the UUID is checked then.
+    uuid = "7c1d4f2a-9b3e-4d5c-8e6f-1a2b3c4d5e6f"
+    _define(domains, _xml(205, extra=f"<uuid>{uuid}</uuid>"))
+    configs_before = sorted(_conf(daemon, 0).parent.glob("*.conf"))
+    unnamed = _xml(0, extra=f"<uuid>{uuid}</uuid>").replace("<name>0</name>", "")
+    words = _refused(lambda: _define(domains, unnamed), grpc.StatusCode.ALREADY_EXISTS)
+    assert uuid in words and "container 205" in words
+    assert sorted(_conf(daemon, 0).parent.glob("*.conf")) == configs_before
+
+
 @pytest.mark.parametrize("veid", [1, 42, 100])
 def test_reserved_container_ids_are_refused_with_the_reason(
     daemon: DaemonProcess, domains: domains_pb2_grpc.DomainsStub, veid: int
