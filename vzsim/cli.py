@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from vzsim import bridges
-from vzsim.host import Host
+from vzsim.host import VZ_CONF, Host
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -36,8 +36,18 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from vzsim.toolrun import bytes_out_as_given
+
+    bytes_out_as_given()
     args = _parser().parse_args(argv)
     root = args.root.resolve()
+    if args.command != "init" and not (root / VZ_CONF.lstrip("/")).is_file():
+        print(
+            f"vzsim: {root} is not a simulated host (it has no {VZ_CONF}): "
+            f"lay one out with `vzsim init {root}`",
+            file=sys.stderr,
+        )
+        return 1
     if args.command == "init":
         from vzsim.layout import init_host
 

@@ -41,7 +41,7 @@ class Console:
         stamp = time.strftime("%Y-%m-%dT%H:%M:%S%z")
         who = f"CT {self.ctid} : " if self.ctid else ""
         try:
-            with open(self.log_file, "a", encoding="utf-8") as handle:
+            with open(self.log_file, "a", encoding="utf-8", errors="surrogateescape") as handle:
                 handle.write(f"{stamp} {self.program} : {who}{message}\n")
         except OSError:
             self.log_file = None

@@ -33,6 +33,8 @@ HOST_DIRS = (
     ".vzsim/mounted",
     ".vzsim/bridges",
 )
+# vmbr0 is Proxmox's and OpenVZ's usual name, br0 the one libvirt's examples use.
+HOST_BRIDGES = ("vmbr0", "br0")
 # tool name -> module whose entry_point(script) runs it
 ENTRY_POINTS = {
     "vzctl": "vzsim.vzctl",
@@ -136,8 +138,9 @@ def init_host(
         vswap.touch()
     for marker in ("cpt", "rst"):
         (proc / marker).touch()
-    if not bridges.exists(host, "vmbr0"):
-        bridges.create(host, "vmbr0")
+    for bridge in HOST_BRIDGES:
+        if not bridges.exists(host, bridge):
+            bridges.create(host, bridge)
     kernel = Kernel(host)
     with host_lock(host.state_dir):
         kernel.commit(kernel.load())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import signal
 import sys
 from collections.abc import Callable
@@ -9,6 +10,8 @@ from pathlib import Path
 from types import FrameType
 
 from vzsim.runlog import RunLog
+
+Main = Callable[[Path, list[str]], int]
 
 
 class Cancelled(Exception):
@@ -39,3 +42,19 @@ def run_tool(root: Path, tool: str, args: list[str], body: Callable[[], int]) ->
     finally:
         log.end(code)
     return code
+
+
+def bytes_out_as_given() -> None:
+    """Print an argument's bytes as they came in (surrogate escapes back to bytes)."""
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(errors="surrogateescape")
+
+
+def entry_point(script: str, main: Main) -> None:
+    """Run a tool installed at ROOT/usr/sbin/TOOL. Arguments are bytes to the C tools:
+    one that is not UTF-8 (libvirt passes raw bytes as --ostemplate) reaches main as
+    surrogate escapes, and goes back out to the terminal and the log as the same bytes."""
+    bytes_out_as_given()
+    root = Path(script).resolve().parents[2]
+    sys.exit(main(root, sys.argv[1:]))

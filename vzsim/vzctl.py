@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from vzsim import faults, getopt, knobs
+from vzsim import faults, getopt, knobs, toolrun
 from vzsim.console import Console, VzError
 from vzsim.container import Container
 from vzsim.context import Context
@@ -263,5 +263,4 @@ def _run_command(ctx: Context, handler: Handler, locks: bool) -> int:
 
 def entry_point(script: str) -> None:
     """Called by ROOT/usr/sbin/vzctl; ROOT is two levels above the script's folder."""
-    root = Path(script).resolve().parents[2]
-    sys.exit(main(root, sys.argv[1:]))
+    toolrun.entry_point(script, main)

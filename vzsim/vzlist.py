@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from vzsim import conffile, getopt, knobs
+from vzsim import conffile, getopt, knobs, toolrun
 from vzsim.console import VzError
 from vzsim.host import Host, parse_ctid
 from vzsim.kernel import Kernel
@@ -405,5 +405,5 @@ def _json(records: list[Record], fields: list[tuple[Field, str]] | None, now: fl
 
 
 def entry_point(script: str) -> None:
-    root = Path(script).resolve().parents[2]
-    sys.exit(main(root, sys.argv[1:]))
+    """Called by ROOT/usr/sbin/vzlist; ROOT is two levels above the script's folder."""
+    toolrun.entry_point(script, main)

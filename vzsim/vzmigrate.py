@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from vzsim import getopt, knobs
+from vzsim import getopt, knobs, toolrun
 from vzsim.console import Console, VzError
 from vzsim.container import Container
 from vzsim.host import Host, parse_ctid
@@ -270,5 +270,5 @@ def _lock(source: Host, ctid: int, console: Console) -> Path:
 
 
 def entry_point(script: str) -> None:
-    root = Path(script).resolve().parents[2]
-    sys.exit(main(root, sys.argv[1:]))
+    """Called by ROOT/usr/sbin/vzmigrate; ROOT is two levels above the script's folder."""
+    toolrun.entry_point(script, main)

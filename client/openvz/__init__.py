@@ -1,9 +1,14 @@
-"""openvz: the client library of openvzd.
+"""openvz: the client library of openvzd, a Pythonic one of its own.
 
 import openvz
 with openvz.open("openvz:///system") as conn:
     for dom in conn.list_all_domains():
         print(dom.name(), dom.state())
+
+openvz.aio is the same over asyncio. This is not libvirt-python: it has none of
+its names (lookupByName, VIR_* constants, libvirtError). Scripts written for
+libvirt-python should use libvirt-python itself, which reaches openvzd over
+libvirt's own protocol.
 """
 
 from openvz.connection import (

@@ -1,51 +1,48 @@
-"""The asyncio flavour of the client: the same surface as openvz.Connection,
-with coroutines and async iterators.
+"""The asyncio face of the client: the same surface as openvz.Connection, Domain and
+Job, with coroutines and async iterators, over the same calls (openvz.calls).
 
     conn = await openvz.aio.open("openvz:///system")
     dom = await conn.lookup_by_name("101")
     await dom.create()
+
+Domain.id() and Domain.is_active() are coroutines here: they ask the daemon.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, TypeVar
 
 import grpc
 
-from openvz.connection import (
-    FINISHED,
+from openvz import calls
+from openvz.calls import (
+    ACTIVE_STATES,
     LIST_ACTIVE,
     LIST_INACTIVE,
-    LOCAL_CHANNEL_OPTIONS,
-    RECONNECT_DELAYS,
     STATE_NAMES,
-    is_uuid,
-    job_state,
-    list_request,
-    memory_parameters_request,
-    state_filter,
+    Call,
+    DomainView,
+    JobView,
+    domain_call,
 )
-from openvz.errors import (
-    AuthenticationFailed,
-    Error,
-    Timeout,
-    Unavailable,
-    from_rpc_error,
-    job_error,
-)
+from openvz.connection import LOCAL_CHANNEL_OPTIONS, RECONNECT_DELAYS
+from openvz.errors import AuthenticationFailed, Timeout, Unavailable, from_rpc_error
 from openvz.service import Service
 from openvz.uri import URI, parse_uri
 from openvz.v1 import common_pb2, domains_pb2, events_pb2, host_pb2, jobs_pb2
 
+T = TypeVar("T")
+
 
 async def open(uri: str | None = None) -> Connection:
-    return await Connection.connect(parse_uri(uri), read_only=False)
+    """Raises Unavailable at once when the daemon cannot be reached."""
+    return await (await Connection.connect(parse_uri(uri), read_only=False)).probe()
 
 
 async def open_read_only(uri: str | None = None) -> Connection:
-    return await Connection.connect(parse_uri(uri), read_only=True)
+    return await (await Connection.connect(parse_uri(uri), read_only=True)).probe()
 
 
 class Connection:
@@ -62,9 +59,11 @@ class Connection:
         self.read_only = read_only
         self._channel = channel
         self._endpoint = endpoint
-        self.domains_stub = Service(channel, "Domains")
-        self.jobs_stub = Service(channel, "Jobs")
-        self._host = Service(channel, "Host")
+        self._closed = False
+        self._services = {name: Service(channel, name) for name in ("Domains", "Jobs", "Host")}
+        # The services' calls, for streams that are no openvz.calls call (Jobs.Wait).
+        self.domains_stub = self._services["Domains"]
+        self.jobs_stub = self._services["Jobs"]
 
     @classmethod
     async def connect(cls, uri: URI, read_only: bool) -> Connection:
@@ -91,7 +90,17 @@ class Connection:
             raise Unavailable(f"cannot reach {uri.text}: {err}") from None
         return cls(uri, endpoint.aio_channel(), uri.text, endpoint, read_only)
 
+    async def probe(self) -> Connection:
+        """Ask the daemon once, so an unreachable one fails here; closes on failure."""
+        try:
+            await self.version()
+        except BaseException:
+            await self.close()
+            raise
+        return self
+
     async def close(self) -> None:
+        self._closed = True
         await self._channel.close()
         if self._endpoint is not None:
             self._endpoint.close()
@@ -102,11 +111,20 @@ class Connection:
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
-    async def call(self, method: Any, request: Any, timeout: float | None = 30.0) -> Any:
-        try:
-            return await method(request, timeout=timeout)
-        except grpc.aio.AioRpcError as err:
-            raise from_rpc_error(err, self.target) from None
+    async def run(self, call: Call[T]) -> T:
+        """Run one call of openvz.calls: each Rpc it yields, made and answered in turn."""
+        rpc = next(call)
+        while True:
+            method = getattr(self._services[rpc.service], rpc.method)
+            try:
+                reply = await method(rpc.request, timeout=rpc.timeout)
+            except grpc.aio.AioRpcError as err:
+                raise from_rpc_error(err, self.target) from None
+            try:
+                rpc = call.send(reply)
+            except StopIteration as finished:
+                result: T = finished.value
+                return result
 
     # -- the connection and the host ------------------------------------------------
 
@@ -117,31 +135,29 @@ class Connection:
         return self.read_only
 
     async def version(self) -> host_pb2.Version:
-        return await self.call(self._host.GetVersion, host_pb2.VersionRequest())  # type: ignore[no-any-return]
+        version: host_pb2.Version = await self.run(calls.host_call("GetVersion"))
+        return version
 
     async def hostname(self) -> str:
-        reply = await self.call(self._host.GetHostname, host_pb2.HostnameRequest())
-        return str(reply.hostname)
+        return await self.run(calls.hostname())
 
     async def node_info(self) -> host_pb2.NodeInfo:
-        return await self.call(self._host.GetNodeInfo, host_pb2.NodeInfoRequest())  # type: ignore[no-any-return]
+        node: host_pb2.NodeInfo = await self.run(calls.host_call("GetNodeInfo"))
+        return node
 
     async def capabilities(self) -> str:
-        reply = await self.call(self._host.GetCapabilities, host_pb2.CapabilitiesRequest())
-        return str(reply.xml)
+        return await self.run(calls.capabilities())
 
     async def host_check(self) -> list[host_pb2.HostCheck]:
-        return list((await self.call(self._host.Check, host_pb2.CheckRequest())).checks)
+        return await self.run(calls.host_check())
 
     # -- domains -----------------------------------------------------------------
 
     async def list_all_domains(self, flags: int = 0, names_only: bool = False) -> list[Domain]:
-        reply = await self.call(self.domains_stub.List, list_request(flags, names_only))
-        keep = state_filter(flags)
-        return [Domain(self, d) for d in reply.domains if keep(d)]
+        return [Domain(self, d) for d in await self.run(calls.list_domains(flags, names_only))]
 
     async def list_domains_id(self) -> list[int]:
-        return [d.id() for d in await self.list_all_domains(LIST_ACTIVE)]
+        return [d.message.id for d in await self.list_all_domains(LIST_ACTIVE)]
 
     async def list_defined_domains(self) -> list[str]:
         return [d.name() for d in await self.list_all_domains(LIST_INACTIVE)]
@@ -153,7 +169,7 @@ class Connection:
         return len(await self.list_all_domains(LIST_INACTIVE, names_only=True))
 
     async def _lookup(self, ref: common_pb2.DomainRef) -> Domain:
-        return Domain(self, await self.call(self.domains_stub.Lookup, ref))
+        return Domain(self, await self.run(calls.lookup(ref)))
 
     async def lookup_by_name(self, name: str) -> Domain:
         return await self._lookup(common_pb2.DomainRef(name=name))
@@ -167,45 +183,43 @@ class Connection:
     lookup_by_uuid_string = lookup_by_uuid
 
     async def lookup(self, text: str) -> Domain:
-        if is_uuid(text):
-            return await self.lookup_by_uuid(text)
-        return await self.lookup_by_name(text)
+        return await self._lookup(calls.ref_of(text))
 
     async def define_xml(self, xml: str, wait: bool = True) -> Domain | Job:
-        return await self._define(self.domains_stub.Define, xml, wait)
+        return await self._define("Define", xml, wait)
 
     async def create_xml(self, xml: str, wait: bool = True) -> Domain | Job:
-        return await self._define(self.domains_stub.Create, xml, wait)
+        return await self._define("Create", xml, wait)
 
-    async def _define(self, method: Any, xml: str, wait: bool) -> Domain | Job:
-        options = common_pb2.JobOptions(no_wait=not wait)
-        request = domains_pb2.DefineRequest(xml=xml, options=options)
-        reply = await self.call(method, request, None)
-        if not wait:
-            return Job(self, reply.job)
-        return await self.lookup_by_id(reply.job.result_veid)
+    async def _define(self, method: str, xml: str, wait: bool) -> Domain | Job:
+        result = await self.run(calls.define(method, xml, wait))
+        if isinstance(result, domains_pb2.Domain):
+            return Domain(self, result)
+        return Job(self, result)
 
     async def get_all_domain_stats(
         self, active_only: bool = False
     ) -> list[domains_pb2.DomainStats]:
-        request = domains_pb2.GetStatsRequest(active_only=active_only)
-        return list((await self.call(self.domains_stub.GetStats, request)).stats)
+        return await self.run(calls.stats([], active_only))
 
     all_domain_stats = get_all_domain_stats
 
     async def domain_list_get_stats(self, domains: list[Domain]) -> list[domains_pb2.DomainStats]:
-        request = domains_pb2.GetStatsRequest(domains=[d._ref() for d in domains])
-        return list((await self.call(self.domains_stub.GetStats, request)).stats)
+        return await self.run(calls.stats([d._ref() for d in domains]))
 
     # -- jobs and events -----------------------------------------------------------
 
     async def list_jobs(self, veid: int = 0, limit: int = 0) -> list[Job]:
-        request = jobs_pb2.ListJobsRequest(veid=veid, limit=limit)
-        reply = await self.call(self.jobs_stub.List, request)
-        return [Job(self, j) for j in reply.jobs]
+        return [Job(self, j) for j in await self.run(calls.list_jobs(veid, limit))]
 
     async def job(self, job_id: str) -> Job:
-        return Job(self, await self.call(self.jobs_stub.Get, jobs_pb2.JobRef(id=job_id)))
+        return Job(self, await self.run(calls.job("Get", job_id)))
+
+    def domain_of(self, event: events_pb2.Event) -> Domain | None:
+        """The Domain a lifecycle event is about, as the daemon sent it with the event."""
+        if not event.HasField("lifecycle") or not event.lifecycle.HasField("domain"):
+            return None
+        return Domain(self, event.lifecycle.domain)
 
     async def events(
         self,
@@ -214,11 +228,12 @@ class Connection:
         veids: list[int] | None = None,
         reconnect: bool = True,
     ) -> AsyncIterator[events_pb2.Event]:
-        """Events as they come; reconnects and resumes after the last one seen."""
+        """Events as they come; reconnects and resumes after the last one seen;
+        close() ends the iteration without an error."""
         stub = Service(self._channel, "Events")
         last = after_seq
         failures = 0
-        while True:
+        while not self._closed:
             request = events_pb2.WatchRequest(
                 after_seq=last, include_jobs=include_jobs, veids=veids or []
             )
@@ -227,7 +242,11 @@ class Connection:
                     failures = 0
                     last = max(last, event.seq)
                     yield event
-            except grpc.aio.AioRpcError as err:
+            except (grpc.aio.AioRpcError, asyncio.CancelledError, grpc.aio.UsageError) as err:
+                if self._closed:
+                    return
+                if not isinstance(err, grpc.aio.AioRpcError):
+                    raise
                 if not reconnect or err.code() is not grpc.StatusCode.UNAVAILABLE:
                     raise from_rpc_error(err, self.target) from None
             if not reconnect:
@@ -236,39 +255,13 @@ class Connection:
             failures += 1
 
 
-class Job:
+class Job(JobView):
     def __init__(self, conn: Connection, message: common_pb2.Job) -> None:
         self._conn = conn
         self.message = message
 
-    def __repr__(self) -> str:
-        return f"<openvz.aio.Job {self.id} {self.message.operation} {self.message.veid}>"
-
-    @property
-    def id(self) -> str:
-        return self.message.id
-
-    @property
-    def state(self) -> str:
-        return job_state(self.message)
-
-    @property
-    def done(self) -> bool:
-        return self.message.state in FINISHED
-
-    @property
-    def progress(self) -> tuple[int, str]:
-        return self.message.progress_percent, self.message.progress_step
-
-    @property
-    def error(self) -> Error | None:
-        if not self.done or self.message.state == common_pb2.JOB_STATE_SUCCEEDED:
-            return None
-        return job_error(self.message)
-
     async def refresh(self) -> Job:
-        request = jobs_pb2.JobRef(id=self.id)
-        self.message = await self._conn.call(self._conn.jobs_stub.Get, request)
+        self.message = await self._conn.run(calls.job("Get", self.id))
         return self
 
     async def watch(self, timeout: float | None = None) -> AsyncIterator[Job]:
@@ -284,65 +277,45 @@ class Job:
         async for _ in self.watch(timeout):
             pass
         if not self.done:
-            raise Timeout(
-                f"job {self.id} ({self.message.operation}) is still {self.state} after {timeout} s",
-                grpc.StatusCode.DEADLINE_EXCEEDED,
-                self.id,
-            )
+            message = calls.job_timeout_message(self.message, timeout)
+            raise Timeout(message, grpc.StatusCode.DEADLINE_EXCEEDED, self.id)
         error = self.error
         if error is not None:
             raise error
         return self
 
     async def cancel(self) -> Job:
-        self.message = await self._conn.call(
-            self._conn.jobs_stub.Cancel, jobs_pb2.JobRef(id=self.id)
-        )
+        self.message = await self._conn.run(calls.job("Cancel", self.id))
         return self
 
 
-class Domain:
+class Domain(DomainView):
     def __init__(self, conn: Connection, message: domains_pb2.Domain) -> None:
         self._conn = conn
         self.message = message
 
-    def __repr__(self) -> str:
-        return f"<openvz.aio.Domain {self.message.name}>"
-
-    def _ref(self) -> common_pb2.DomainRef:
-        return common_pb2.DomainRef(id=int(self.message.name))
-
     def connect(self) -> Connection:
         return self._conn
 
-    def name(self) -> str:
-        return self.message.name
-
-    def id(self) -> int:
-        return self.message.id
-
-    def uuid_string(self) -> str:
-        return self.message.uuid
-
-    def is_active(self) -> bool:
-        return self.message.state in (
-            domains_pb2.DOMAIN_STATE_RUNNING,
-            domains_pb2.DOMAIN_STATE_PAUSED,
-        )
-
-    def is_persistent(self) -> bool:
-        return bool(self.message.persistent)
-
     async def refresh(self) -> Domain:
-        self.message = await self._conn.call(self._conn.domains_stub.Lookup, self._ref())
+        self.message = await self._conn.run(calls.lookup(self._ref()))
         return self
+
+    async def id(self) -> int:
+        """The CTID while running or paused, else -1, as the daemon has it now."""
+        return (await self.refresh()).message.id
+
+    async def is_active(self) -> bool:
+        return (await self.refresh()).message.state in ACTIVE_STATES
 
     async def state(self) -> tuple[str, str]:
         await self.refresh()
         return STATE_NAMES.get(self.message.state, "no state"), self.message.state_reason
 
     async def info(self) -> domains_pb2.DomainInfo:
-        return await self._conn.call(self._conn.domains_stub.GetInfo, self._ref())  # type: ignore[no-any-return]
+        info = await self._conn.run(calls.info(self._ref()))
+        self.message = info.domain
+        return info
 
     async def os_type(self) -> str:
         return (await self.info()).os_type
@@ -356,88 +329,69 @@ class Domain:
     async def hostname(self) -> str:
         return (await self.refresh()).message.hostname
 
-    async def xml_desc(self, inactive: bool = False) -> str:
-        request = domains_pb2.GetXMLRequest(domain=self._ref(), inactive=inactive)
-        return str((await self._conn.call(self._conn.domains_stub.GetXML, request)).xml)
-
-    async def interface_stats(self, device: str) -> domains_pb2.InterfaceStats:
-        """Counters of one interface, by host device (vethCTID.N) or guest name (eth0),
-        as the guest counts them; NotFound names the interfaces there are."""
-        from openvz.interfaces import guest_to_host_devices, pick_interface
-
-        request = domains_pb2.GetStatsRequest(domains=[self._ref()])
-        interfaces = (
-            (await self._conn.call(self._conn.domains_stub.GetStats, request)).stats[0].interfaces
-        )
-        if any(i.device == device for i in interfaces):
-            guest_devices: dict[str, str] = {}
-        else:
-            guest_devices = guest_to_host_devices(await self.xml_desc())
-        return pick_interface(self.name(), interfaces, device, guest_devices)
-
-    async def stats(self) -> domains_pb2.DomainStats:
-        request = domains_pb2.GetStatsRequest(domains=[self._ref()])
-        reply = await self._conn.call(self._conn.domains_stub.GetStats, request)
-        return reply.stats[0]  # type: ignore[no-any-return]
-
-    async def memory_parameters(self) -> domains_pb2.MemoryParameters:
-        return await self._conn.call(  # type: ignore[no-any-return]
-            self._conn.domains_stub.GetMemoryParameters, self._ref()
-        )
-
     async def autostart(self) -> bool:
         return bool((await self.refresh()).message.autostart)
 
-    async def _job(self, method_name: str, request: Any, wait: bool) -> Job | None:
-        request.options.CopyFrom(common_pb2.JobOptions(no_wait=not wait))
-        reply = await self._conn.call(getattr(self._conn.domains_stub, method_name), request, None)
-        return None if wait else Job(self._conn, reply.job)
+    async def xml_desc(self, inactive: bool = False) -> str:
+        return await self._conn.run(calls.xml_desc(self._ref(), inactive))
 
-    async def _call(self, method_name: str, wait: bool) -> Job | None:
-        return await self._job(method_name, domains_pb2.DomainCall(domain=self._ref()), wait)
+    async def stats(self) -> domains_pb2.DomainStats:
+        return (await self._conn.run(calls.stats([self._ref()])))[0]
+
+    async def interface_stats(self, device: str) -> domains_pb2.InterfaceStats:
+        return await self._conn.run(calls.interface_stats(self.name(), self._ref(), device))
+
+    async def memory_parameters(self) -> domains_pb2.MemoryParameters:
+        return await self._conn.run(calls.memory_parameters(self._ref()))
+
+    async def _change(self, method: str, request: Any, wait: bool) -> Job | None:
+        job, domain = await self._conn.run(calls.change(method, request, wait))
+        if domain is not None:
+            self.message = domain
+        return None if wait else Job(self._conn, job)
 
     async def create(self, wait: bool = True) -> Job | None:
-        return await self._call("Start", wait)
+        return await self._change("Start", domain_call(self._ref()), wait)
 
     async def destroy(self, wait: bool = True) -> Job | None:
-        return await self._call("Destroy", wait)
+        return await self._change("Destroy", domain_call(self._ref()), wait)
 
     async def reboot(self, wait: bool = True) -> Job | None:
-        return await self._call("Reboot", wait)
+        return await self._change("Reboot", domain_call(self._ref()), wait)
 
     async def suspend(self, wait: bool = True) -> Job | None:
-        return await self._call("Suspend", wait)
+        return await self._change("Suspend", domain_call(self._ref()), wait)
 
     async def resume(self, wait: bool = True) -> Job | None:
-        return await self._call("Resume", wait)
+        return await self._change("Resume", domain_call(self._ref()), wait)
 
     async def shutdown(self, timeout: int = 0, wait: bool = True) -> Job | None:
         request = domains_pb2.ShutdownRequest(domain=self._ref(), timeout_seconds=timeout)
-        return await self._job("Shutdown", request, wait)
+        return await self._change("Shutdown", request, wait)
 
     async def undefine(self, keep_storage: bool = False, wait: bool = True) -> Job | None:
         request = domains_pb2.UndefineRequest(domain=self._ref(), keep_storage=keep_storage)
-        return await self._job("Undefine", request, wait)
+        return await self._change("Undefine", request, wait)
 
     async def set_autostart(self, autostart: bool, wait: bool = True) -> Job | None:
         request = domains_pb2.SetAutostartRequest(domain=self._ref(), autostart=autostart)
-        return await self._job("SetAutostart", request, wait)
+        return await self._change("SetAutostart", request, wait)
 
     async def set_vcpus(self, vcpus: int, wait: bool = True) -> Job | None:
         request = domains_pb2.SetVcpusRequest(domain=self._ref(), vcpus=vcpus)
-        return await self._job("SetVcpus", request, wait)
+        return await self._change("SetVcpus", request, wait)
 
     async def set_memory(self, memory_kib: int, wait: bool = True) -> Job | None:
         request = domains_pb2.SetMemoryRequest(domain=self._ref(), memory_kib=memory_kib)
-        return await self._job("SetMemory", request, wait)
+        return await self._change("SetMemory", request, wait)
 
     async def set_memory_parameters(self, wait: bool = True, **kib: int) -> Job | None:
-        request = memory_parameters_request(self._ref(), kib)
-        return await self._job("SetMemoryParameters", request, wait)
+        request = calls.memory_parameters_request(self._ref(), kib)
+        return await self._change("SetMemoryParameters", request, wait)
 
     async def set_hostname(self, hostname: str, wait: bool = True) -> Job | None:
         request = domains_pb2.SetHostnameRequest(domain=self._ref(), hostname=hostname)
-        return await self._job("SetHostname", request, wait)
+        return await self._change("SetHostname", request, wait)
 
     async def set_nameservers(
         self, nameservers: list[str], search_domains: list[str] | None = None, wait: bool = True
@@ -445,30 +399,33 @@ class Domain:
         request = domains_pb2.SetNameserversRequest(
             domain=self._ref(), nameservers=nameservers, search_domains=search_domains or []
         )
-        return await self._job("SetNameservers", request, wait)
+        return await self._change("SetNameservers", request, wait)
 
     async def set_user_password(self, user: str, password: str, wait: bool = True) -> Job | None:
         request = domains_pb2.SetUserPasswordRequest(
             domain=self._ref(), user=user, password=password
         )
-        return await self._job("SetUserPassword", request, wait)
+        return await self._change("SetUserPassword", request, wait)
 
     async def attach_device(self, xml: str, wait: bool = True) -> Job | None:
         request = domains_pb2.DeviceRequest(domain=self._ref(), device_xml=xml)
-        return await self._job("AttachDevice", request, wait)
+        return await self._change("AttachDevice", request, wait)
 
     async def detach_device(self, xml: str, wait: bool = True) -> Job | None:
         request = domains_pb2.DeviceRequest(domain=self._ref(), device_xml=xml)
-        return await self._job("DetachDevice", request, wait)
+        return await self._change("DetachDevice", request, wait)
 
     async def update_device(self, xml: str, wait: bool = True) -> Job | None:
         request = domains_pb2.DeviceRequest(domain=self._ref(), device_xml=xml)
-        return await self._job("UpdateDevice", request, wait)
+        return await self._change("UpdateDevice", request, wait)
 
     async def migrate(
         self, destination: str, online: bool = False, keep_source: bool = False, wait: bool = True
     ) -> Job | None:
         request = domains_pb2.MigrateRequest(
-            domain=self._ref(), destination=destination, online=online, keep_source=keep_source
+            domain=self._ref(),
+            destination=calls.migration_host(destination),
+            online=online,
+            keep_source=keep_source,
         )
-        return await self._job("Migrate", request, wait)
+        return await self._change("Migrate", request, wait)

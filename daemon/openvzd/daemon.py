@@ -18,16 +18,11 @@ from collections.abc import Callable
 from typing import Any
 
 import grpc
-from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
+from grpc_health.v1 import health, health_pb2_grpc
 from openvz.v1 import (
-    domains_pb2,
     domains_pb2_grpc,
-    events_pb2,
     events_pb2_grpc,
-    host_pb2,
     host_pb2_grpc,
-    jobs_pb2,
     jobs_pb2_grpc,
 )
 
@@ -46,15 +41,16 @@ from openvzd.config import (
     differences,
 )
 from openvzd.core.service import Core
+from openvzd.discovery import enable_reflection, set_serving
 from openvzd.identity import CallerInterceptor
 from openvzd.listeners import (
     InstanceLock,
     InstanceLocked,
-    SystemdNotifier,
     bind_unix,
     server_options,
 )
 from openvzd.monitor import HostMonitor
+from openvzd.notify import SystemdNotifier
 from openvzd.simhost import SimulationError, ensure_simulated_host
 from openvzd.statedir import ensure_private
 from openvzd.tour import print_tour, write_example
@@ -69,15 +65,6 @@ def _live_tls_key(section: str, key: str) -> bool:
 
 
 EVENT_SEQ_SAVE_INTERVAL = 5.0
-
-SERVICE_NAMES = (
-    domains_pb2.DESCRIPTOR.services_by_name["Domains"].full_name,
-    jobs_pb2.DESCRIPTOR.services_by_name["Jobs"].full_name,
-    events_pb2.DESCRIPTOR.services_by_name["Events"].full_name,
-    host_pb2.DESCRIPTOR.services_by_name["Host"].full_name,
-    health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
-    reflection.SERVICE_NAME,
-)
 
 
 ConfigLoader = Callable[[], Config]
@@ -122,7 +109,7 @@ class Daemon:
             asyncio.create_task(self.notifier.run_watchdog(), name="watchdog"),
             asyncio.create_task(self._save_event_seq(), name="event-seq"),
         ]
-        await self._health.set("", health_pb2.HealthCheckResponse.SERVING)
+        await set_serving(self._health)
         status = f"serving {len(runtime.host.containers)} containers on {config.rw_socket}"
         self.notifier.ready(status)
         log.info("%s (ready in %.2f s)", status, time.monotonic() - started)
@@ -164,8 +151,7 @@ class Daemon:
     def reload(self) -> None:
         """SIGHUP: re-read the configuration and apply what can change live, then
         new certificates for new TLS connections. Never stops the daemon."""
-        monotonic_usec = time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000
-        self.notifier.send(f"RELOADING=1\nMONOTONIC_USEC={monotonic_usec}")
+        self.notifier.reloading()
         try:
             self._reload_config()
             self._reload_certificates()
@@ -250,7 +236,7 @@ class Daemon:
         events_pb2_grpc.add_EventsServicer_to_server(EventsService(core), server)
         host_pb2_grpc.add_HostServicer_to_server(HostService(core, self.config), server)
         health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
-        reflection.enable_server_reflection(SERVICE_NAMES, server)
+        enable_reflection(server)
 
     def _make_server(self, level: Level) -> grpc.aio.Server:
         interceptors: list[grpc.aio.ServerInterceptor] = []

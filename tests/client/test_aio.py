@@ -8,7 +8,7 @@ from pathlib import Path
 import openvz
 import openvz.aio
 import pytest
-from openvz.v1 import events_pb2
+from openvz.v1 import domains_pb2, events_pb2
 
 from tests.daemon_process import running_daemon, start_daemon
 
@@ -135,3 +135,33 @@ async def test_async_events_resume_after_a_daemon_restart(tmp_path: Path) -> Non
         for process in (first, second):
             if process is not None:
                 process.stop()
+
+
+async def test_async_open_fails_at_once_with_no_daemon(tmp_path: Path) -> None:
+    with pytest.raises(openvz.Unavailable, match="is openvzd running"):
+        await openvz.aio.open(f"openvz:///system?socket={tmp_path / 'openvzd.sock'}")
+
+
+async def test_async_events_carry_their_domain_and_end_quietly_on_close(tmp_path: Path) -> None:
+    with running_daemon(tmp_path / "sim") as daemon:
+        uri = f"openvz+unix:///system?socket={daemon.rw_socket}"
+        xml = (daemon.sim_dir / "example-150.xml").read_text()
+        async with await openvz.aio.open(uri) as conn:
+            dom = await conn.define_xml(xml)
+            assert isinstance(dom, openvz.aio.Domain)
+            assert (await dom.is_active(), await dom.id()) == (False, -1)
+            watcher = await openvz.aio.open(uri)
+            events = watcher.events(veids=[150])
+            first = asyncio.ensure_future(anext(events))
+            await asyncio.sleep(0.3)
+            await dom.create()
+            assert (await dom.is_active(), await dom.id()) == (True, 150)
+            started = await asyncio.wait_for(first, 10)
+            domain = watcher.domain_of(started)
+            assert domain is not None and domain.name() == "150"
+            assert domain.message.state == domains_pb2.DOMAIN_STATE_RUNNING
+            rest = asyncio.ensure_future(anext(events, None))
+            await asyncio.sleep(0.3)
+            await watcher.close()
+            assert await asyncio.wait_for(rest, 10) is None
+            await dom.destroy()

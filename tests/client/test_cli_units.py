@@ -6,7 +6,7 @@ import openvz
 import pytest
 from openvz.cli.base import kib
 from openvz.cli.commands import table
-from openvz.cli.jobcmds import event_line
+from openvz.cli.jobcmds import caller_detail, caller_text, event_line, job_header, job_line
 from openvz.cli.main import command_word
 from openvz.cli.shell import completions
 from openvz.v1 import common_pb2, events_pb2
@@ -85,10 +85,15 @@ def test_event_lines_in_virshs_words() -> None:
 
 def test_completion_of_commands_and_their_options() -> None:
     assert completions("dom", "dom") == [
+        "domblklist",
+        "domblkstat",
         "domhostname",
         "domid",
+        "domifaddr",
+        "domiflist",
         "domifstat",
         "dominfo",
+        "dommemstat",
         "domname",
         "domstate",
         "domstats",
@@ -105,3 +110,51 @@ def test_completion_of_commands_and_their_options() -> None:
     ]
     assert completions("list ", "") == []  # no guessing of domain names
     assert completions("frob --", "--") == []
+
+
+@pytest.mark.parametrize(
+    ("caller", "short", "detail"),
+    [
+        (
+            common_pb2.Caller(transport="unix", uid=1000, gid=100, pid=4242),
+            "uid 1000",
+            "unix uid 1000 gid 100 pid 4242",
+        ),
+        (common_pb2.Caller(transport="unix", uid=0), "uid 0", "unix uid 0"),
+        (
+            common_pb2.Caller(transport="tls", name="CN=admin,O=Example"),
+            "CN=admin,O=Example",
+            "tls CN=admin,O=Example",
+        ),
+        (common_pb2.Caller(transport="sasl", name="alice"), "sasl alice", "sasl alice"),
+        (
+            common_pb2.Caller(transport="ssh", name="bob", read_only=True),
+            "ssh bob",
+            "ssh bob (read-only)",
+        ),
+        (common_pb2.Caller(transport="daemon"), "daemon", "daemon"),
+        (common_pb2.Caller(), "-", "-"),
+    ],
+)
+def test_the_caller_of_a_job(caller: common_pb2.Caller, short: str, detail: str) -> None:
+    assert caller_text(caller) == short
+    assert caller_detail(caller) == detail
+
+
+def test_job_lines_widen_for_long_operation_names() -> None:
+    job = openvz.Job(
+        None,  # type: ignore[arg-type]  (a line needs no connection)
+        common_pb2.Job(
+            id="a" * 32,
+            operation="set-user-password",
+            veid=101,
+            state=common_pb2.JOB_STATE_SUCCEEDED,
+            progress_percent=100,
+            caller=common_pb2.Caller(transport="unix", uid=1000),
+        ),
+    )
+    width = len("set-user-password")
+    header, line = job_header(width), job_line(job, width)
+    assert line == f" {'a' * 32}  set-user-password    101  succeeded   100%  uid 1000"
+    assert header.index("CT") + 2 == line.index("101") + 3
+    assert header.index("Caller") == line.index("uid 1000")

@@ -29,6 +29,11 @@ GROWING = (
     r"\1<N>",
 )
 JSON_GROWING = (re.compile(r'("(?:cpu_time_ns|memory_kib)": )"?\d+"?'), r"\1<N>")
+# The host's free memory moves with what runs.
+FREE_KIB = (re.compile(r"(free   :|Total:|    0:|^0:) *\d+ KiB", re.M), r"\1 <FREE> KiB")
+IN_USE = (re.compile(r"^((?:rss|unused) )\d+$", re.M), r"\1<N>")
+# Who ran the jobs: the uid of whoever runs the tests.
+CALLER = (re.compile(r"\b(uid|gid|pid) \d+"), r"\1 <N>")
 
 
 @pytest.fixture(scope="module")
@@ -81,6 +86,10 @@ QUERIES: list[tuple[str, list[str], list[Mask]]] = [
     ("list-name", ["list", "--all", "--name"], []),
     ("list-uuid-name", ["list", "--all", "--uuid", "--name"], [UUID]),
     ("list-id", ["list", "--all", "--id"], []),
+    # Filters the client applies need whole answers, --name or not.
+    ("list-persistent-name", ["list", "--all", "--persistent", "--name"], []),
+    ("list-transient-name", ["list", "--all", "--transient", "--name"], []),
+    ("list-state-running-name", ["list", "--all", "--state-running", "--name"], []),
     ("list-json", ["list", "--all", "--json"], [UUID]),
     ("dominfo-running", ["dominfo", "150"], [UUID, CPU_TIME, USED_MEMORY]),
     ("dominfo-shutoff", ["dominfo", "151"], [UUID]),
@@ -106,6 +115,31 @@ QUERIES: list[tuple[str, list[str], list[Mask]]] = [
     ("capabilities", ["capabilities"], []),
     ("capabilities-json", ["capabilities", "--json"], []),
     ("host-validate", ["host-validate"], []),
+    # virsh's named options.
+    ("dominfo-named", ["dominfo", "--domain", "151"], [UUID]),
+    ("domstate-named", ["domstate", "--reason", "--domain", "150"], []),
+    # Commands added for virsh users (issue 15), in virsh's formats.
+    ("vcpucount-running", ["vcpucount", "150"], []),
+    ("vcpucount-shutoff", ["vcpucount", "151"], []),
+    ("vcpucount-maximum-live", ["vcpucount", "--maximum", "--live", "150"], []),
+    ("vcpucount-json", ["vcpucount", "150", "--json"], []),
+    ("maxvcpus", ["maxvcpus"], []),
+    ("vcpuinfo", ["vcpuinfo", "150"], []),
+    ("vcpuinfo-pretty-shutoff", ["vcpuinfo", "--pretty", "151"], []),
+    ("dommemstat", ["dommemstat", "150"], [IN_USE]),
+    ("domblklist", ["domblklist", "150"], []),
+    ("domblklist-details", ["domblklist", "--details", "150"], []),
+    ("domiflist", ["domiflist", "150"], []),
+    ("domifaddr", ["domifaddr", "150"], []),
+    ("domifaddr-json", ["domifaddr", "150", "--json"], []),
+    ("desc", ["desc", "150"], []),
+    ("desc-title", ["desc", "--title", "150"], []),
+    ("sysinfo", ["sysinfo"], []),
+    ("nodememstats", ["nodememstats"], [FREE_KIB]),
+    ("freecell", ["freecell"], [FREE_KIB]),
+    ("freecell-all", ["freecell", "--all"], [FREE_KIB]),
+    ("freecell-cell", ["freecell", "--cellno", "0"], [FREE_KIB]),
+    ("event-list", ["event", "--list"], []),
 ]
 
 
@@ -129,6 +163,22 @@ ERRORS: list[tuple[str, list[str], bool]] = [
     ),
     ("error-unix-with-host", ["-c", "openvz+unix://somehost/system", "list"], False),
     ("error-not-openvz", ["-c", "qemu:///system", "list"], False),
+    ("error-no-domain", ["dominfo"], True),
+    ("error-named-and-extra", ["dominfo", "150", "--domain", "151"], True),
+    ("error-named-bad-count", ["setvcpus", "151", "many"], True),
+    ("error-domhostname-unset", ["domhostname", "151"], True),
+    ("error-shutdown-mode", ["shutdown", "--mode", "acpi", "150"], True),
+    ("error-shutdown-unknown-mode", ["shutdown", "--mode", "frob", "150"], True),
+    ("error-reboot-mode", ["reboot", "--mode", "agent,signal", "150"], True),
+    ("error-setvcpus-maximum", ["setvcpus", "151", "2", "--maximum", "--config"], True),
+    ("error-domblkstat", ["domblkstat", "150", "vda"], True),
+    ("error-nodecpustats", ["nodecpustats"], True),
+    ("error-event-unknown", ["event", "--event", "frob"], True),
+    ("error-event-not-sent", ["event", "--event", "reboot"], True),
+    ("error-freecell-no-cell", ["freecell", "3"], True),
+    ("error-interface-type", ["attach-interface", "151", "frob", "br0"], True),
+    ("error-migrate-uri-without-host", ["migrate", "151", "openvz+ssh:///system"], True),
+    ("error-migrate-not-openvz", ["migrate", "151", "qemu+ssh://node2/system"], True),
 ]
 
 
@@ -148,6 +198,21 @@ def test_changes_in_virsh_words(daemon: DaemonProcess, tmp_path: Path) -> None:
         ("suspend", ["suspend", "152"], []),
         ("resume", ["resume", "152"], []),
         ("setmem", ["setmem", "152", "256M"], []),
+        (
+            "attach-interface-named",
+            [
+                "attach-interface",
+                "--domain",
+                "152",
+                "--type",
+                "bridge",
+                "--source",
+                "br0",
+                "--live",
+            ],
+            [],
+        ),
+        ("domiflist-bridge", ["domiflist", "152"], [(re.compile(r"00(:[0-9a-f]{2}){5}"), "<MAC>")]),
         ("setvcpus", ["setvcpus", "152", "2"], []),
         ("autostart", ["autostart", "152"], []),
         ("autostart-disable", ["autostart", "--disable", "152"], []),
@@ -162,8 +227,37 @@ def test_changes_in_virsh_words(daemon: DaemonProcess, tmp_path: Path) -> None:
     with openvz.open(uri_of(daemon)) as conn:
         newest = conn.list_jobs(152, 1)[0]
         newest.wait(timeout=30)
-        run_case(daemon, "change-job-info", ["job-info", newest.id], [JOB_ID, TIMESTAMP])
+        run_case(daemon, "change-job-info", ["job-info", newest.id], [JOB_ID, TIMESTAMP, CALLER])
         run_case(daemon, "change-job-wait", ["job-wait", newest.id], [JOB_ID])
-        run_case(daemon, "change-jobs", ["jobs", "--domain", "152", "--limit", "3"], [JOB_ID])
+        run_case(
+            daemon, "change-jobs", ["jobs", "--domain", "152", "--limit", "3"], [JOB_ID, CALLER]
+        )
         conn.lookup_by_name("152").destroy()
     run_case(daemon, "change-undefine", ["undefine", "152"], [])
+
+
+def test_a_binary_file_given_to_define_is_refused_clearly(
+    daemon: DaemonProcess, tmp_path: Path
+) -> None:
+    binary = tmp_path / "ct.xml"
+    binary.write_bytes(b"<domain>\xff\xfe\x00\x01</domain>")
+    tmp = (re.compile(re.escape(str(tmp_path))), "<TMP>")
+    run_case(daemon, "error-define-binary", ["define", str(binary)], [tmp])
+
+
+def test_setmem_and_setvcpus_take_virshs_flags(daemon: DaemonProcess) -> None:
+    for flags in (["--live"], ["--config"], ["--current"], ["--live", "--config"]):
+        for argv in (
+            ["setmem", "151", "256M", *flags],
+            ["setvcpus", "--domain", "151", "1", *flags],
+        ):
+            result = subprocess.run(
+                [OVZSH, "-c", uri_of(daemon), *argv],
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=False,
+                env=ovzsh_env(),
+            )
+            assert (result.returncode, result.stderr) == (0, ""), argv
+    run_case(daemon, "setmem-named", ["setmem", "--domain", "151", "--size", "512M", "--config"])

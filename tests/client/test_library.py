@@ -146,11 +146,9 @@ def test_errors_carry_the_daemons_message_and_code(
         with pytest.raises(openvz.PermissionDenied, match="read-only"):
             read_only.lookup_by_name("180").destroy()
     socket = tmp_path / "openvzd.sock"
-    with (
-        openvz.open(f"openvz:///system?socket={socket}") as nowhere,
-        pytest.raises(openvz.Unavailable) as unavailable,
-    ):
-        nowhere.list_all_domains()
+    # As libvirt's open: an unreachable daemon fails the open itself, not the first call.
+    with pytest.raises(openvz.Unavailable) as unavailable:
+        openvz.open(f"openvz:///system?socket={socket}")
     assert str(socket) in unavailable.value.message
     assert "openvzd --simulate" in unavailable.value.message
 
@@ -191,3 +189,67 @@ def test_events_reconnect_and_resume_after_a_daemon_restart(tmp_path: Path) -> N
         for process in (first, second):
             if process is not None:
                 process.stop()
+
+
+def test_open_fails_at_once_with_no_daemon(tmp_path: Path) -> None:
+    """As libvirt's virConnectOpen: no daemon, no connection (and no waiting for one)."""
+    uri = f"openvz:///system?socket={tmp_path / 'openvzd.sock'}"
+    began = time.monotonic()
+    for opener in (openvz.open, openvz.open_read_only):
+        with pytest.raises(openvz.Unavailable, match="is openvzd running"):
+            opener(uri)
+    assert time.monotonic() - began < 5
+
+
+def test_state_and_id_are_never_a_stale_copy(daemon: DaemonProcess, tmp_path: Path) -> None:
+    define(daemon, 183, tmp_path)
+    with openvz.open(uri_of(daemon)) as conn, openvz.open(uri_of(daemon)) as other:
+        dom = conn.lookup_by_name("183")
+        assert (dom.is_active(), dom.id()) == (False, -1)
+        dom.create()
+        assert (dom.is_active(), dom.id()) == (True, 183)
+        # A change made elsewhere (another connection) shows at once too.
+        other.lookup_by_name("183").destroy()
+        assert (dom.is_active(), dom.id()) == (False, -1)
+        job = dom.create(wait=False)
+        assert job is not None
+        job.wait(timeout=30)
+        assert (dom.is_active(), dom.id()) == (True, 183)
+        dom.destroy()
+
+
+def test_events_carry_their_domain_and_end_quietly_on_close(
+    daemon: DaemonProcess, tmp_path: Path
+) -> None:
+    define(daemon, 184, tmp_path)
+    watcher = openvz.open(uri_of(daemon))
+    events = watcher.events(veids=[184])
+    with ThreadPoolExecutor(1) as pool, openvz.open(uri_of(daemon)) as conn:
+        pending = pool.submit(next, events)
+        time.sleep(0.5)  # the stream is open before the change
+        conn.lookup_by_name("184").create()
+        started = pending.result(timeout=30)
+        domain = watcher.domain_of(started)
+        assert domain is not None
+        assert (domain.name(), domain.message.id) == ("184", 184)
+        assert domain.uuid_string() == conn.lookup_by_name("184").uuid_string()
+        assert domain.connect() is watcher
+        # close() while another thread waits in the stream: the iteration just ends.
+        rest = pool.submit(list, events)
+        time.sleep(0.3)
+        watcher.close()
+        assert rest.result(timeout=10) == []
+        conn.lookup_by_name("184").destroy()
+
+
+def test_migrate_takes_a_uri_or_a_bare_host() -> None:
+    from openvz.calls import migration_host
+
+    assert migration_host("openvz+ssh://node2.example/system") == "node2.example"
+    assert migration_host("openvz+ssh://root@node2.example/system") == "node2.example"
+    assert migration_host("openvz://[2001:db8::2]/system") == "2001:db8::2"
+    assert migration_host("node2.example") == "node2.example"
+    with pytest.raises(openvz.InvalidArgument, match="names no host"):
+        migration_host("openvz+ssh:///system")
+    with pytest.raises(openvz.InvalidArgument, match="not an openvz URI"):
+        migration_host("qemu+ssh://node2/system")

@@ -181,3 +181,20 @@ def test_commands_piped_into_the_shell(daemon: DaemonProcess) -> None:
     assert result.stdout == f"{hostname}{uri}\n\n"  # no banner, no prompts
     assert result.stderr.startswith("error: no container named '4242'")
     assert result.returncode == 0  # the last command's status
+
+
+def test_the_shells_connect_fails_at_once_and_keeps_the_connection(
+    daemon: DaemonProcess, tmp_path: Path
+) -> None:
+    uri = f"openvz+unix:///system?socket={daemon.rw_socket}"
+    nowhere = f"openvz+unix:///system?socket={tmp_path / 'openvzd.sock'}"
+    result = subprocess.run(
+        [str(BIN / "ovzsh"), "-c", uri],
+        input=f"connect {nowhere}\nuri\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "GRPC_VERBOSITY": "NONE"},
+    )
+    assert result.stderr.startswith("error: cannot reach openvzd: there is no socket")
+    assert result.stdout == f"{uri}\n\n"  # uri still names the daemon that answers

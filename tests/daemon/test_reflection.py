@@ -7,8 +7,16 @@ import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import grpc
 import pytest
+from google.protobuf import descriptor_pb2
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha.reflection_pb2 import (
+    ServerReflectionRequest,
+    ServerReflectionResponse,
+)
 
 from tests.daemon_process import BIN, DaemonProcess, running_daemon
 
@@ -57,3 +65,47 @@ def test_grpcurl_lists_describes_and_calls(daemon: DaemonProcess) -> None:
     assert "PermissionDenied" in refused.stderr
     unknown = grpcurl(daemon.rw_socket, "openvz.v1.Domains/Start", data='{"domain": {"id": 999}}')
     assert "NotFound" in unknown.stderr
+
+
+def reflect(socket: Path, service: str, request: ServerReflectionRequest) -> Any:
+    """One request over reflection's stream, under the given service name."""
+    with grpc.insecure_channel(f"unix:{socket}") as channel:
+        call = channel.stream_stream(
+            f"/{service}/ServerReflectionInfo",
+            request_serializer=ServerReflectionRequest.SerializeToString,
+            response_deserializer=ServerReflectionResponse.FromString,
+        )
+        return next(iter(call(iter([request]), timeout=30)))
+
+
+@pytest.mark.parametrize("package", ["grpc.reflection.v1", "grpc.reflection.v1alpha"])
+def test_reflection_is_served_as_v1_and_v1alpha(daemon: DaemonProcess, package: str) -> None:
+    # v1's messages are v1alpha's under another package: the same bytes on the wire.
+    service = f"{package}.ServerReflection"
+    listed = reflect(daemon.ro_socket, service, ServerReflectionRequest(list_services=""))
+    names = {s.name for s in listed.list_services_response.service}
+    assert {"openvz.v1.Domains", "grpc.reflection.v1.ServerReflection"} <= names
+    for symbol in ("openvz.v1.Domains", service):
+        found = reflect(
+            daemon.ro_socket, service, ServerReflectionRequest(file_containing_symbol=symbol)
+        )
+        assert not found.HasField("error_response"), found.error_response
+        files = [
+            descriptor_pb2.FileDescriptorProto.FromString(raw)
+            for raw in found.file_descriptor_response.file_descriptor_proto
+        ]
+        assert symbol.rsplit(".", 1)[0] in {f.package for f in files}
+
+
+def test_health_reports_each_openvz_service(daemon: DaemonProcess) -> None:
+    with grpc.insecure_channel(f"unix:{daemon.ro_socket}") as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        for service in (
+            "",
+            *(f"openvz.v1.{name}" for name in ("Domains", "Jobs", "Events", "Host")),
+        ):
+            reply = stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=30)
+            assert reply.status == health_pb2.HealthCheckResponse.SERVING, service
+        with pytest.raises(grpc.RpcError) as unknown:
+            stub.Check(health_pb2.HealthCheckRequest(service="openvz.v1.Nothing"), timeout=30)
+        assert unknown.value.code() is grpc.StatusCode.NOT_FOUND

@@ -40,6 +40,8 @@ CURRENT = ContainerSpec(
 # would split the config line vzctl writes it to. (Tabs or DEL in a description
 # are the user's business.)
 _SAFE_ARG = re.compile(r"[^\x00\n\r]*\Z")
+
+
 def check_domain(xml: str) -> None:
     with no_hang():
         try:
@@ -164,8 +166,6 @@ def test_devices_with_random_elements_and_attributes(xml: str, attach: bool) -> 
 @given(st.sampled_from(DEVICES).flatmap(mutated), st.booleans())
 def test_mutated_devices(xml: str, attach: bool) -> None:
     check_device(xml, attach)
-
-
 
 
 # Found: '²' and 5,000-digit numbers passed str.isdigit() and int() refused them.

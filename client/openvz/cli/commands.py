@@ -9,10 +9,12 @@ from openvz.cli.base import (
     DOMAIN,
     JSON,
     NO_WAIT,
+    Arguments,
     as_dict,
     command,
     connect,
     kib,
+    named,
     print_fields,
     print_json,
     read_file,
@@ -39,6 +41,24 @@ if TYPE_CHECKING:
     from openvz.connection import Domain
 
 FLAG: dict[str, object] = {"action": "store_true"}
+# virsh's --live, --config and --current. OpenVZ applies a change to the running
+# container and to its config in one `vzctl set --save`, so each means the same.
+AFFECT: Arguments = [
+    (("--live",), {**FLAG, "help": "the running container (OpenVZ changes its config too)"}),
+    (("--config",), {**FLAG, "help": "the config (OpenVZ changes a running container too)"}),
+    (("--current",), {**FLAG, "help": "as the container is (the same on OpenVZ)"}),
+]
+# virsh's shutdown and reboot modes, by their flag values (virDomainShutdownFlagValues).
+SHUTDOWN_MODES = {"acpi": 1, "agent": 2, "initctl": 4, "signal": 8, "paravirt": 16}
+# vzctl stop and restart halt the container through its own init: that mode alone.
+OPENVZ_SHUTDOWN_MODE = "initctl"
+PERSISTENT: Arguments = [(("--persistent",), {**FLAG, "help": "the same as --config on OpenVZ"})]
+MODE: Arguments = [
+    (
+        ("--mode",),
+        {"help": f"comma-separated modes; OpenVZ does {OPENVZ_SHUTDOWN_MODE} (vzctl stop)"},
+    )
+]
 # virsh list's filter options and the listAllDomains flag each adds.
 LIST_FILTERS = {
     "autostart": LIST_AUTOSTART,
@@ -64,6 +84,31 @@ def table(header: list[str], rows: list[list[str]]) -> str:
         return "".join(padded) + f" {cells[-1]}\n"
 
     return line(header) + "-" * sum(w + 3 for w in widths) + "\n" + "".join(map(line, rows))
+
+
+def check_mode(verb: str, name: str, modes: str | None) -> None:
+    """virsh's --mode list: unknown words as virsh refuses them, modes OpenVZ cannot
+    do as libvirt's driver refuses their flags."""
+    from openvz.errors import InvalidArgument, NotSupported
+
+    if modes is None:
+        return
+    words = [word for word in modes.split(",") if word]
+    flags = 0
+    for word in words:
+        if word not in SHUTDOWN_MODES:
+            raise InvalidArgument(
+                f"Unknown mode {word} value, expecting "
+                "'acpi', 'agent', 'initctl', 'signal' or 'paravirt'"
+            )
+        flags |= SHUTDOWN_MODES[word]
+    if flags & ~SHUTDOWN_MODES[OPENVZ_SHUTDOWN_MODE]:
+        does = {"shutdown": "shuts down", "reboot": "reboots"}[verb]
+        raise NotSupported(
+            f"Failed to {verb} domain '{name}'\n"
+            f"error: unsupported flags (0x{flags & ~SHUTDOWN_MODES[OPENVZ_SHUTDOWN_MODE]:x}): "
+            f"OpenVZ {does} a container through its init only (--mode {OPENVZ_SHUTDOWN_MODE})"
+        )
 
 
 def state_name(dom: Domain) -> str:
@@ -106,17 +151,17 @@ def cmd_list(args: argparse.Namespace) -> None:
     elif args.id or args.name or args.uuid:
         for dom in domains:
             if args.id:
-                if dom.id() >= 0:
-                    print(dom.id())
+                if dom.message.id >= 0:
+                    print(dom.message.id)
             elif args.uuid and args.name:
-                print(f"{dom.uuid_string():<36} {dom.name():<30}")
+                print(f"{dom.uuid_string():<36} {dom.name()}")
             else:
                 print(dom.uuid_string() if args.uuid else dom.name())
     else:
         header = ["Id", "Name", "State", *(["Title"] if args.title else [])]
         rows = [
             [
-                str(dom.id()) if dom.id() >= 0 else "-",
+                str(dom.message.id) if dom.message.id >= 0 else "-",
                 dom.name(),
                 state_name(dom),
                 *([dom.message.title] if args.title else []),
@@ -173,11 +218,11 @@ def _identity(name: str, help_text: str, value: str) -> None:
     def run(args: argparse.Namespace) -> None:
         with connect(args) as conn:
             dom = _domain(conn, args)
-        identity = {"id": dom.id(), "name": dom.name(), "uuid": dom.uuid_string()}
+        identity = {"id": dom.message.id, "name": dom.name(), "uuid": dom.uuid_string()}
         if args.json:
             print_json(identity)
         elif value == "id":
-            print(dom.id() if dom.id() >= 0 else "-")
+            print(dom.message.id if dom.message.id >= 0 else "-")
         else:
             print(identity[value])
 
@@ -191,12 +236,32 @@ _identity("domuuid", "the UUID of a container", "uuid")
 
 @command("domhostname", "the container's host name", [*DOMAIN, *JSON])
 def cmd_domhostname(args: argparse.Namespace) -> None:
+    from openvz.errors import WrongState
+
     with connect(args) as conn:
-        hostname = _domain(conn, args).hostname()
+        dom = _domain(conn, args)
+        hostname = dom.hostname()
+    if not hostname:
+        # virsh's two lines, as libvirt's OpenVZ driver words it.
+        raise WrongState(
+            "failed to get hostname\n"
+            f"error: operation failed: Hostname of '{dom.name()}' is unassigned"
+        )
     print_json({"hostname": hostname}) if args.json else print(hostname)
 
 
-@command("dumpxml", "the container's domain XML", [*DOMAIN, (("--inactive",), FLAG), *JSON])
+@command(
+    "dumpxml",
+    "the container's domain XML",
+    [
+        *DOMAIN,
+        (("--inactive",), FLAG),
+        # virsh's; an OpenVZ container's XML has no secrets and nothing host-specific to drop.
+        (("--security-info",), {**FLAG, "help": "accepted: the XML is the same"}),
+        (("--migratable",), {**FLAG, "help": "accepted: the XML is the same"}),
+        *JSON,
+    ],
+)
 def cmd_dumpxml(args: argparse.Namespace) -> None:
     with connect(args) as conn:
         xml = _domain(conn, args).xml_desc(inactive=args.inactive)
@@ -229,7 +294,8 @@ def cmd_domstats(args: argparse.Namespace) -> None:
             f"  disk.soft_limit={s.disk_soft_limit_kib}",
             f"  disk.hard_limit={s.disk_hard_limit_kib}",
         ]
-        for bc in s.beancounters:
+        # /proc/user_beancounters repeats its "dummy" placeholder rows: they count nothing.
+        for bc in (bc for bc in s.beancounters if bc.resource != "dummy"):
             for field in ("held", "maxheld", "barrier", "limit", "failcnt"):
                 lines.append(f"  ubc.{bc.resource}.{field}={getattr(bc, field)}")
         blocks.append("\n".join(lines) + "\n")
@@ -250,6 +316,7 @@ MEMTUNE = [
     [
         *DOMAIN,
         *[((f"--{name.replace('_', '-')}",), {"metavar": "SIZE"}) for name, _ in MEMTUNE],
+        *AFFECT,
         *JSON,
     ],
 )
@@ -294,7 +361,7 @@ def _define(name: str, method: str, verb: str, help_text: str) -> None:
                 lambda job: f"Domain '{job.message.result_veid}' {verb} from {args.file}",
             )
 
-    command(name, help_text, [(("file",), {}), *NO_WAIT])(run)
+    command(name, help_text, [*named("file"), *NO_WAIT])(run)
 
 
 _define("define", "define_xml", "defined", "define a container from domain XML")
@@ -329,6 +396,7 @@ _simple(
                 "help": "seconds to halt before it is killed (default: the host's STOP_TIMEOUT)",
             },
         ),
+        *MODE,
         *NO_WAIT,
     ],
 )
@@ -339,6 +407,7 @@ def cmd_shutdown(args: argparse.Namespace) -> None:
         raise InvalidArgument(f"--timeout {args.timeout}: give 0 to 86400 seconds")
     with connect(args) as conn:
         dom = _domain(conn, args)
+        check_mode("shutdown", dom.name(), args.mode)
         run_job(
             args,
             lambda: dom.shutdown(timeout=args.timeout, wait=False),
@@ -346,7 +415,14 @@ def cmd_shutdown(args: argparse.Namespace) -> None:
         )
 
 
-_simple("reboot", "reboot", "Domain '{}' is being rebooted", "restart a container")
+@command("reboot", "restart a container", [*DOMAIN, *MODE, *NO_WAIT])
+def cmd_reboot(args: argparse.Namespace) -> None:
+    with connect(args) as conn:
+        dom = _domain(conn, args)
+        check_mode("reboot", dom.name(), args.mode)
+        run_job(args, lambda: dom.reboot(wait=False), f"Domain '{dom.name()}' is being rebooted")
+
+
 _simple("suspend", "suspend", "Domain '{}' suspended", "freeze a container's processes")
 _simple("resume", "resume", "Domain '{}' resumed", "thaw a frozen container")
 
@@ -391,8 +467,29 @@ def cmd_autostart(args: argparse.Namespace) -> None:
         )
 
 
-@command("setvcpus", "set the number of CPUs", [*DOMAIN, (("count",), {"type": int}), *NO_WAIT])
+@command(
+    "setvcpus",
+    "set the number of CPUs",
+    [
+        *DOMAIN,
+        *named("count", type=int),
+        *AFFECT,
+        (("--maximum",), {**FLAG, "help": "refused: OpenVZ has no separate maximum"}),
+        (("--guest",), {**FLAG, "help": "refused: OpenVZ has no guest agent"}),
+        (("--hotpluggable",), FLAG),
+        *NO_WAIT,
+    ],
+)
 def cmd_setvcpus(args: argparse.Namespace) -> None:
+    from openvz.errors import NotSupported
+
+    # virsh's flag values: VIR_DOMAIN_VCPU_MAXIMUM 4, _GUEST 8, _HOTPLUGGABLE 16.
+    refused = 4 * args.maximum | 8 * args.guest | 16 * args.hotpluggable
+    if refused:
+        raise NotSupported(
+            f"unsupported flags (0x{refused:x}): OpenVZ sets a container's CPU count "
+            "(vzctl set --cpus) and nothing else"
+        )
     with connect(args) as conn:
         dom = _domain(conn, args)
         run_job(args, lambda: dom.set_vcpus(args.count, wait=False))
@@ -401,7 +498,7 @@ def cmd_setvcpus(args: argparse.Namespace) -> None:
 @command(
     "setmem",
     "set the memory (KiB, or with a unit like 512M)",
-    [*DOMAIN, (("size",), {}), *NO_WAIT],
+    [*DOMAIN, *named("size"), *AFFECT, *NO_WAIT],
 )
 def cmd_setmem(args: argparse.Namespace) -> None:
     size = kib(args.size)
@@ -461,92 +558,11 @@ def _read_password(user: str) -> str:
     return password
 
 
-@command("set-hostname", "set the container's host name", [*DOMAIN, (("hostname",), {}), *NO_WAIT])
+@command("set-hostname", "set the container's host name", [*DOMAIN, *named("hostname"), *NO_WAIT])
 def cmd_set_hostname(args: argparse.Namespace) -> None:
     with connect(args) as conn:
         dom = _domain(conn, args)
         run_job(args, lambda: dom.set_hostname(args.hostname, wait=False))
-
-
-def _device(method: str, name: str, help_text: str, done: str) -> None:
-    def run(args: argparse.Namespace) -> None:
-        xml = read_file(args.file)
-        with connect(args) as conn:
-            dom = _domain(conn, args)
-            run_job(args, lambda: getattr(dom, method)(xml, wait=False), done)
-
-    command(name, help_text, [*DOMAIN, (("file",), {}), *NO_WAIT])(run)
-
-
-_device(
-    "attach_device",
-    "attach-device",
-    "attach an <interface> from XML",
-    "Device attached successfully",
-)
-_device(
-    "detach_device",
-    "detach-device",
-    "detach an <interface> given as XML",
-    "Device detached successfully",
-)
-_device("update_device", "update-device", "change a device from XML", "Device updated successfully")
-
-
-def _interface_xml(args: argparse.Namespace, attach: bool) -> str:
-    from xml.sax.saxutils import quoteattr
-
-    from openvz.errors import InvalidArgument
-
-    if args.type == "bridge":
-        mac = f"<mac address={quoteattr(args.mac)}/>" if args.mac else ""
-        if attach:
-            source = f"<source bridge={quoteattr(args.source)}/>"
-            return f"<interface type='bridge'>{mac}{source}</interface>"
-        if not args.mac:
-            raise InvalidArgument("detach-interface bridge needs --mac MAC")
-        return f"<interface type='bridge'>{mac}</interface>"
-    address = args.ip or (args.source if attach else None)
-    if not address:
-        raise InvalidArgument("detach-interface ethernet needs --ip ADDRESS")
-    return f"<interface type='ethernet'><ip address={quoteattr(address)}/></interface>"
-
-
-@command(
-    "attach-interface",
-    "attach a network interface: bridge BRIDGE [--mac MAC], or ethernet IP",
-    [
-        *DOMAIN,
-        (("type",), {"choices": ["bridge", "ethernet"]}),
-        (("source",), {}),
-        (("--mac",), {}),
-        (("--ip",), {}),
-        *NO_WAIT,
-    ],
-)
-def cmd_attach_interface(args: argparse.Namespace) -> None:
-    xml = _interface_xml(args, attach=True)
-    with connect(args) as conn:
-        dom = _domain(conn, args)
-        run_job(args, lambda: dom.attach_device(xml, wait=False), "Interface attached successfully")
-
-
-@command(
-    "detach-interface",
-    "detach a network interface: bridge --mac MAC, or ethernet --ip IP",
-    [
-        *DOMAIN,
-        (("type",), {"choices": ["bridge", "ethernet"]}),
-        (("--mac",), {}),
-        (("--ip",), {}),
-        *NO_WAIT,
-    ],
-)
-def cmd_detach_interface(args: argparse.Namespace) -> None:
-    xml = _interface_xml(args, attach=False)
-    with connect(args) as conn:
-        dom = _domain(conn, args)
-        run_job(args, lambda: dom.detach_device(xml, wait=False), "Interface detached successfully")
 
 
 @command(
@@ -557,7 +573,7 @@ def cmd_detach_interface(args: argparse.Namespace) -> None:
         (("--keep-source",), {**FLAG, "help": "keep the source's copy (vzmigrate -r no)"}),
         (("--verbose",), {**FLAG, "help": "accepted for virsh's sake: a terminal shows progress"}),
         *DOMAIN,
-        (("desturi",), {}),
+        *named("desturi", help="openvz+ssh://HOST/system, or the host itself"),
         *NO_WAIT,
     ],
 )
@@ -572,20 +588,3 @@ def cmd_migrate(args: argparse.Namespace) -> None:
             f"Domain '{dom.name()}' migrated to {args.desturi}",
             label="Migration",
         )
-
-
-@command(
-    "domifstat",
-    "a running container's interface counters, as the guest counts them",
-    [*DOMAIN, (("interface",), {"help": "host device (veth101.0) or guest name (eth0)"}), *JSON],
-)
-def cmd_domifstat(args: argparse.Namespace) -> None:
-    from openvz.interfaces import COUNTERS
-
-    with connect(args) as conn:
-        counters = _domain(conn, args).interface_stats(args.interface)
-    if args.json:
-        print_json({name: getattr(counters, name) for name in ["device", *COUNTERS]})
-        return
-    for name in COUNTERS:
-        print(f"{args.interface} {name} {getattr(counters, name)}")

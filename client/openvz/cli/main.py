@@ -13,8 +13,14 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from openvz.cli import commands, hostcmds, jobcmds  # noqa: F401  (they fill COMMANDS)
-from openvz.cli.base import COMMANDS, Handler
+from openvz.cli import (  # noqa: F401  (they fill COMMANDS)
+    commands,
+    devicecmds,
+    hostcmds,
+    infocmds,
+    jobcmds,
+)
+from openvz.cli.base import COMMANDS, Handler, merge_named
 
 EXIT_ERROR = 1
 # Options of ovzsh itself that take a value, for finding the command word early.
@@ -22,11 +28,17 @@ VALUED_OPTIONS = ("-c", "--connect")
 
 
 class Parser(argparse.ArgumentParser):
-    """argparse, but a usage error is virsh's: `error: ...` and exit status 1."""
+    """argparse, but a usage error is virsh's: `error: ...` and exit status 1, with
+    a pointer to the help of the command it is about."""
+
+    # The command a top-level parser was built for; its errors (an unknown option
+    # after the command word) are about that command.
+    command_name: str | None = None
 
     def error(self, message: str) -> NoReturn:
+        prog = f"{self.prog} {self.command_name}" if self.command_name else self.prog
         print(f"error: {message}", file=sys.stderr)
-        print(f"(`{self.prog} --help` shows the usage)", file=sys.stderr)
+        print(f"(`{prog} --help` shows the usage)", file=sys.stderr)
         self.exit(EXIT_ERROR)
 
 
@@ -48,6 +60,7 @@ def build_parser(only: str | None = None) -> Parser:
     import openvz
 
     parser = Parser(prog="ovzsh", description="The command line of openvzd, in virsh's words.")
+    parser.command_name = only if only in COMMANDS else None
     parser.add_argument("-c", "--connect", metavar="URI", help="the daemon's URI")
     parser.add_argument("-r", "--readonly", action="store_true", help="connect read-only")
     parser.add_argument(
@@ -106,6 +119,7 @@ def dispatch(args: argparse.Namespace) -> int:
 
     handler: Handler = args.handler
     try:
+        merge_named(args.command, args)
         handler(args)
     except Error as err:
         print(f"error: {err.message}", file=sys.stderr)

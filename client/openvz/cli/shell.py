@@ -38,6 +38,7 @@ def interactive(parser: argparse.ArgumentParser, defaults: argparse.Namespace) -
     """Read commands until quit or end of input. On a terminal: a banner, prompts,
     line editing, completion and history; commands piped in get only their output."""
     from openvz.cli.main import dispatch
+    from openvz.errors import Error
 
     on_terminal = sys.stdin.isatty()
     history = start_line_editing() if on_terminal else None
@@ -74,7 +75,11 @@ def interactive(parser: argparse.ArgumentParser, defaults: argparse.Namespace) -
             if words[0] == "help":
                 words = [*words[1:], "--help"]
             if words[0] == "connect":
-                connect_uri, read_only = _connect(words[1:], connect_uri, read_only)
+                try:
+                    connect_uri, read_only = _connect(words[1:], connect_uri, read_only)
+                except Error as err:
+                    print(f"error: {err.message}", file=sys.stderr)
+                    status = 1
                 continue
             extra = (["-c", connect_uri] if connect_uri else []) + (["-r"] if read_only else [])
             try:
@@ -89,10 +94,16 @@ def interactive(parser: argparse.ArgumentParser, defaults: argparse.Namespace) -
 
 
 def _connect(words: list[str], uri: str | None, read_only: bool) -> tuple[str | None, bool]:
-    """`connect [URI] [--readonly]`: the next commands go there."""
+    """`connect [URI] [--readonly]`: the next commands go there, once the daemon there
+    answered (as virsh's connect, an unreachable one is an error and changes nothing)."""
+    from openvz.connection import open as open_connection
+    from openvz.connection import open_read_only
+
     read_only = "--readonly" in words or "-r" in words
     given = [w for w in words if not w.startswith("-")]
-    return (given[0] if given else uri), read_only
+    target = given[0] if given else uri
+    (open_read_only if read_only else open_connection)(target).close()
+    return target, read_only
 
 
 def start_line_editing() -> Path:

@@ -27,7 +27,7 @@ from openvz.v1 import common_pb2 as openvz_dot_v1_dot_common__pb2
 from openvz.v1 import domains_pb2 as openvz_dot_v1_dot_domains__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16openvz/v1/events.proto\x12\topenvz.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16openvz/v1/common.proto\x1a\x17openvz/v1/domains.proto\"F\n\x0cWatchRequest\x12\x11\n\tafter_seq\x18\x01 \x01(\x04\x12\x14\n\x0cinclude_jobs\x18\x02 \x01(\x08\x12\r\n\x05veids\x18\x03 \x03(\x05\"\x9c\x01\n\x0eLifecycleEvent\x12\x0c\n\x04veid\x18\x01 \x01(\x05\x12&\n\x04kind\x18\x02 \x01(\x0e\x32\x18.openvz.v1.LifecycleKind\x12%\n\x05state\x18\x03 \x01(\x0e\x32\x16.openvz.v1.DomainState\x12\r\n\x05\x63\x61use\x18\x04 \x01(\t\x12\x0e\n\x06job_id\x18\x05 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x06 \x01(\t\"\xb7\x01\n\x05\x45vent\x12\x0b\n\x03seq\x18\x01 \x01(\x04\x12(\n\x04time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\tlifecycle\x18\x03 \x01(\x0b\x32\x19.openvz.v1.LifecycleEventH\x00\x12\x1d\n\x03job\x18\x04 \x01(\x0b\x32\x0e.openvz.v1.JobH\x00\x12\x1d\n\x03gap\x18\x05 \x01(\x0b\x32\x0e.openvz.v1.GapH\x00\x42\t\n\x07payload\"5\n\x03Gap\x12\x18\n\x10missed_after_seq\x18\x01 \x01(\x04\x12\x14\n\x0cmissed_count\x18\x02 \x01(\x04*\xcb\x02\n\rLifecycleKind\x12\x1e\n\x1aLIFECYCLE_KIND_UNSPECIFIED\x10\x00\x12\x1a\n\x16LIFECYCLE_KIND_DEFINED\x10\x01\x12\x1c\n\x18LIFECYCLE_KIND_UNDEFINED\x10\x02\x12\x1a\n\x16LIFECYCLE_KIND_STARTED\x10\x03\x12\x1a\n\x16LIFECYCLE_KIND_STOPPED\x10\x04\x12\x19\n\x15LIFECYCLE_KIND_PAUSED\x10\x05\x12\x1a\n\x16LIFECYCLE_KIND_RESUMED\x10\x06\x12\x1c\n\x18LIFECYCLE_KIND_SUSPENDED\x10\x07\x12\x1a\n\x16LIFECYCLE_KIND_MOUNTED\x10\x08\x12\x1a\n\x16LIFECYCLE_KIND_CHANGED\x10\t\x12\x1b\n\x17LIFECYCLE_KIND_MIGRATED\x10\n2D\n\x06\x45vents\x12:\n\x05Watch\x12\x17.openvz.v1.WatchRequest\x1a\x10.openvz.v1.Event\"\x04\xe8\xe0\x18\x01\x30\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16openvz/v1/events.proto\x12\topenvz.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16openvz/v1/common.proto\x1a\x17openvz/v1/domains.proto\"F\n\x0cWatchRequest\x12\x11\n\tafter_seq\x18\x01 \x01(\x04\x12\x14\n\x0cinclude_jobs\x18\x02 \x01(\x08\x12\r\n\x05veids\x18\x03 \x03(\x05\"\xbf\x01\n\x0eLifecycleEvent\x12\x0c\n\x04veid\x18\x01 \x01(\x05\x12&\n\x04kind\x18\x02 \x01(\x0e\x32\x18.openvz.v1.LifecycleKind\x12%\n\x05state\x18\x03 \x01(\x0e\x32\x16.openvz.v1.DomainState\x12\r\n\x05\x63\x61use\x18\x04 \x01(\t\x12\x0e\n\x06job_id\x18\x05 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x06 \x01(\t\x12!\n\x06\x64omain\x18\x07 \x01(\x0b\x32\x11.openvz.v1.Domain\"\xb7\x01\n\x05\x45vent\x12\x0b\n\x03seq\x18\x01 \x01(\x04\x12(\n\x04time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\tlifecycle\x18\x03 \x01(\x0b\x32\x19.openvz.v1.LifecycleEventH\x00\x12\x1d\n\x03job\x18\x04 \x01(\x0b\x32\x0e.openvz.v1.JobH\x00\x12\x1d\n\x03gap\x18\x05 \x01(\x0b\x32\x0e.openvz.v1.GapH\x00\x42\t\n\x07payload\"5\n\x03Gap\x12\x18\n\x10missed_after_seq\x18\x01 \x01(\x04\x12\x14\n\x0cmissed_count\x18\x02 \x01(\x04*\xcb\x02\n\rLifecycleKind\x12\x1e\n\x1aLIFECYCLE_KIND_UNSPECIFIED\x10\x00\x12\x1a\n\x16LIFECYCLE_KIND_DEFINED\x10\x01\x12\x1c\n\x18LIFECYCLE_KIND_UNDEFINED\x10\x02\x12\x1a\n\x16LIFECYCLE_KIND_STARTED\x10\x03\x12\x1a\n\x16LIFECYCLE_KIND_STOPPED\x10\x04\x12\x19\n\x15LIFECYCLE_KIND_PAUSED\x10\x05\x12\x1a\n\x16LIFECYCLE_KIND_RESUMED\x10\x06\x12\x1c\n\x18LIFECYCLE_KIND_SUSPENDED\x10\x07\x12\x1a\n\x16LIFECYCLE_KIND_MOUNTED\x10\x08\x12\x1a\n\x16LIFECYCLE_KIND_CHANGED\x10\t\x12\x1b\n\x17LIFECYCLE_KIND_MIGRATED\x10\n2D\n\x06\x45vents\x12:\n\x05Watch\x12\x17.openvz.v1.WatchRequest\x1a\x10.openvz.v1.Event\"\x04\xe8\xe0\x18\x01\x30\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,16 +36,16 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_EVENTS'].methods_by_name['Watch']._loaded_options = None
   _globals['_EVENTS'].methods_by_name['Watch']._serialized_options = b'\350\340\030\001'
-  _globals['_LIFECYCLEKIND']._serialized_start=592
-  _globals['_LIFECYCLEKIND']._serialized_end=923
+  _globals['_LIFECYCLEKIND']._serialized_start=627
+  _globals['_LIFECYCLEKIND']._serialized_end=958
   _globals['_WATCHREQUEST']._serialized_start=119
   _globals['_WATCHREQUEST']._serialized_end=189
   _globals['_LIFECYCLEEVENT']._serialized_start=192
-  _globals['_LIFECYCLEEVENT']._serialized_end=348
-  _globals['_EVENT']._serialized_start=351
-  _globals['_EVENT']._serialized_end=534
-  _globals['_GAP']._serialized_start=536
-  _globals['_GAP']._serialized_end=589
-  _globals['_EVENTS']._serialized_start=925
-  _globals['_EVENTS']._serialized_end=993
+  _globals['_LIFECYCLEEVENT']._serialized_end=383
+  _globals['_EVENT']._serialized_start=386
+  _globals['_EVENT']._serialized_end=569
+  _globals['_GAP']._serialized_start=571
+  _globals['_GAP']._serialized_end=624
+  _globals['_EVENTS']._serialized_start=960
+  _globals['_EVENTS']._serialized_end=1028
 # @@protoc_insertion_point(module_scope)

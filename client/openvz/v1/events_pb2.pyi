@@ -94,6 +94,7 @@ class LifecycleEvent(_message.Message):
     CAUSE_FIELD_NUMBER: _builtins.int
     JOB_ID_FIELD_NUMBER: _builtins.int
     DETAIL_FIELD_NUMBER: _builtins.int
+    DOMAIN_FIELD_NUMBER: _builtins.int
     veid: _builtins.int
     kind: Global___LifecycleKind.ValueType
     state: _domains_pb2.DomainState.ValueType
@@ -106,6 +107,12 @@ class LifecycleEvent(_message.Message):
     """How it came about, in libvirt's detail words ("destroyed", "shutdown",
     "booted", "migrated"), where the job that caused it tells; "" otherwise.
     """
+    @_builtins.property
+    def domain(self) -> _domains_pb2.Domain:
+        """The container as it was when the event was sent (state, ID, name, UUID), so a
+        client has its Domain without a lookup; after UNDEFINED only id -1 and the name.
+        """
+
     def __init__(
         self,
         *,
@@ -115,10 +122,11 @@ class LifecycleEvent(_message.Message):
         cause: _builtins.str = ...,
         job_id: _builtins.str = ...,
         detail: _builtins.str = ...,
+        domain: _domains_pb2.Domain | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["domain", b"domain"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["cause", b"cause", "detail", b"detail", "job_id", b"job_id", "kind", b"kind", "state", b"state", "veid", b"veid"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cause", b"cause", "detail", b"detail", "domain", b"domain", "job_id", b"job_id", "kind", b"kind", "state", b"state", "veid", b"veid"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -7,8 +7,10 @@ from openvz.v1 import common_pb2, domains_pb2, events_pb2
 
 from openvzd.api.errors import proto_kind
 from openvzd.core.caller import Caller
+from openvzd.core.errors import OpenvzError
 from openvzd.core.facade import (
     BeanCounter,
+    CoreFacade,
     DomainInfo,
     DomainStats,
     DomainView,
@@ -161,7 +163,18 @@ def interface_stats_to_proto(interface: InterfaceStats) -> domains_pb2.Interface
     )
 
 
-def event_to_proto(event: Event) -> events_pb2.Event:
+def event_domain(core: CoreFacade, veid: int) -> domains_pb2.Domain:
+    """The container a lifecycle event is about, as it is now; one that is gone
+    (undefined, migrated away) only by its ID, which is then -1, and name."""
+    try:
+        return domain_to_proto(core.domain(veid))
+    except OpenvzError:
+        return domains_pb2.Domain(
+        id=-1, name=str(veid), state=domains_pb2.DOMAIN_STATE_SHUTOFF, persistent=False
+    )
+
+
+def event_to_proto(event: Event, core: CoreFacade | None = None) -> events_pb2.Event:
     message = events_pb2.Event(seq=event.seq)
     stamp = _timestamp(event.time)
     assert stamp is not None
@@ -176,6 +189,7 @@ def event_to_proto(event: Event) -> events_pb2.Event:
                 cause=payload.cause,
                 job_id=payload.job_id,
                 detail=payload.detail,
+                domain=event_domain(core, payload.veid) if core is not None else None,
             )
         )
     elif isinstance(payload, JobEvent):

@@ -25,4 +25,4 @@ class EventsService(events_pb2_grpc.EventsServicer):
             veids=frozenset(request.veids) or None,
         )
         async for event in subscription:
-            yield event_to_proto(event)
+            yield event_to_proto(event, self._core)

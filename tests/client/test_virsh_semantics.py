@@ -1,0 +1,141 @@
+"""What a virsh user expects of a container's life (issue 15), on the real daemon.
+
+The client side is tested here directly; the daemon's side of each difference
+(the job executors, which the core helper is rewriting) is a strict xfail that
+names what it waits for, so it turns into a failure the day the daemon does it."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import openvz
+import pytest
+
+from tests.client.helpers import OVZSH, example_xml, ovzsh_env, uri_of
+from tests.daemon_process import DaemonProcess, running_daemon
+
+
+def waits_for(what: str) -> pytest.MarkDecorator:
+    return pytest.mark.xfail(strict=True, reason=f"waits for the daemon: {what}")
+
+
+@pytest.fixture(scope="module")
+def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DaemonProcess]:
+    """The default simulated host, as `openvzd --simulate DIR` lays it out."""
+    with running_daemon(tmp_path_factory.mktemp("semantics") / "sim") as process:
+        yield process
+
+
+def ovzsh(daemon: DaemonProcess, *argv: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [OVZSH, "-c", uri_of(daemon), *argv],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env=ovzsh_env(),
+    )
+
+
+def with_bridge(xml: str, bridge: str, host_dev: str) -> str:
+    """The example container with one veth on bridge, host end named host_dev."""
+    interface = (
+        f"<interface type='bridge'><source bridge='{bridge}'/>"
+        f"<target dev='{host_dev}'/><guest dev='eth0'/></interface>"
+    )
+    return re.sub(r"<interface type=.ethernet.>.*?</interface>", interface, xml, flags=re.S)
+
+
+def define_file(daemon: DaemonProcess, tmp_path: Path, veid: int, xml: str) -> str:
+    path = tmp_path / f"ct-{veid}.xml"
+    path.write_text(xml)
+    result = ovzsh(daemon, "define", str(path))
+    assert result.returncode == 0, result.stderr
+    return str(path)
+
+
+def test_a_container_on_br0_starts_on_the_default_simulated_host(
+    daemon: DaemonProcess, tmp_path: Path
+) -> None:
+    define_file(daemon, tmp_path, 104, with_bridge(example_xml(daemon, 104), "br0", "veth104.0"))
+    started = ovzsh(daemon, "start", "104")
+    assert started.returncode == 0, started.stderr
+    assert (daemon.host_root / ".vzsim" / "bridges" / "br0").read_text() == "veth104.0\n"
+    listed = ovzsh(daemon, "domiflist", "104")
+    assert " veth104.0   bridge   br0 " in listed.stdout
+    assert ovzsh(daemon, "destroy", "104").returncode == 0
+
+
+@waits_for("any valid host interface name for a veth (harden's interface grammar)")
+def test_the_seeds_example_defines_and_starts(daemon: DaemonProcess, tmp_path: Path) -> None:
+    # veth101.0 on container 105: vzctl takes any host_ifname, and libvirt passes it on.
+    xml = with_bridge(example_xml(daemon, 105), "br0", "veth101.0")
+    define_file(daemon, tmp_path, 105, xml)
+    assert ovzsh(daemon, "start", "105").returncode == 0
+    assert "<target dev='veth101.0'/>" in ovzsh(daemon, "dumpxml", "105").stdout.replace('"', "'")
+
+
+@waits_for("destroy of a stopped container fails as libvirt's does (core's executors)")
+def test_destroy_of_a_stopped_container_fails(daemon: DaemonProcess, tmp_path: Path) -> None:
+    define_file(daemon, tmp_path, 106, example_xml(daemon, 106))
+    result = ovzsh(daemon, "destroy", "106")
+    assert result.returncode == 1
+    assert "domain is not in running state" in result.stderr
+
+
+@waits_for("shutdown of a stopped container fails as libvirt's does (core's executors)")
+def test_shutdown_of_a_stopped_container_fails(daemon: DaemonProcess, tmp_path: Path) -> None:
+    define_file(daemon, tmp_path, 107, example_xml(daemon, 107))
+    result = ovzsh(daemon, "shutdown", "107")
+    assert result.returncode == 1
+    assert "domain is not in running state" in result.stderr
+
+
+@waits_for("reboot of a stopped container refuses rather than starts it (core's executors)")
+def test_reboot_of_a_stopped_container_does_not_start_it(
+    daemon: DaemonProcess, tmp_path: Path
+) -> None:
+    define_file(daemon, tmp_path, 108, example_xml(daemon, 108))
+    result = ovzsh(daemon, "reboot", "108")
+    assert result.returncode == 1
+    assert ovzsh(daemon, "domstate", "108").stdout.startswith("shut off")
+
+
+@waits_for("domstate's reason after destroy is 'destroyed', as the event says")
+def test_domstate_reason_after_destroy(daemon: DaemonProcess, tmp_path: Path) -> None:
+    define_file(daemon, tmp_path, 109, example_xml(daemon, 109))
+    assert ovzsh(daemon, "start", "109").returncode == 0
+    assert ovzsh(daemon, "destroy", "109").returncode == 0
+    assert ovzsh(daemon, "domstate", "--reason", "109").stdout == "shut off (destroyed)\n\n"
+
+
+@waits_for("domstate's reason after resume is 'unpaused', as virsh says")
+def test_domstate_reason_after_resume(daemon: DaemonProcess, tmp_path: Path) -> None:
+    define_file(daemon, tmp_path, 110, example_xml(daemon, 110))
+    for step in ("start", "suspend", "resume"):
+        assert ovzsh(daemon, step, "110").returncode == 0
+    assert ovzsh(daemon, "domstate", "--reason", "110").stdout == "running (unpaused)\n\n"
+    assert ovzsh(daemon, "destroy", "110").returncode == 0
+
+
+@waits_for("setvcpus is bounded by the host's CPUs (core's executors)")
+def test_setvcpus_beyond_the_host_is_refused(daemon: DaemonProcess, tmp_path: Path) -> None:
+    define_file(daemon, tmp_path, 111, example_xml(daemon, 111))
+    result = ovzsh(daemon, "setvcpus", "111", "1000")
+    assert result.returncode == 1
+    maximum = ovzsh(daemon, "maxvcpus").stdout.strip()
+    assert maximum in result.stderr
+
+
+@waits_for("create makes a transient container and list --transient agrees (core)")
+def test_create_is_transient_as_in_libvirt(daemon: DaemonProcess, tmp_path: Path) -> None:
+    path = tmp_path / "ct-112.xml"
+    path.write_text(example_xml(daemon, 112))
+    assert ovzsh(daemon, "create", str(path)).returncode == 0
+    assert ovzsh(daemon, "list", "--transient", "--name").stdout.split() == ["112"]
+    with openvz.open(uri_of(daemon)) as conn:
+        assert not conn.lookup_by_name("112").is_persistent()
+        conn.lookup_by_name("112").destroy()
