@@ -55,6 +55,7 @@ from openvzd.monitor import HostMonitor
 from openvzd.notify import SystemdNotifier
 from openvzd.relay import UnixFront, private_dir, uncapped_uids
 from openvzd.simhost import SimulationError, ensure_simulated_host
+from openvzd.statedir import ensure_private
 from openvzd.tour import print_tour, write_example
 from openvzd.vz.errors import VzError
 from openvzd.vz.runner import ToolPaths, ToolRunner
@@ -104,7 +105,7 @@ class Daemon:
         started = time.monotonic()
         config = self.config
         self._lock.acquire()
-        config.paths.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        ensure_private(config.paths.state_dir)
         self.core = core = await Core.open(config)
         self.runtime = runtime = core.runtime
         self.queue = queue = core.queue
