@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import grp
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -82,6 +83,13 @@ max_clients = 256
 # Calls in flight on one client connection; more wait until one ends.
 max_calls_per_client = 64
 
+[storage]
+# Folders (as the host names them) that may hold the directory of a
+# <filesystem type='mount'> container, besides the folder that holds vz.conf's
+# VE_PRIVATE (/vz/private). Undefine deletes or renames a private area only when
+# openvzd created it or it lies inside one of these.
+mount_roots = []
+
 [monitor]
 # Seconds between looks at the host for changes made outside the daemon.
 refresh_interval = 2.0
@@ -100,7 +108,8 @@ level = "info"
 DEFAULTS_DOC += "\n" + REMOTE_DEFAULTS_DOC
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
-LIVE_SECTIONS = ("timeouts", "jobs", "monitor", "log", "tools")
+MOUNT_ROOT = re.compile(r"(/[A-Za-z0-9_.-]+)+/?\Z", re.ASCII)
+LIVE_SECTIONS = ("timeouts", "jobs", "monitor", "log", "tools", "storage")
 RESTART_SECTIONS = ("paths", "sockets", "limits", "tls", "sasl")
 # The [tls] keys SIGHUP applies: new TLS connections get the new files and lists.
 TLS_LIVE_KEYS = ("ca_file", "cert_file", "key_file", "allowed_dn", "readonly_dn")
@@ -169,6 +178,11 @@ class Limits:
 
 
 @dataclass(slots=True)
+class Storage:
+    mount_roots: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
 class Log:
     level: str = "info"
 
@@ -187,6 +201,7 @@ class Config:
     sockets: Sockets = field(default_factory=Sockets)
     limits: Limits = field(default_factory=Limits)
     monitor: Monitor = field(default_factory=Monitor)
+    storage: Storage = field(default_factory=Storage)
     log: Log = field(default_factory=Log)
     tls: TlsSettings = field(default_factory=TlsSettings)
     sasl: SaslSettings = field(default_factory=SaslSettings)
@@ -228,6 +243,7 @@ _SECTIONS: dict[str, type] = {
     "sockets": Sockets,
     "limits": Limits,
     "monitor": Monitor,
+    "storage": Storage,
     "log": Log,
     "tls": TlsSettings,
     "sasl": SaslSettings,
@@ -287,11 +303,36 @@ def parse_config(text: str, origin: str = "<config>") -> Config:
     for key in ("max_message_bytes", "max_concurrent_rpcs", "max_calls_per_client"):
         if getattr(config.limits, key) < 1:
             raise ConfigError(f"{origin}: [limits] {key} must be at least 1")
+    for root in config.storage.mount_roots:
+        if not MOUNT_ROOT.match(root) or "/../" in root + "/" or "/./" in root + "/":
+            raise ConfigError(
+                f"{origin}: [storage] mount_roots: {root!r} must be an absolute folder other "
+                "than '/', without '.' or '..' parts (letters, digits, '/', '_', '.', '-')"
+            )
+    _check_socket_modes(config.sockets, origin)
     if config.log.level not in LOG_LEVELS:
         raise ConfigError(
             f"{origin}: [log] level = {config.log.level!r}; use one of {', '.join(LOG_LEVELS)}"
         )
     return config
+
+
+def _check_socket_modes(sockets: Sockets, origin: str) -> None:
+    """Permission bits only, the owner can connect, and no one but the owner's
+    group on the read-write socket (any user there could change containers)."""
+    for key in ("rw_mode", "ro_mode"):
+        mode = getattr(sockets, key)
+        if mode > 0o777 or mode & 0o600 != 0o600:
+            raise ConfigError(
+                f"{origin}: [sockets] {key} = {mode:#o}: give permission bits, in octal, that "
+                "let the owner read and write (0o600 to 0o666), such as 0o600; a TOML number "
+                "without 0o is decimal"
+            )
+    if sockets.rw_mode & 0o007:
+        raise ConfigError(
+            f"{origin}: [sockets] rw_mode = {sockets.rw_mode:#o} lets every local user change "
+            "containers; use 0o600, or 0o660 with rw_group for a trusted group"
+        )
 
 
 def differences(old: Config, new: Config) -> list[tuple[str, str, Any, Any]]:

@@ -52,6 +52,7 @@ from openvzd.listeners import (
 )
 from openvzd.monitor import HostMonitor
 from openvzd.simhost import SimulationError, ensure_simulated_host
+from openvzd.statedir import ensure_private
 from openvzd.tour import print_tour, write_example
 from openvzd.vz.errors import VzError
 from openvzd.vz.runner import ToolPaths, ToolRunner
@@ -88,7 +89,7 @@ class Daemon:
         started = time.monotonic()
         config = self.config
         self._lock.acquire()
-        config.paths.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        ensure_private(config.paths.state_dir)
         self.core = core = await Core.open(config)
         self.runtime = runtime = core.runtime
         self.queue = queue = core.queue

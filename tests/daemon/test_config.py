@@ -71,3 +71,32 @@ def test_every_section_is_live_or_waits_for_a_restart() -> None:
     assert not set(LIVE_SECTIONS) & set(RESTART_SECTIONS)
     for section in sections:
         assert f"[{section}]" in DEFAULTS_DOC
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("[sockets]\nrw_mode = 600\n", "a TOML number without 0o is decimal"),
+        ("[sockets]\nrw_mode = 0o7777\n", "permission bits"),
+        ("[sockets]\nro_mode = 0o444\n", "let the owner read and write"),
+        ("[sockets]\nrw_mode = 0o666\n", "lets every local user change containers"),
+        ("[sockets]\nrw_mode = 0o602\n", "lets every local user change containers"),
+        ('[storage]\nmount_roots = ["srv"]\n', "must be an absolute folder"),
+        ('[storage]\nmount_roots = ["/"]\n', "other than '/'"),
+        ('[storage]\nmount_roots = ["/srv/../etc"]\n', "'..'"),
+        ('[storage]\nmount_roots = ["/srv/$VEID"]\n', "mount_roots"),
+    ],
+)
+def test_socket_modes_and_mount_roots_are_validated(text: str, words: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text)
+    assert words in str(caught.value)
+
+
+def test_valid_socket_modes_and_mount_roots_are_read() -> None:
+    config = parse_config(
+        '[sockets]\nrw_mode = 0o660\nro_mode = 0o600\n[storage]\nmount_roots = ["/srv/cts"]\n'
+    )
+    assert (config.sockets.rw_mode, config.sockets.ro_mode) == (0o660, 0o600)
+    assert config.storage.mount_roots == ["/srv/cts"]
+    assert "storage" in LIVE_SECTIONS

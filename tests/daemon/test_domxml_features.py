@@ -179,7 +179,15 @@ def test_cputune_quota_over_period_is_cpulimit_percent_both_ways() -> None:
             "<interface type='ethernet'><mac address='52:54:00:00:00:01'/></interface>",
             "no MAC",
         ),
-        ("<interface type='bridge'><target dev='veth102.0'/></interface>", "veth101.N"),
+        # Any interface name is a host end (issue 15), but only an interface name.
+        ("<interface type='bridge'><target dev='v$(id)'/></interface>", "not an interface name"),
+        ("<interface type='bridge'><target dev='br/0'/></interface>", "not an interface name"),
+        ("<interface type='bridge'><target dev='vethxx0123456789'/></interface>", "1 to 15"),
+        (
+            "<interface type='bridge'><target dev='web0'/></interface>"
+            "<interface type='bridge'><target dev='web0'/></interface>",
+            "two interfaces have the host end",
+        ),
         ("<interface type='bridge'><guest dev='eno1'/></interface>", "must be ethN"),
         (
             "<interface type='bridge'><guest dev='eth1'/></interface>"

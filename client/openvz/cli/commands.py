@@ -439,7 +439,17 @@ def cmd_undefine(args: argparse.Namespace) -> None:
         run_job(
             args,
             lambda: dom.undefine(keep_storage=not args.remove_all_storage, wait=False),
-            f"Domain '{dom.name()}' has been undefined",
+            # virsh's line; and when storage was to go but some stayed (a directory
+            # openvzd did not create, outside the private roots), what stayed.
+            lambda job: "\n".join(
+                filter(
+                    None,
+                    [
+                        f"Domain '{dom.name()}' has been undefined",
+                        job.message.outcome if args.remove_all_storage else "",
+                    ],
+                )
+            ),
         )
 
 
@@ -499,17 +509,53 @@ def cmd_setmem(args: argparse.Namespace) -> None:
 
 @command(
     "set-user-password",
-    "set a user's password inside the container",
-    [*DOMAIN, (("user",), {}), (("password",), {}), *NO_WAIT],
+    "set a user's password inside the container: asked for on a terminal, else one line "
+    "read from standard input",
+    [
+        *DOMAIN,
+        (("user",), {}),
+        (
+            ("password",),
+            {
+                "nargs": "?",
+                "help": "virsh's form, for scripts that must: the password on the command "
+                "line, where other local users can read it",
+            },
+        ),
+        *NO_WAIT,
+    ],
 )
 def cmd_set_user_password(args: argparse.Namespace) -> None:
+    password = args.password if args.password is not None else _read_password(args.user)
     with connect(args) as conn:
         dom = _domain(conn, args)
         run_job(
             args,
-            lambda: dom.set_user_password(args.user, args.password, wait=False),
+            lambda: dom.set_user_password(args.user, password, wait=False),
             f"Password set successfully for {args.user} in {dom.name()}",
         )
+
+
+def _read_password(user: str) -> str:
+    """The new password without it ever being on a command line: typed twice
+    on a terminal (not echoed), else the first line of standard input."""
+    import getpass
+    import sys
+
+    from openvz.errors import InvalidArgument
+
+    if sys.stdin.isatty():
+        password = getpass.getpass(f"New password for {user}: ")
+        if password and getpass.getpass("Retype the new password: ") != password:
+            raise InvalidArgument("the two passwords differ; nothing was changed")
+    else:
+        password = sys.stdin.readline().removesuffix("\n").removesuffix("\r")
+    if not password:
+        raise InvalidArgument(
+            "no password given: type it when asked, or give it as one line on standard input "
+            "(printf '%s\\n' \"$PW\" | ovzsh set-user-password DOMAIN USER)"
+        )
+    return password
 
 
 @command("set-hostname", "set the container's host name", [*DOMAIN, *named("hostname"), *NO_WAIT])

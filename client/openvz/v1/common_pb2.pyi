@@ -271,6 +271,7 @@ class Job(_message.Message):
     NOT_CANCELLABLE_REASON_FIELD_NUMBER: _builtins.int
     RESULT_VEID_FIELD_NUMBER: _builtins.int
     CALLER_FIELD_NUMBER: _builtins.int
+    OUTCOME_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     operation: _builtins.str
     """The operation, by its name: "start", "define", "set-memory", "set-vcpus",
@@ -289,6 +290,10 @@ class Job(_message.Message):
     result_veid: _builtins.int
     """The container the job made or acted on once it is known: an unnamed define
     runs on the host lane (veid 0) and picks its ID only when it runs.
+    """
+    outcome: _builtins.str
+    """What a finished job wants its caller to know, in words: what it left in
+    place or where it moved something (an undefine that kept a private area).
     """
     @_builtins.property
     def error(self) -> Global___JobError: ...
@@ -318,10 +323,11 @@ class Job(_message.Message):
         not_cancellable_reason: _builtins.str = ...,
         result_veid: _builtins.int = ...,
         caller: Global___Caller | None = ...,
+        outcome: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["caller", b"caller", "created", b"created", "error", b"error", "finished", b"finished", "started", b"started"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["caller", b"caller", "cancellable", b"cancellable", "created", b"created", "error", b"error", "finished", b"finished", "id", b"id", "idempotency_key", b"idempotency_key", "not_cancellable_reason", b"not_cancellable_reason", "operation", b"operation", "progress_percent", b"progress_percent", "progress_step", b"progress_step", "result_veid", b"result_veid", "started", b"started", "state", b"state", "veid", b"veid"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["caller", b"caller", "cancellable", b"cancellable", "created", b"created", "error", b"error", "finished", b"finished", "id", b"id", "idempotency_key", b"idempotency_key", "not_cancellable_reason", b"not_cancellable_reason", "operation", b"operation", "outcome", b"outcome", "progress_percent", b"progress_percent", "progress_step", b"progress_step", "result_veid", b"result_veid", "started", b"started", "state", b"state", "veid", b"veid"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

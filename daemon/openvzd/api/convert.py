@@ -50,6 +50,7 @@ def job_to_proto(job: Job) -> common_pb2.Job:
         not_cancellable_reason=job.not_cancellable_reason,
         result_veid=int((job.result or {}).get("veid", 0)) or job.veid,
         caller=caller_to_proto(job.caller),
+        outcome=str((job.result or {}).get("outcome", "")),
     )
     if job.error is not None:
         message.error.CopyFrom(

@@ -22,6 +22,7 @@ from openvzd.vz.spec import (
     ContainerSpec,
     validate_hostname,
     validate_nameserver,
+    validate_search_domain,
     validate_text,
     validate_title,
     validate_veid,
@@ -131,7 +132,7 @@ def _parse_metadata(metadata: etree._Element | None, spec: ContainerSpec) -> Non
             elif item.tag == f"{{{METADATA_NS}}}nameserver":
                 spec.nameservers.append(validate_nameserver(text))
             elif item.tag == f"{{{METADATA_NS}}}searchdomain":
-                spec.search_domains.append(validate_hostname(text))
+                spec.search_domains.append(validate_search_domain(text))
             else:
                 raise bad_argument(
                     f"<metadata><container>: openvzd has no {item.tag}; it keeps hostname, "

@@ -1,7 +1,8 @@
 """<devices>: <filesystem> and <interface>, parsed into a ContainerSpec, and the
 vzctl set options that attach, detach or update one of them.
 
-A bridge interface is a NETIF entry: guest ethN, host vethCTID.N, MACs in
+A bridge interface is a NETIF entry: guest ethN, host end <target dev> (any
+interface name, as vzctl's host_ifname; vethCTID.N by default), MACs in
 OpenVZ's 00:18:51 prefix with the host end's differing from the guest's. An
 ethernet interface is the container's venet addresses. libvirt's driver wrote
 bridge interfaces with only <mac> and <target dev='vethCTID.N'/>, and ethernet
@@ -12,19 +13,21 @@ from __future__ import annotations
 
 import dataclasses
 import random
+from collections.abc import Mapping
 
 from lxml import etree
 
 from openvzd.domxml.xmlsafe import OPENVZ_MAC_PREFIX, safe_parse, size_kib
-from openvzd.vz.errors import bad_argument
+from openvzd.vz.errors import ErrorKind, VzError, bad_argument
 from openvzd.vz.spec import (
     ContainerSpec,
     Interface,
+    default_host_dev_number,
     derived_host_mac,
-    host_dev_number,
     next_guest_dev,
     validate_bridge,
     validate_guest_dev,
+    validate_interface_name,
     validate_ip,
     validate_mac,
     validate_private_dir,
@@ -143,20 +146,24 @@ def _parse_veth(element: etree._Element, spec: ContainerSpec) -> Interface:
     guest_mac = validate_mac(mac.get("address", "")) if mac is not None else random_mac()
     guest = element.find("guest")
     target = element.find("target")
+    # vzctl takes any host_ifname, and libvirt passes <target dev> through: the
+    # number of ethN comes from <guest dev>, else from a default vethCTID.N
+    # target, else it is the next free one. vzctl's own default name is taken
+    # as it is (past 15 bytes for large IDs, as vzctl itself names it).
+    host_name = target.get("dev", "") if target is not None else ""
+    from_target = default_host_dev_number(host_name, spec.veid)
+    if target is not None and from_target is None:
+        validate_interface_name(host_name, "<target dev>")
     if guest is not None:
         number = validate_guest_dev(guest.get("dev", ""))
-    elif target is not None:
-        number = host_dev_number(target.get("dev", ""), spec.veid)
     else:
-        number = next_guest_dev(spec.interfaces)
-    host_dev = f"veth{spec.veid}.{number}"
-    if target is not None and target.get("dev") != host_dev:
-        raise bad_argument(
-            f"<target dev='{target.get('dev')}'>: the host end of eth{number} is {host_dev}"
-        )
+        number = next_guest_dev(spec.interfaces) if from_target is None else from_target
+    host_dev = host_name or f"veth{spec.veid}.{number}"
     guest_dev = f"eth{number}"
     if any(iface.guest_dev == guest_dev for iface in spec.interfaces):
         raise bad_argument(f"two interfaces are {guest_dev} (<guest dev> or <target dev>)")
+    if any(iface.host_dev == host_dev for iface in spec.interfaces):
+        raise bad_argument(f"two interfaces have the host end <target dev='{host_dev}'>")
     if any(iface.guest_mac == guest_mac for iface in spec.interfaces):
         raise bad_argument(f"two interfaces have <mac address='{guest_mac.lower()}'>")
     host_mac = derived_host_mac(spec.veid, guest_dev, guest_mac)
@@ -186,8 +193,16 @@ def device_kind(xml: str, veid: int, *, update: bool = False) -> str:
     return "ip" if element.get("type") == "ethernet" else "interface"
 
 
-def device_args(xml: str, current: ContainerSpec, *, attach: bool) -> list[str]:
-    """vzctl set options that attach or detach one <interface> of a container."""
+def device_args(
+    xml: str,
+    current: ContainerSpec,
+    *,
+    attach: bool,
+    host_devs_in_use: Mapping[str, int] | None = None,
+) -> list[str]:
+    """vzctl set options that attach or detach one <interface> of a container.
+    host_devs_in_use (vz/spec.py's host_dev_owners of every container) refuses
+    a veth host end that one of them already has."""
     wrapper = ContainerSpec(veid=current.veid)
     element = _one_device(xml, ("interface",))
     _parse_interface(element, wrapper)
@@ -204,10 +219,20 @@ def device_args(xml: str, current: ContainerSpec, *, attach: bool) -> list[str]:
         if attach:
             number = next_guest_dev(current.interfaces)
             guest_dev = f"eth{number}"
+            named = element.find("target") is not None
+            custom = named and default_host_dev_number(iface.host_dev, current.veid) is None
+            host_dev = iface.host_dev if custom else f"veth{current.veid}.{number}"
+            owner = (host_devs_in_use or {}).get(host_dev)
+            if owner is not None:
+                raise VzError(
+                    ErrorKind.ALREADY_EXISTS,
+                    f"<target dev='{host_dev}'> is the host end of an interface of container "
+                    f"{owner}; choose another name",
+                )
             netif = [
                 guest_dev,
                 iface.guest_mac,
-                f"veth{current.veid}.{number}",
+                host_dev,
                 derived_host_mac(current.veid, guest_dev, iface.guest_mac),
             ]
             args += ["--netif_add", ",".join(netif + ([iface.bridge] if iface.bridge else []))]
@@ -221,11 +246,19 @@ def _matching_interface(
 ) -> Interface:
     """The container's interface the device XML names: by <guest dev> (or
     <target dev>) when given, else by <mac>."""
-    by_dev = element.find("guest") is not None or element.find("target") is not None
+    by_guest = element.find("guest") is not None
+    by_target = not by_guest and element.find("target") is not None
     for iface in current.interfaces:
-        if by_dev and iface.guest_dev == wanted.guest_dev:
+        if by_guest and iface.guest_dev == wanted.guest_dev:
             return iface
-        if not by_dev and element.find("mac") is not None and iface.guest_mac == wanted.guest_mac:
+        if by_target and iface.host_dev == wanted.host_dev:
+            return iface
+        if (
+            not by_guest
+            and not by_target
+            and element.find("mac") is not None
+            and iface.guest_mac == wanted.guest_mac
+        ):
             return iface
     raise bad_argument(
         f"container {current.veid} has no interface with that <guest dev>, <target dev> or <mac>"

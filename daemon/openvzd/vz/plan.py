@@ -23,6 +23,7 @@ from openvzd.vz.spec import (
     Interface,
     validate_hostname,
     validate_nameserver,
+    validate_search_domain,
     validate_template,
 )
 from openvzd.vz.units import PAGE_SIZE
@@ -114,7 +115,7 @@ def _dns_args(spec: ContainerSpec) -> list[str]:
     for server in spec.nameservers:
         args += ["--nameserver", validate_nameserver(server)]
     for domain in spec.search_domains:
-        args += ["--searchdomain", validate_hostname(domain)]
+        args += ["--searchdomain", validate_search_domain(domain)]
     return args
 
 

@@ -10,34 +10,51 @@ lower). On both, min_guarantee is VMGUARPAGES' barrier, as libvirt maps it
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import re
 import uuid as uuidlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from openvzd.vz.conffile import expand_veid
-from openvzd.vz.errors import bad_argument
+from openvzd.vz.errors import ErrorKind, VzError, bad_argument
+from openvzd.vz.grammar import (
+    validate_bridge,
+    validate_hostname,
+    validate_interface_name,
+    validate_ip,
+    validate_mac,
+    validate_nameserver,
+    validate_private_dir,
+    validate_search_domain,
+    validate_template,
+    validate_user_name,
+)
 from openvzd.vz.units import LONG_MAX, PAGE_SIZE, parse_pair
 
 MAX_VEID = 2147483644
+LAST_RESERVED_VEID = 100
 INT32_MAX = 2147483647
 UUID_NAMESPACE = uuidlib.UUID("6b1d6e1c-8e4a-4b8c-9d52-4f0b1f6a0d11")
-_TEMPLATE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,127}\Z")
-_HOSTNAME = re.compile(
-    r"(?=.{1,253}\Z)[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9][A-Za-z0-9-]{0,62})*\Z"
-)
-_BRIDGE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,14}\Z")
-_MAC = re.compile(r"([0-9A-Fa-f]{2}:){5}[0-9A-Fa-f]{2}\Z")
 _GUEST_IF = re.compile(r"eth([0-9]{1,4})\Z")
 _HOST_IF = re.compile(r"veth([0-9]{1,10})\.([0-9]{1,4})\Z")
 # ASCII digits only (str.isdigit() takes '²', which int() refuses), and few enough
 # that int() converts them: nothing the driver reads as a number needs more.
 _WHOLE = re.compile(r"[0-9]{1,19}\Z")
-# Characters that would break a quoted config value or a shell sourcing the config.
-_UNSAFE_PATH_CHARS = set("\"'\\`$;|&<>*?[]{}~") | {chr(c) for c in range(32)} | {"\x7f"}
 MAX_TITLE = 1024
-MAX_PATH = 4096
+
+# The grammars live in vz/grammar.py; the daemon imports them from here too.
+__all__ = [
+    "validate_bridge",
+    "validate_hostname",
+    "validate_interface_name",
+    "validate_ip",
+    "validate_mac",
+    "validate_nameserver",
+    "validate_private_dir",
+    "validate_search_domain",
+    "validate_template",
+    "validate_user_name",
+]
 
 
 @dataclass(slots=True)
@@ -95,39 +112,21 @@ def validate_veid(veid: int) -> int:
     return veid
 
 
-def validate_template(name: str) -> str:
-    if not _TEMPLATE.match(name):
+def check_new_container(spec: ContainerSpec, uuids: Mapping[int, str]) -> None:
+    """What a define may not take that the XML alone cannot show: an ID vzctl(8)
+    reserves, or a UUID another container has (uuids: each container's)."""
+    if spec.veid <= LAST_RESERVED_VEID:
         raise bad_argument(
-            f"OS template {name!r} is not a template name (letters, digits, '.', '_', '+', '-', "
-            "as in centos-7-x86_64-minimal)"
+            f"container ID {spec.veid} is reserved: vzctl(8) keeps IDs 1-{LAST_RESERVED_VEID} "
+            f"for OpenVZ's own use; use {LAST_RESERVED_VEID + 1} or above in <name>"
         )
-    return name
-
-
-def validate_hostname(name: str) -> str:
-    if not _HOSTNAME.match(name):
-        raise bad_argument(f"{name!r} is not a host name (letters, digits, '-', dot-separated)")
-    return name
-
-
-def validate_ip(text: str) -> str:
-    try:
-        interface = ipaddress.ip_interface(text)
-    except ValueError:
-        raise bad_argument(f"{text!r} is not an IPv4 or IPv6 address (prefix allowed)") from None
-    return str(interface) if "/" in text else str(interface.ip)
-
-
-def validate_mac(text: str) -> str:
-    if not _MAC.match(text):
-        raise bad_argument(f"{text!r} is not a MAC address like 00:18:51:12:34:56")
-    return text.upper()
-
-
-def validate_bridge(name: str) -> str:
-    if not _BRIDGE.match(name):
-        raise bad_argument(f"{name!r} is not a bridge name (up to 15 letters, digits, _.:-)")
-    return name
+    for veid, uuid in sorted(uuids.items()):
+        if veid != spec.veid and uuid == spec.uuid:
+            raise VzError(
+                ErrorKind.ALREADY_EXISTS,
+                f"<uuid>{spec.uuid}</uuid> is container {veid}'s; two containers cannot share "
+                "one UUID: give another, or leave <uuid> out for a new one",
+            )
 
 
 def validate_text(text: str, what: str) -> str:
@@ -139,11 +138,6 @@ def validate_text(text: str, what: str) -> str:
     return text
 
 
-def validate_nameserver(text: str) -> str:
-    """An address for NAMESERVER, or vzctl's "inherit" (the host's resolvers)."""
-    return text if text == "inherit" else validate_ip(text)
-
-
 def validate_title(text: str) -> str:
     """A title is one line (libvirt's schema: [^\\n]+); it lives in a config comment."""
     if any(ord(ch) < 32 or ord(ch) == 127 for ch in text) or len(text) > MAX_TITLE:
@@ -152,27 +146,6 @@ def validate_title(text: str) -> str:
             "characters (tabs, newlines)"
         )
     return text.strip()
-
-
-def validate_private_dir(path: str) -> str:
-    """An existing container directory for VE_PRIVATE: absolute, normalised, no
-    '..', nothing a quoted config value or a shell sourcing the config would
-    misread."""
-    unsafe = sorted(set(path) & _UNSAFE_PATH_CHARS)
-    parts = path.split("/")
-    if (
-        not path.startswith("/")
-        or unsafe
-        or ".." in parts
-        or "." in parts
-        or len(path) > MAX_PATH
-        or path.rstrip("/") == ""
-    ):
-        raise bad_argument(
-            f"<source dir={path!r}> must be an absolute directory path other than '/', without "
-            "'.' or '..' parts, control characters, quotes or any of $`\\;|&<>*?[]{}~"
-        )
-    return "/" + "/".join(part for part in parts if part)
 
 
 def validate_guest_dev(name: str) -> int:
@@ -186,14 +159,38 @@ def validate_guest_dev(name: str) -> int:
     return int(match.group(1))
 
 
-def host_dev_number(name: str, veid: int) -> int:
-    """N of a host device vethCTID.N that belongs to container veid."""
+def default_host_dev_number(name: str, veid: int) -> int | None:
+    """N when name is vzctl's default host end vethCTID.N of container veid's ethN."""
     match = _HOST_IF.match(name)
     if not match or int(match.group(1)) != veid:
-        raise bad_argument(
-            f"<target dev={name!r}> must be veth{veid}.N, the host end of the container's ethN"
-        )
+        return None
     return int(match.group(2))
+
+
+def host_dev_owners(configs: Mapping[int, Mapping[str, str]]) -> dict[str, int]:
+    """Each host-side veth name in use, by the container whose NETIF names it
+    (or whose ethN vzctl names vethCTID.N)."""
+    return {
+        iface.host_dev: veid
+        for veid, values in configs.items()
+        for iface in parse_netif(values.get("NETIF", ""), veid)
+        if iface.host_dev
+    }
+
+
+def check_host_devs_free(spec: ContainerSpec, configs: Mapping[int, Mapping[str, str]]) -> None:
+    """Refuse a veth host name another container already uses: two containers
+    cannot both have the host end of one veth pair."""
+    owners = host_dev_owners({veid: v for veid, v in configs.items() if veid != spec.veid})
+    for iface in spec.interfaces:
+        owner = owners.get(iface.host_dev)
+        if owner is not None:
+            raise VzError(
+                ErrorKind.ALREADY_EXISTS,
+                f"<target dev='{iface.host_dev}'> is the host end of an interface of container "
+                f"{owner}; choose another name, or leave <target> out for "
+                f"veth{spec.veid}.N",
+            )
 
 
 def derived_host_mac(veid: int, guest_dev: str, guest_mac: str) -> str:

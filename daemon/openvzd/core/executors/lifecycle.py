@@ -20,10 +20,19 @@ from openvzd.core.executors.base import Executor, Simple
 from openvzd.domxml import parse_domain
 from openvzd.events import LifecycleEvent
 from openvzd.jobs import HOST_LANE, JobContext
-from openvzd.vz.conffile import expand_veid, read_config, updated_text, write_atomically
+from openvzd.runtime import Runtime
+from openvzd.vz import storage
+from openvzd.vz.conffile import (
+    expand_veid,
+    parse_config,
+    read_config,
+    updated_text,
+    write_atomically,
+)
 from openvzd.vz.errors import ErrorKind, OpenvzError, bad_argument
 from openvzd.vz.host import FIRST_FREE_VEID
 from openvzd.vz.plan import mount_config, plan_define
+from openvzd.vz.spec import ContainerSpec, check_host_devs_free, check_new_container
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +56,14 @@ def _write_config(conf: Path, text: Callable[[], str]) -> None:
             f"{message} (the disk holding {conf.parent} is full); "
             "free space there and define the container again",
         ) from None
+
+
+def _private_roots(runtime: Runtime, vz_conf: dict[str, str]) -> list[str]:
+    """The folders a type='mount' source may lie in and undefine may delete in:
+    the one holding vz.conf's VE_PRIVATE, and [storage] mount_roots."""
+    return storage.private_roots(
+        runtime.paths.root, vz_conf.get("VE_PRIVATE", ""), runtime.config.storage.mount_roots
+    )
 
 
 class StartExecutor(Simple[ops.Start]):
@@ -151,13 +168,15 @@ class DefineExecutor(Executor[ops.Define]):
         plan_define(spec, vswap=self.runtime.vswap)  # and what this host cannot honour
         if unnamed:
             # The ID is picked when the job runs, on the host-wide lane, so two
-            # defines at once never pick the same one.
+            # defines at once never pick the same one. Its UUID and default veth
+            # names are checked against the host then, under the picked ID.
             return dataclasses.replace(op, veid=HOST_LANE, pick_veid=True)
         if spec.veid in self.runtime.host.containers:
             raise OpenvzError(
                 ErrorKind.ALREADY_EXISTS,
                 f"container {spec.veid} already exists; undefine it first or use another <name>",
             )
+        self._check_against_host(spec)
         return dataclasses.replace(op, veid=spec.veid, pick_veid=False)
 
     async def run(self, op: ops.Define, ctx: JobContext) -> dict[str, Any] | None:
@@ -173,6 +192,11 @@ class DefineExecutor(Executor[ops.Define]):
                 ErrorKind.ALREADY_EXISTS,
                 f"container {spec.veid} already exists; undefine it first or choose another ID",
             )
+        # At run time too: an unnamed define's ID is known only now, and another
+        # define may have taken the UUID or a veth name since submit.
+        self._check_against_host(spec)
+        if spec.private_dir:
+            spec.private_dir = self._mount_source(spec.private_dir)
         steps = plan_define(spec, vswap=self.runtime.vswap)
         conf = self.runtime.paths.ct_conf(spec.veid)
         if spec.private_dir:
@@ -191,12 +215,41 @@ class DefineExecutor(Executor[ops.Define]):
                 await self.vzctl(step.operation, *step.args)
             _write_config(
                 conf,
-                lambda: updated_text(conf.read_text(), {}, uuid=spec.uuid, title=spec.title),
+                lambda: storage.mark_created(
+                    updated_text(conf.read_text(), {}, uuid=spec.uuid, title=spec.title),
+                    created=not spec.private_dir,
+                ),
             )
         except BaseException:
             await self._roll_back_define(spec.veid, keep_private=bool(spec.private_dir))
             raise
         return {"veid": spec.veid, "uuid": spec.uuid}
+
+    def _check_against_host(self, spec: ContainerSpec) -> None:
+        """What the XML alone cannot show: a reserved ID, a UUID or a veth host
+        name another container already has."""
+        containers = self.runtime.host.containers
+        check_new_container(spec, {veid: self.runtime.uuid_of(veid) for veid in containers})
+        check_host_devs_free(spec, {veid: c.values for veid, c in containers.items()})
+
+    def _mount_source(self, private_dir: str) -> str:
+        """The resolved directory of a type='mount' container, once vz/storage.py
+        accepts where it is (the config stores this resolved path)."""
+        paths = self.runtime.paths
+        vz_conf = read_config(paths.vz_conf).values
+        configs = {veid: c.values for veid, c in self.runtime.host.containers.items()}
+        source = storage.resolved(paths.root, private_dir)
+        storage.check_mount_source(
+            source,
+            _private_roots(self.runtime, vz_conf),
+            storage.container_paths(
+                paths.root, configs, vz_conf, "VE_PRIVATE", storage.DEFAULT_VE_PRIVATE
+            ),
+            storage.container_paths(
+                paths.root, configs, vz_conf, "VE_ROOT", storage.DEFAULT_VE_ROOT
+            ),
+        )
+        return source
 
     def _mount_sample(self, private_dir: str) -> str:
         """The sample config a type='mount' container starts from (vz.conf's
@@ -209,24 +262,14 @@ class DefineExecutor(Executor[ops.Define]):
                 f"<filesystem type='mount'>: {private_dir} is not a directory on the host; "
                 "put the container's files there first, or use type='template'",
             )
-        # vzctl start needs it, and undefine deletes the directory: a guard
-        # against naming a host directory (/srv, /etc) by mistake.
+        # vzctl start needs it. (Where the directory may be is _mount_source's.)
         if not os.path.lexists(paths.host_path(private_dir) / "sbin" / "init"):
             raise OpenvzError(
                 ErrorKind.BAD_ARGUMENT,
                 f"<filesystem type='mount'>: {private_dir} has no sbin/init, so it does not "
-                "hold a container's files (vzctl start would fail, and undefine deletes the "
-                "directory)",
+                "hold a container's files (vzctl start would fail)",
             )
         vz_conf = read_config(paths.vz_conf).values
-        for veid, container in self.runtime.host.containers.items():
-            configured = container.values.get("VE_PRIVATE") or vz_conf.get("VE_PRIVATE", "")
-            if configured and expand_veid(configured, veid) == private_dir:
-                raise OpenvzError(
-                    ErrorKind.ALREADY_EXISTS,
-                    f"{private_dir} is the private area of container {veid}; two containers "
-                    "cannot share one",
-                )
         name = vz_conf.get("CONFIGFILE", "")
         if not SAMPLE_NAME.match(name):
             raise OpenvzError(
@@ -285,20 +328,56 @@ class UndefineExecutor(Executor[ops.Undefine]):
             )
         if container is not None and container.status == "mounted":
             await self.vzctl("stop", "umount", veid)
-        kept = self._keep_private_area(op.veid) if op.keep_storage else None
+        private, removable = self._private_area(op.veid)
+        if not removable:
+            # vzctl destroy always deletes VE_PRIVATE: only the config may go.
+            ctx.set_cancellable(False, "the container's config is being removed")
+            self.runtime.paths.ct_conf(op.veid).unlink(missing_ok=True)
+            log.warning(
+                "undefined %s and left its private area %s in place: openvzd did not create "
+                "it and it is not inside a private root",
+                veid,
+                private,
+                extra={"veid": op.veid},
+            )
+            return {
+                "left_in_place": private,
+                "outcome": f"left the private area {private} in place: openvzd did not create "
+                "it and it is not inside a private root (vz.conf's VE_PRIVATE folder or "
+                "[storage] mount_roots)",
+            }
+        kept = self._keep_private_area(op.veid, private) if op.keep_storage else None
         ctx.set_cancellable(False, "vzctl destroy is removing the private area")
         await self.vzctl("destroy", "destroy", veid)
-        return {"kept_private_area": kept} if kept else None
+        if not kept:
+            return None
+        return {"kept_private_area": kept, "outcome": f"kept the private area as {kept}"}
 
-    def _keep_private_area(self, veid: int) -> str:
+    def _private_area(self, veid: int) -> tuple[str, bool]:
+        """The container's VE_PRIVATE, resolved, and whether undefine may delete
+        or rename it (vz/storage.py's rule). Read from the config file itself,
+        as vzctl destroy will, never from a model that may be a look behind."""
+        paths = self.runtime.paths
+        vz_conf = read_config(paths.vz_conf).values
+        try:
+            conf_text = paths.ct_conf(veid).read_text(errors="replace")
+        except OSError:
+            conf_text = ""
+        configured = parse_config(conf_text).values.get("VE_PRIVATE") or vz_conf.get(
+            "VE_PRIVATE", storage.DEFAULT_VE_PRIVATE
+        )
+        private = expand_veid(configured, veid)
+        try:
+            private = storage.resolved(paths.root, private)
+        except OpenvzError:
+            return private, False
+        created = storage.has_created_marker(conf_text)
+        return private, storage.may_remove(private, _private_roots(self.runtime, vz_conf), created)
+
+    def _keep_private_area(self, veid: int, private: str) -> str:
         """Move VE_PRIVATE aside as CTID.undefined-TIMESTAMP beside it, so that
         vzctl destroy (which always deletes it) finds none to delete."""
         paths = self.runtime.paths
-        container = self.runtime.host.containers.get(veid)
-        configured = (container.values if container else {}).get("VE_PRIVATE") or read_config(
-            paths.vz_conf
-        ).values.get("VE_PRIVATE", "/vz/private/$VEID")
-        private = expand_veid(configured, veid)
         kept = f"{private}.undefined-{time.strftime('%Y%m%dT%H%M%S')}"
         try:
             os.rename(paths.host_path(private), paths.host_path(kept))

@@ -4,7 +4,6 @@ against its config as it is when the job runs (Update)."""
 from __future__ import annotations
 
 import dataclasses
-import re
 from typing import ClassVar
 
 from openvzd.core import ops
@@ -15,12 +14,14 @@ from openvzd.vz.errors import bad_argument
 from openvzd.vz.plan import with_memory
 from openvzd.vz.spec import (
     ContainerSpec,
+    host_dev_owners,
     validate_hostname,
-    validate_ip,
+    validate_nameserver,
+    validate_search_domain,
     validate_text,
+    validate_user_name,
 )
 
-USER_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,31}\Z")
 MAX_VCPUS = 4096
 
 
@@ -79,9 +80,9 @@ class SetHostnameExecutor(Update[ops.SetHostname]):
 class SetNameserversExecutor(Update[ops.SetNameservers]):
     def check_values(self, op: ops.SetNameservers) -> None:
         for server in op.nameservers:
-            validate_ip(server)
+            validate_nameserver(server)
         for domain in op.search_domains:
-            validate_hostname(domain)
+            validate_search_domain(domain)
         if not op.nameservers and not op.search_domains:
             raise bad_argument("give nameservers or search domains")
 
@@ -109,11 +110,7 @@ class SetUserPasswordExecutor(Update[ops.SetUserPassword]):
     revealed only into that argv, and the runner hides it everywhere it shows one."""
 
     def check_values(self, op: ops.SetUserPassword) -> None:
-        if not USER_NAME.match(op.user):
-            raise bad_argument(
-                f"{op.user!r} is not a user name (a letter or '_', then letters, digits, "
-                "'_' or '-', at most 32)"
-            )
+        validate_user_name(op.user)
         password = op.password.reveal()
         # Messages name the rule, never the value.
         validate_text(password, "the password")
@@ -142,7 +139,11 @@ class DeviceExecutor(Update[ops.AttachDevice]):
 
 class AttachDeviceExecutor(DeviceExecutor):
     def plan(self, op: ops.AttachDevice, current: ContainerSpec) -> list[str]:
-        return device_args(op.device_xml, current, attach=True)
+        # A veth host end another container has is refused, naming it.
+        in_use = host_dev_owners(
+            {veid: c.values for veid, c in self.runtime.host.containers.items()}
+        )
+        return device_args(op.device_xml, current, attach=True, host_devs_in_use=in_use)
 
 
 class DetachDeviceExecutor(DeviceExecutor):
