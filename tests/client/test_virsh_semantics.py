@@ -69,7 +69,6 @@ def test_a_container_on_br0_starts_on_the_default_simulated_host(
     assert ovzsh(daemon, "destroy", "104").returncode == 0
 
 
-@waits_for("any valid host interface name for a veth (harden's interface grammar)")
 def test_the_seeds_example_defines_and_starts(daemon: DaemonProcess, tmp_path: Path) -> None:
     # veth101.0 on container 105: vzctl takes any host_ifname, and libvirt passes it on.
     xml = with_bridge(example_xml(daemon, 105), "br0", "veth101.0")
