@@ -77,7 +77,6 @@ def test_the_seeds_example_defines_and_starts(daemon: DaemonProcess, tmp_path: P
     assert "<target dev='veth101.0'/>" in ovzsh(daemon, "dumpxml", "105").stdout.replace('"', "'")
 
 
-@waits_for("destroy of a stopped container fails as libvirt's does (core's executors)")
 def test_destroy_of_a_stopped_container_fails(daemon: DaemonProcess, tmp_path: Path) -> None:
     define_file(daemon, tmp_path, 106, example_xml(daemon, 106))
     result = ovzsh(daemon, "destroy", "106")
@@ -85,7 +84,6 @@ def test_destroy_of_a_stopped_container_fails(daemon: DaemonProcess, tmp_path: P
     assert "domain is not in running state" in result.stderr
 
 
-@waits_for("shutdown of a stopped container fails as libvirt's does (core's executors)")
 def test_shutdown_of_a_stopped_container_fails(daemon: DaemonProcess, tmp_path: Path) -> None:
     define_file(daemon, tmp_path, 107, example_xml(daemon, 107))
     result = ovzsh(daemon, "shutdown", "107")
@@ -93,7 +91,6 @@ def test_shutdown_of_a_stopped_container_fails(daemon: DaemonProcess, tmp_path: 
     assert "domain is not in running state" in result.stderr
 
 
-@waits_for("reboot of a stopped container refuses rather than starts it (core's executors)")
 def test_reboot_of_a_stopped_container_does_not_start_it(
     daemon: DaemonProcess, tmp_path: Path
 ) -> None:
@@ -103,7 +100,6 @@ def test_reboot_of_a_stopped_container_does_not_start_it(
     assert ovzsh(daemon, "domstate", "108").stdout.startswith("shut off")
 
 
-@waits_for("domstate's reason after destroy is 'destroyed', as the event says")
 def test_domstate_reason_after_destroy(daemon: DaemonProcess, tmp_path: Path) -> None:
     define_file(daemon, tmp_path, 109, example_xml(daemon, 109))
     assert ovzsh(daemon, "start", "109").returncode == 0
@@ -111,7 +107,6 @@ def test_domstate_reason_after_destroy(daemon: DaemonProcess, tmp_path: Path) ->
     assert ovzsh(daemon, "domstate", "--reason", "109").stdout == "shut off (destroyed)\n\n"
 
 
-@waits_for("domstate's reason after resume is 'unpaused', as virsh says")
 def test_domstate_reason_after_resume(daemon: DaemonProcess, tmp_path: Path) -> None:
     define_file(daemon, tmp_path, 110, example_xml(daemon, 110))
     for step in ("start", "suspend", "resume"):
@@ -120,7 +115,6 @@ def test_domstate_reason_after_resume(daemon: DaemonProcess, tmp_path: Path) -> 
     assert ovzsh(daemon, "destroy", "110").returncode == 0
 
 
-@waits_for("setvcpus is bounded by the host's CPUs (core's executors)")
 def test_setvcpus_beyond_the_host_is_refused(daemon: DaemonProcess, tmp_path: Path) -> None:
     define_file(daemon, tmp_path, 111, example_xml(daemon, 111))
     result = ovzsh(daemon, "setvcpus", "111", "1000")

@@ -60,13 +60,6 @@ MAX_JOB_PAGE_BYTES = 1 << 20
 JOB_FIXED_BYTES = 256
 
 ALL_DOMAINS = ListFilter()
-REASON_BY_STATE = {
-    "running": "booted",
-    "paused": "user",
-    "stopped": "shutdown",
-    "mounted": "mounted",
-    "suspended": "saved",
-}
 
 
 class Core:
@@ -74,7 +67,7 @@ class Core:
         self.runtime = runtime
         self.queue = queue
         self.bus = events
-        self.executors = Executors(runtime, events)
+        self.executors = Executors(runtime, events, queue.busy_lanes)
         queue.on_change = self.executors.job_changed
         self._list_cache: dict[tuple[ListFilter, int], list[DomainView]] = {}
 
@@ -248,7 +241,7 @@ class Core:
             uuid=runtime.uuid_of(veid),
             vz_name=container.vz_name,
             state=state,
-            state_reason=REASON_BY_STATE.get(state, ""),
+            state_reason=runtime.state_reason(veid),
             autostart=container.autostart,
             persistent=True,
             hostname=container.hostname,

@@ -13,10 +13,10 @@ import re
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from openvzd.core import ops
-from openvzd.core.executors.base import Executor, Simple
+from openvzd.core.executors.base import Executor, OpT, Simple
 from openvzd.domxml import parse_domain
 from openvzd.events import LifecycleEvent
 from openvzd.jobs import HOST_LANE, JobContext
@@ -73,14 +73,64 @@ class StartExecutor(Simple[ops.Start]):
     LIFECYCLE = "STARTED"
 
 
-class DestroyExecutor(Simple[ops.Destroy]):
+NOT_RUNNING = "domain is not in running state"
+
+
+def refuse_unless_running(executor: Executor[Any], veid: int, *, paused_ok: bool) -> None:
+    """libvirt's OpenVZ driver refuses shutdown, destroy and reboot of a container
+    that is not running, "domain is not in running state" (openvz_driver.c,
+    openvzDomainShutdownFlags and openvzDomainReboot), where vzctl stop would exit 0
+    doing nothing and vzctl restart would start it. A paused container may only be
+    destroyed: halting or restarting a frozen one would wait for its timeout."""
+    runtime = executor.runtime
+    state = runtime.state_of(veid) if veid in runtime.host.containers else "stopped"
+    if state == "running" or (paused_ok and state == "paused"):
+        return
+    hint = f"resume it first (ovzsh resume {veid})" if state == "paused" else "nothing to stop"
+    raise OpenvzError(ErrorKind.WRONG_STATE, f"{NOT_RUNNING}: container {veid} is {state}; {hint}")
+
+
+def check_running_at_submit(executor: Executor[Any], veid: int, *, paused_ok: bool) -> None:
+    """The model's state says it at submit, unless jobs are queued or running on
+    the container's lane: those may start it first (queued jobs compose), so the
+    run-time check decides."""
+    if veid not in executor.work.busy_lanes():
+        refuse_unless_running(executor, veid, paused_ok=paused_ok)
+
+
+async def check_running_at_run(executor: Executor[Any], veid: int, *, paused_ok: bool) -> None:
+    """The state when the job reaches the front: the model, read back from the
+    host (vzlist, as libvirt's driver asks) before a refusal, in case it was stale."""
+    try:
+        refuse_unless_running(executor, veid, paused_ok=paused_ok)
+    except OpenvzError:
+        await executor.work.reconcile(veid)
+        refuse_unless_running(executor, veid, paused_ok=paused_ok)
+
+
+class WhileRunning(Simple[OpT]):
+    """A Simple run that needs the container running (see refuse_unless_running)."""
+
+    PAUSED_OK: ClassVar[bool] = False
+
+    def check(self, op: OpT) -> OpT:
+        check_running_at_submit(self, op.veid, paused_ok=self.PAUSED_OK)
+        return op
+
+    async def run(self, op: OpT, ctx: JobContext) -> dict[str, Any] | None:
+        await check_running_at_run(self, op.veid, paused_ok=self.PAUSED_OK)
+        return await super().run(op, ctx)
+
+
+class DestroyExecutor(WhileRunning[ops.Destroy]):
     COMMAND = ("stop", "--fast")
     TIMEOUT = "stop"
     SETTLES = "stopped"
     LIFECYCLE = "STOPPED"
+    PAUSED_OK = True
 
 
-class RebootExecutor(Simple[ops.Reboot]):
+class RebootExecutor(WhileRunning[ops.Reboot]):
     COMMAND = ("restart",)
     TIMEOUT = "start"
     SETTLES = "running"
@@ -97,6 +147,7 @@ class ShutdownExecutor(Executor[ops.Shutdown]):
                 f"timeout_seconds must be at most {MAX_SHUTDOWN_TIMEOUT} (a day), "
                 f"not {op.timeout_seconds}; 0 uses the host's STOP_TIMEOUT"
             )
+        check_running_at_submit(self, op.veid, paused_ok=False)
         return op
 
     async def run(self, op: ops.Shutdown, ctx: JobContext) -> dict[str, Any] | None:
@@ -104,6 +155,7 @@ class ShutdownExecutor(Executor[ops.Shutdown]):
         no per-call timeout (spec §1.2, §1.3: --stop-timeout is a saved setting), so
         a requested bound is the daemon's: past it, the stop run is killed and
         `vzctl stop --fast` kills the container. The progress step says which path."""
+        await check_running_at_run(self, op.veid, paused_ok=False)
         veid = str(op.veid)
         bound = float(op.timeout_seconds or 0)
         if not bound:
