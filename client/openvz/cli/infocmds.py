@@ -169,21 +169,15 @@ def cmd_setmaxmem(args: argparse.Namespace) -> None:
             memory = ElementTree.SubElement(root, "memory")
         memory.attrib = {"unit": "KiB"}
         memory.text = str(size)
-        # As libvirt: the current allocation never exceeds the maximum.
+        # A container has no balloon: its allocation is its one limit, so openvzd
+        # takes <currentMemory> only equal to <memory> (docs/libvirt-semantics.md).
         current = root.find("currentMemory")
-        if current is not None and kib_of(current) > size:
+        if current is not None:
             current.attrib = {"unit": "KiB"}
             current.text = str(size)
 
     with connect(args) as conn:
         redefine(conn, _domain(conn, args), set_memory)
-
-
-def kib_of(element: ElementTree.Element) -> int:
-    """A <memory>-like element's size in KiB, from its unit (libvirt's default: KiB)."""
-    unit = element.get("unit", "KiB")
-    text = (element.text or "0").strip()
-    return kib(text + ("" if unit in ("KiB", "k", "K") else unit))
 
 
 # -- devices ---------------------------------------------------------------------------

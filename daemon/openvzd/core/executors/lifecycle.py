@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from openvzd.core import ops
-from openvzd.core.executors.base import Executor, OpT, Simple
-from openvzd.domxml import parse_domain
+from openvzd.core.executors.base import NOTHING_TO_CHANGE, Executor, OpT, Simple
+from openvzd.domxml import given_uuid, parse_domain
 from openvzd.events import LifecycleEvent
 from openvzd.jobs import HOST_LANE, JobContext
 from openvzd.runtime import Runtime
@@ -31,7 +31,7 @@ from openvzd.vz.conffile import (
 )
 from openvzd.vz.errors import ErrorKind, OpenvzError, bad_argument
 from openvzd.vz.host import FIRST_FREE_VEID
-from openvzd.vz.plan import mount_config, plan_define
+from openvzd.vz.plan import mount_config, plan_define, plan_update
 from openvzd.vz.spec import ContainerSpec, check_host_devs_free, check_new_container
 
 log = logging.getLogger(__name__)
@@ -207,7 +207,16 @@ class ResumeExecutor(Executor[ops.Resume]):
 
 
 class DefineExecutor(Executor[ops.Define]):
+    """A define makes a container, or, when its <name> is an existing container,
+    redefines it as virsh's define does (libvirt's virDomainDefineXML replaces
+    the persistent definition of a domain of that name and UUID): the difference
+    is planned against the config as it is when the job runs and applied with
+    one `vzctl set --save`. libvirt's OpenVZ driver itself would run vzctl create
+    again and fail (openvzDomainDefineXMLFlags); virsh edit needs the redefine."""
+
     LIFECYCLE = "DEFINED"
+    # create (CreateExecutor) never redefines: it makes and starts a new container.
+    REDEFINES: ClassVar[bool] = True
 
     def check(self, op: ops.Define) -> ops.Define:
         unnamed: list[bool] = []
@@ -224,11 +233,16 @@ class DefineExecutor(Executor[ops.Define]):
             # names are checked against the host then, under the picked ID.
             return dataclasses.replace(op, veid=HOST_LANE, pick_veid=True)
         if spec.veid in self.runtime.host.containers:
-            raise OpenvzError(
-                ErrorKind.ALREADY_EXISTS,
-                f"container {spec.veid} already exists; undefine it first or use another <name>",
-            )
-        self._check_against_host(spec)
+            if not self.REDEFINES:
+                raise OpenvzError(
+                    ErrorKind.ALREADY_EXISTS,
+                    f"container {spec.veid} already exists; start it (ovzsh start {spec.veid}) "
+                    "or use another <name>",
+                )
+            # Refused now if it could never apply; planned again when the job runs.
+            self._plan_redefine(op.xml, spec)
+        else:
+            self._check_against_host(spec)
         return dataclasses.replace(op, veid=spec.veid, pick_veid=False)
 
     async def run(self, op: ops.Define, ctx: JobContext) -> dict[str, Any] | None:
@@ -236,6 +250,8 @@ class DefineExecutor(Executor[ops.Define]):
         # picks cannot be picked by another define before its config exists.
         pick = self.runtime.host.next_free_veid if op.pick_veid else None
         spec = parse_domain(op.xml, pick_veid=pick)
+        if self.REDEFINES and not op.pick_veid and spec.veid in self.runtime.host.containers:
+            return await self._redefine(op.xml, spec, ctx)
         if (
             spec.veid in self.runtime.host.containers
             or self.runtime.paths.ct_conf(spec.veid).exists()
@@ -276,6 +292,44 @@ class DefineExecutor(Executor[ops.Define]):
             await self._roll_back_define(spec.veid, keep_private=bool(spec.private_dir))
             raise
         return {"veid": spec.veid, "uuid": spec.uuid}
+
+    def _plan_redefine(self, xml: str, spec: ContainerSpec) -> tuple[ContainerSpec, list[str]]:
+        """The existing container's spec as it is now and the `vzctl set` options
+        that turn it into spec; refuses another UUID and a changed root filesystem
+        (plan_update), which a define cannot change."""
+        veid = spec.veid
+        current = self.current_spec(veid)
+        given = given_uuid(xml)
+        if given is not None and given != current.uuid:
+            raise OpenvzError(
+                ErrorKind.ALREADY_EXISTS,
+                f"domain '{veid}' is already defined with uuid {current.uuid}; give that "
+                "<uuid> (or none) to change it, or another <name> for a new container",
+            )
+        spec.uuid = current.uuid
+        if spec.private_dir:
+            # The config keeps the resolved directory (see _mount_source).
+            spec.private_dir = storage.resolved(self.runtime.paths.root, spec.private_dir)
+        check_host_devs_free(spec, {v: c.values for v, c in self.runtime.host.containers.items()})
+        return current, plan_update(current, spec, vswap=self.runtime.vswap)
+
+    async def _redefine(
+        self, xml: str, spec: ContainerSpec, ctx: JobContext
+    ) -> dict[str, Any] | None:
+        ctx.progress(10, "plan")
+        current, args = self._plan_redefine(xml, spec)
+        veid = spec.veid
+        result: dict[str, Any] = {"veid": veid, "uuid": spec.uuid, "redefined": True}
+        if not args and spec.title == current.title:
+            ctx.progress(100, NOTHING_TO_CHANGE)
+            return {**result, "changed": False, "step": NOTHING_TO_CHANGE}
+        if args:
+            ctx.progress(50, "set")
+            await self.vzctl("set", "set", str(veid), *args, "--save")
+        if spec.title != current.title:
+            conf = self.runtime.paths.ct_conf(veid)
+            _write_config(conf, lambda: updated_text(conf.read_text(), {}, title=spec.title))
+        return {**result, "changed": True}
 
     def _check_against_host(self, spec: ContainerSpec) -> None:
         """What the XML alone cannot show: a reserved ID, a UUID or a veth host
@@ -358,6 +412,7 @@ class DefineExecutor(Executor[ops.Define]):
 
 class CreateExecutor(DefineExecutor):
     LIFECYCLE = "STARTED"
+    REDEFINES = False
 
     async def run(self, op: ops.Define, ctx: JobContext) -> dict[str, Any] | None:
         result = await super().run(op, ctx)
