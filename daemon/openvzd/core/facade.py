@@ -25,6 +25,7 @@ from openvzd.jobs import Job, JobState
 
 # Re-exported: front-ends type against them without importing vz/.
 from openvzd.vz.proc import BeanCounter as BeanCounter
+from openvzd.vz.proc import CpuTimes as CpuTimes
 from openvzd.vz.proc import NodeInfo as NodeInfo
 
 
@@ -131,6 +132,10 @@ class CoreFacade(Protocol):
     def version(self) -> VersionInfo: ...
     def hostname(self) -> str: ...
     def node_info(self) -> NodeInfo: ...
+    def node_cpu_stats(self, cpu: int | None = None) -> CpuTimes:
+        """The host's CPU times since boot: one CPU's, or (None) all CPUs' summed."""
+        ...
+
     def capabilities_xml(self) -> str: ...
 
     # -- domains: reads never queue ------------------------------------------

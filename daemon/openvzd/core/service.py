@@ -38,9 +38,12 @@ from openvzd.jobs import HOST_LANE, Job, JobContext, JobQueue, JobState
 from openvzd.runtime import Runtime
 from openvzd.vz.errors import ErrorKind, OpenvzError
 from openvzd.vz.proc import (
+    ALL_CPUS,
+    CpuTimes,
     InterfaceCounters,
     NodeInfo,
     read_beancounters,
+    read_cpu_times,
     read_net_dev,
     read_vestat,
     read_vzquota,
@@ -160,6 +163,23 @@ class Core:
 
     def node_info(self) -> NodeInfo:
         return self.runtime.node
+
+    def node_cpu_stats(self, cpu: int | None = None) -> CpuTimes:
+        times = read_cpu_times(self.runtime.paths.proc)
+        if not times:
+            raise OpenvzError(
+                ErrorKind.NOT_SUPPORTED,
+                f"{self.runtime.paths.proc / 'stat'} has no CPU times this daemon can read",
+            )
+        found = times.get(ALL_CPUS if cpu is None else cpu)
+        if found is None:
+            numbers = sorted(n for n in times if n != ALL_CPUS)
+            known = f"0-{numbers[-1]}" if numbers else "none"
+            raise OpenvzError(
+                ErrorKind.BAD_ARGUMENT,
+                f"no CPU {cpu} on this host (its CPUs: {known}); leave it out for all CPUs",
+            )
+        return found
 
     def capabilities_xml(self) -> str:
         root = etree.Element("capabilities")
