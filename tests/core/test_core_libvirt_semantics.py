@@ -15,6 +15,8 @@ from openvz.v1 import (
     common_pb2,
     domains_pb2,
     domains_pb2_grpc,
+    events_pb2,
+    events_pb2_grpc,
     host_pb2,
     host_pb2_grpc,
     jobs_pb2,
@@ -156,6 +158,21 @@ def test_define_over_an_existing_container_plans_only_the_difference(
         assert (domain.uuid, domain.title) == (uuid, "db")
         # The define's XML had no <vcpu>: CPUS is kept, as an unset value keeps it.
         assert stub.GetInfo(REF).vcpus == 2
+        # Events as libvirt's: Defined Updated, once each, never Added.
+        kinds: dict[str, list[tuple[int, str]]] = {same.id: [], redefine.id: []}
+        stream = events_pb2_grpc.EventsStub(channel).Watch(
+            events_pb2.WatchRequest(after_seq=1, veids=[VEID]), timeout=2
+        )
+        with pytest.raises(grpc.RpcError):  # the stream's deadline ends it
+            for event in stream:
+                if event.lifecycle.job_id in kinds:
+                    kinds[event.lifecycle.job_id].append(
+                        (event.lifecycle.kind, event.lifecycle.detail)
+                    )
+        assert kinds == {
+            same.id: [(events_pb2.LIFECYCLE_KIND_DEFINED, "updated")],
+            redefine.id: [(events_pb2.LIFECYCLE_KIND_CHANGED, "")],
+        }
 
 
 def test_define_over_an_existing_container_refuses_what_it_cannot_change(

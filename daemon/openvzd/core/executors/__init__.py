@@ -183,13 +183,17 @@ class Executors:
         else:
             changes = await self._publish_changes(veid, "job", job.id, op.NAME)
         expected = executor.LIFECYCLE
+        detail = DETAIL_BY_OPERATION.get((expected, op.NAME), "")
+        if (result or {}).get("redefined"):
+            # The config's CHANGED event (virsh: Defined Updated) says it; a define
+            # that changed nothing still updated the definition, as libvirt says.
+            expected, detail = ("", "") if changes else ("DEFINED", "updated")
         # The model may have been stale (an administrator's vzctl between two looks),
         # so a job that did change the state says so even when the read-back did not.
         if expected and veid != HOST_LANE and not any(c.what != "config" for c in changes):
             state = (
                 self.runtime.state_of(veid) if veid in self.runtime.host.containers else "stopped"
             )
-            detail = DETAIL_BY_OPERATION.get((expected, op.NAME), "")
             self.events.publish(LifecycleEvent(veid, expected, state, "job", job.id, detail))
         reason = REASON_BY_OPERATION.get(op.NAME)
         if reason and veid in self.runtime.host.containers:
