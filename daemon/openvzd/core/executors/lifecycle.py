@@ -86,8 +86,8 @@ def refuse_unless_running(executor: Executor[Any], veid: int, *, paused_ok: bool
     state = runtime.state_of(veid) if veid in runtime.host.containers else "stopped"
     if state == "running" or (paused_ok and state == "paused"):
         return
-    hint = f"resume it first (ovzsh resume {veid})" if state == "paused" else "nothing to stop"
-    raise OpenvzError(ErrorKind.WRONG_STATE, f"{NOT_RUNNING}: container {veid} is {state}; {hint}")
+    hint = f"; resume it first (ovzsh resume {veid})" if state == "paused" else ""
+    raise OpenvzError(ErrorKind.WRONG_STATE, f"{NOT_RUNNING}: container {veid} is {state}{hint}")
 
 
 def check_running_at_submit(executor: Executor[Any], veid: int, *, paused_ok: bool) -> None:
@@ -236,8 +236,8 @@ class DefineExecutor(Executor[ops.Define]):
             if not self.REDEFINES:
                 raise OpenvzError(
                     ErrorKind.ALREADY_EXISTS,
-                    f"container {spec.veid} already exists; start it (ovzsh start {spec.veid}) "
-                    "or use another <name>",
+                    f"container {spec.veid} already exists; define to change it, start it "
+                    f"(ovzsh start {spec.veid}), or use another <name>",
                 )
             # Refused now if it could never apply; planned again when the job runs.
             self._plan_redefine(op.xml, spec)
