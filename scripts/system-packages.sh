@@ -3,7 +3,8 @@
 #   scripts/system-packages.sh run|test
 # "run" needs nothing that a Debian 12 machine with Python 3.11 lacks, except
 # python3-venv for Debian's own interpreter; libsystemd-dev lets systemd-python
-# build (sd_notify, journal), and without it the daemon logs to stderr instead.
+# build (journal fields; sd_notify needs nothing), and without it the daemon logs
+# plain lines to stderr instead.
 # "test" adds what the tests run for real: libvirt's schemas (libvirt0),
 # systemd-analyze, OpenSSH's sshd and an MIT Kerberos KDC.
 set -euo pipefail

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import configparser
+import os
 import shutil
 import subprocess
 import sys
@@ -30,11 +31,23 @@ def test_unit_is_type_notify_and_never_stops_containers() -> None:
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze not installed")
 def test_systemd_analyze_verify_accepts_the_unit(tmp_path: Path) -> None:
     # verify insists that ExecStart exists, so point it at this interpreter.
-    text = UNIT.read_text().replace("/usr/bin/openvzd", sys.executable)
+    text = UNIT.read_text().replace("/opt/openvzd/bin/openvzd", sys.executable)
     unit = tmp_path / "openvzd.service"
     unit.write_text(text)
+    # verify also looks up every man: page of Documentation=: the ones make install puts.
+    man = tmp_path / "man"
+    subprocess.run(
+        [sys.executable, str(UNIT.parent.parent / "scripts" / "build_manpages.py"), str(man)],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     result = subprocess.run(
-        ["systemd-analyze", "verify", str(unit)], capture_output=True, text=True, check=False
+        ["systemd-analyze", "verify", str(unit)],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "MANPATH": str(man)},
     )
     assert result.returncode == 0, result.stderr
     assert "openvzd.service" not in result.stderr, result.stderr

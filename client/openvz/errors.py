@@ -136,10 +136,30 @@ def from_rpc_error(err: grpc.RpcError, target: str = "") -> Error:
     return error_for_code(code, message, job_id)
 
 
+# What grpc's details say when the peer answered but the TLS handshake failed.
+TLS_FAILURE_SIGNS = ("ssl", "tls", "handshake", "certificate")
+
+
 def unreachable_message(target: str, detail: str) -> str:
-    """Why the daemon at target cannot be reached, and what to do about it."""
+    """Why the daemon at target cannot be reached, and what to do about it. The hint to
+    start openvzd is given only when nothing listens; when something answered and then
+    refused (its client limit, a TLS failure), the message says that instead."""
+    lowered = detail.lower()
     path = target.removeprefix("unix:") if target.startswith("unix:") else ""
     if not path:
+        if any(sign in lowered for sign in TLS_FAILURE_SIGNS):
+            return (
+                f"the TLS handshake with openvzd at {target} failed: {detail}. Check that this "
+                "client trusts the daemon's CA, that the daemon's certificate names the host "
+                "you connect to, and that your client certificate is signed by the CA the "
+                "daemon trusts (docs/remote.md)"
+            )
+        if "refused" in lowered:
+            return (
+                f"cannot reach openvzd at {target}: nothing listens there ({detail}). Is the "
+                "daemon's remote listener enabled in /etc/openvzd/openvzd.toml, and the port "
+                "open in the firewall?"
+            )
         return f"cannot reach openvzd at {target}: {detail}"
     if not os.path.exists(path):
         return (
@@ -150,12 +170,16 @@ def unreachable_message(target: str, detail: str) -> str:
             f"cannot reach openvzd at {path}: permission denied. The read-write socket is "
             "root's; run as root, or connect read-only with -r (openvz:///system?readonly)"
         )
-    if "refused" in detail.lower():
+    if "refused" in lowered:
         return (
             f"cannot reach openvzd: nothing listens on {path} (left by an openvzd that "
             f"stopped?). {START_HINT}"
         )
-    return f"cannot reach openvzd at {path}: {detail}. {START_HINT}"
+    return (
+        f"openvzd is running at {path} but closed the connection: {detail}. It may be at its "
+        "limit of clients ([limits] max_clients) or stopping; try again in a moment, and "
+        "see its log (journalctl -u openvzd) for why"
+    )
 
 
 def job_error(job: common_pb2.Job) -> Error:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import grp
+import logging
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -18,6 +19,10 @@ from typing import Any
 from openvzd.remote.settings import REMOTE_DEFAULTS_DOC, SaslSettings, TlsSettings
 
 DEFAULT_CONFIG_PATH = Path("/etc/openvzd/openvzd.toml")
+# What `openvzd --simulate` never takes from a configuration file.
+SIMULATION_SECTIONS = frozenset({"paths", "tools"})
+
+log = logging.getLogger(__name__)
 
 DEFAULTS_DOC = """\
 # openvzd configuration. Every key is shown with its default.
@@ -347,11 +352,31 @@ def differences(old: Config, new: Config) -> list[tuple[str, str, Any, Any]]:
     return found
 
 
-def _sections(config: Config, text: str, origin: str, skip: frozenset[str]) -> None:
-    parsed = parse_config(text, origin)
-    for name in _SECTIONS:
-        if name not in skip:
-            setattr(config, name, getattr(parsed, name))
+def _layer(config: Config, path: Path, must_exist: bool) -> None:
+    """Set on config every key the file at path sets, except its [paths] and [tools]:
+    a simulated host keeps the simulation's (a warning names what was left out)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        if must_exist:
+            raise ConfigError(f"cannot read {path}: no such file") from None
+        return
+    except OSError as err:
+        raise ConfigError(f"cannot read {path}: {err.strerror}") from None
+    parsed = parse_config(text, str(path))
+    data = tomllib.loads(text)
+    kept = sorted(SIMULATION_SECTIONS & data.keys())
+    if kept:
+        log.warning(
+            "%s: [%s] left out: a simulated host keeps its own paths and tools",
+            path,
+            "], [".join(kept),
+        )
+    for section, values in data.items():
+        if section in SIMULATION_SECTIONS:
+            continue
+        for key in values:
+            setattr(getattr(config, section), key, getattr(getattr(parsed, section), key))
 
 
 def load_config(path: Path) -> Config:
@@ -365,10 +390,10 @@ def load_config(path: Path) -> Config:
     return parse_config(text, str(path))
 
 
-def simulated_config(sim_dir: Path) -> Config:
-    """The embedded configuration of `openvzd --simulate DIR`: a vzsim host in DIR/host,
-    sockets in DIR/run, the journal in DIR/state; runs as an ordinary user. Other
-    settings come from DIR/openvzd.toml when it exists."""
+def simulated_config(sim_dir: Path, config_file: Path | None = None) -> Config:
+    """The embedded configuration of `openvzd --simulate DIR [--config FILE]`: a vzsim
+    host in DIR/host, sockets in DIR/run, the journal in DIR/state; runs as an ordinary
+    user. Other settings come from DIR/openvzd.toml when it exists, then from FILE."""
     sim_dir = sim_dir.resolve()
     host = sim_dir / "host"
     sbin = host / "usr" / "sbin"
@@ -377,11 +402,10 @@ def simulated_config(sim_dir: Path) -> Config:
         tools=Tools(vzctl=sbin / "vzctl", vzlist=sbin / "vzlist", vzmigrate=sbin / "vzmigrate"),
         simulated=True,
     )
-    # DIR/openvzd.toml may set everything but the paths and tools (remote listeners,
-    # limits, jobs), so a simulated host can be served as a real one would be.
-    overlay = sim_dir / "openvzd.toml"
-    if overlay.exists():
-        _sections(
-            config, overlay.read_text(encoding="utf-8"), str(overlay), frozenset({"paths", "tools"})
-        )
+    # DIR/openvzd.toml, then --config FILE, may set everything but the paths and tools
+    # (remote listeners, limits, jobs), so a simulated host can be served as a real one
+    # would be; FILE's keys win.
+    _layer(config, sim_dir / "openvzd.toml", must_exist=False)
+    if config_file is not None:
+        _layer(config, config_file, must_exist=True)
     return config

@@ -46,11 +46,11 @@ from openvzd.identity import CallerInterceptor
 from openvzd.listeners import (
     InstanceLock,
     InstanceLocked,
-    SystemdNotifier,
     bind_unix,
     server_options,
 )
 from openvzd.monitor import HostMonitor
+from openvzd.notify import SystemdNotifier
 from openvzd.simhost import SimulationError, ensure_simulated_host
 from openvzd.statedir import ensure_private
 from openvzd.tour import print_tour, write_example
@@ -151,8 +151,7 @@ class Daemon:
     def reload(self) -> None:
         """SIGHUP: re-read the configuration and apply what can change live, then
         new certificates for new TLS connections. Never stops the daemon."""
-        monotonic_usec = time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000
-        self.notifier.send(f"RELOADING=1\nMONOTONIC_USEC={monotonic_usec}")
+        self.notifier.reloading()
         try:
             self._reload_config()
             self._reload_certificates()

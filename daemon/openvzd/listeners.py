@@ -1,16 +1,15 @@
-"""Where clients reach the daemon: the unix sockets, the single-instance lock,
-and systemd's notify protocol.
+"""Where clients reach the daemon: the unix sockets and the single-instance lock
+(systemd's notify protocol is in notify.py).
 
 grpcio unlinks any socket file at the path it binds, a live server's included
-(shared/reference/python-stack.md §3), so the single-instance rule is ours: an
-flock on run_dir/openvzd.lock, taken before any socket is touched. Whoever holds
-the lock owns the sockets; a socket file left by a crashed daemon is stale by
-definition and is replaced.
+(docs/architecture.md, "Facts about the Python stack"), so the single-instance
+rule is ours: an flock on run_dir/openvzd.lock, taken before any socket is
+touched. Whoever holds the lock owns the sockets; a socket file left by a crashed
+daemon is stale by definition and is replaced.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import errno
 import fcntl
@@ -131,50 +130,3 @@ def keepalive_options(interval: float, timeout: float) -> tuple[tuple[str, int],
         ("grpc.http2.ping_timeout_ms", timeout_ms),
         ("grpc.keepalive_permit_without_calls", 1),
     )
-
-
-class SystemdNotifier:
-    """sd_notify through systemd-python when it is installed and systemd listens.
-
-    Without NOTIFY_SOCKET every call is a no-op, so the daemon need not know
-    whether it runs under systemd.
-    """
-
-    def __init__(self) -> None:
-        self._notify: Any = None
-        if os.environ.get("NOTIFY_SOCKET"):
-            try:
-                from systemd import daemon as sd_daemon
-            except ImportError:
-                log.warning("NOTIFY_SOCKET is set but systemd-python is not installed")
-            else:
-                self._notify = sd_daemon.notify
-
-    def send(self, state: str) -> None:
-        if self._notify is not None:
-            self._notify(state)
-
-    def ready(self, status: str) -> None:
-        self.send(f"READY=1\nSTATUS={status}\nMAINPID={os.getpid()}")
-
-    def status(self, status: str) -> None:
-        self.send(f"STATUS={status}")
-
-    def stopping(self) -> None:
-        self.send("STOPPING=1\nSTATUS=stopping")
-
-    def watchdog_interval(self) -> float | None:
-        """Half of WatchdogSec, when systemd asked this process for keep-alives."""
-        usec = os.environ.get("WATCHDOG_USEC")
-        pid = os.environ.get("WATCHDOG_PID")
-        if self._notify is None or not usec or (pid and int(pid) != os.getpid()):
-            return None
-        return int(usec) / 2_000_000
-
-    async def run_watchdog(self) -> None:
-        interval = self.watchdog_interval()
-        if interval is None:
-            return
-        while True:
-            self.send("WATCHDOG=1")
-            await asyncio.sleep(interval)

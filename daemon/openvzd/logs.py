@@ -1,8 +1,8 @@
 """Logging: to the journal with structured fields under systemd, to stderr otherwise.
 
 systemd-python's JournalHandler drops records silently when journald is not
-there (shared/reference/python-stack.md §3), so the journal is used only when
-systemd says it connected our stderr to it (JOURNAL_STREAM). Records name their
+there (docs/architecture.md, "Facts about the Python stack"), so the journal
+is used only when systemd says it connected our stderr to it (JOURNAL_STREAM). Records name their
 container and job: pass extra={"veid": 101, "job_id": "..."} and the journal
 gets VEID= and JOB_ID= fields, stderr a "[ct 101 job ...]" prefix.
 """

@@ -31,7 +31,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"openvzd {__version__}")
     parser.add_argument(
-        "--config", type=Path, default=DEFAULT_CONFIG_PATH, help="configuration file (TOML)"
+        "--config",
+        type=Path,
+        metavar="FILE",
+        help=f"configuration file (TOML; default {DEFAULT_CONFIG_PATH}); with --simulate, "
+        "laid over the simulation's settings, whose paths and tools stay",
     )
     parser.add_argument(
         "--simulate",
@@ -57,21 +61,27 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "command",
         nargs="?",
-        choices=["serve", "check"],
+        choices=["serve", "check", "passwd"],
         default="serve",
         help="serve (the default), check the host like virt-host-validate; "
-        "`openvzd passwd USER` manages SCRAM passwords",
+        "`openvzd passwd USER` manages SCRAM passwords (openvzd passwd --help)",
     )
     return parser
 
 
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
+    # passwd has its own options and arguments (openvzd passwd --help).
     if argv[:1] == ["passwd"]:
         from openvzd.remote.passwords import passwd_main
 
         sys.exit(passwd_main(argv[1:]))
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args, rest = parser.parse_known_args(argv)
+    if args.command == "passwd":
+        parser.error("passwd takes no daemon options: run openvzd passwd USER [--readonly]")
+    if rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
     if args.print_default_config:
         sys.stdout.write(DEFAULTS_DOC)
         return
@@ -79,8 +89,8 @@ def main(argv: list[str] | None = None) -> None:
 
     def read_config() -> Config:
         if args.simulate is not None:
-            return simulated_config(args.simulate)
-        return load_config(args.config)
+            return simulated_config(args.simulate, args.config)
+        return load_config(args.config or DEFAULT_CONFIG_PATH)
 
     try:
         config = read_config()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import sys
 from pathlib import Path
 
@@ -38,9 +39,11 @@ def write_example(sim_dir: Path) -> Path:
 
 
 def print_tour(config: Config, sim_dir: Path) -> None:
-    example = write_example(sim_dir)
-    ovzsh = Path(sys.executable).parent / "ovzsh"
-    uri = f"openvz+unix:///system?socket={config.rw_socket}"
+    example = shlex.quote(str(write_example(sim_dir)))
+    ovzsh = shlex.quote(str(Path(sys.executable).parent / "ovzsh"))
+    vzctl = shlex.quote(str(config.tools.vzctl))
+    # Quoted for the shell it is pasted into, whatever the folder is called.
+    uri = shlex.quote(f"openvz+unix:///system?socket={config.rw_socket}")
     print(
         f"""
 openvzd is ready, serving the simulated OpenVZ host in {config.paths.host_root}
@@ -49,14 +52,14 @@ openvzd is ready, serving the simulated OpenVZ host in {config.paths.host_root}
 
 In another terminal, from this folder:
 
-  export OPENVZ_DEFAULT_URI='{uri}'
+  export OPENVZ_DEFAULT_URI={uri}
   {ovzsh} list --all                 # the containers, as virsh lists them
   {ovzsh} define {example}           # a container from a template
   {ovzsh} start 150                  # a job on container 150's lane
   {ovzsh} dominfo 150
   {ovzsh} dumpxml 150
   {ovzsh} event --loop --timeout 30  # lifecycle events; try `vzctl` by hand meanwhile:
-  {config.tools.vzctl} stop 150
+  {vzctl} stop 150
 
 Ctrl-C stops the daemon; the containers keep their state.
 """,

@@ -14,7 +14,7 @@ TOP = Path(__file__).resolve().parent.parent.parent
 def test_the_wheel_has_the_typed_marker_and_every_generated_stub(tmp_path: Path) -> None:
     source = tmp_path / "source"
     source.mkdir()
-    for name in ("pyproject.toml", "README.md"):
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
         shutil.copy(TOP / name, source / name)
     for folder in ("daemon", "client", "vzsim"):
         shutil.copytree(TOP / folder, source / folder, ignore=shutil.ignore_patterns("__pycache__"))
