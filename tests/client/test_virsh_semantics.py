@@ -132,3 +132,20 @@ def test_create_is_persistent_as_in_libvirts_driver(daemon: DaemonProcess, tmp_p
         conn.lookup_by_name("112").destroy()
     # Stopping it does not undefine it: it is listed, shut off.
     assert ovzsh(daemon, "domstate", "112").stdout.startswith("shut off")
+
+
+def test_setmem_and_setmaxmem_set_the_one_limit(daemon: DaemonProcess, tmp_path: Path) -> None:
+    # A container has no balloon: current allocation and maximum are its one memory
+    # limit, which both commands set (docs/libvirt-semantics.md).
+    define_file(daemon, tmp_path, 113, example_xml(daemon, 113))
+
+    def memory_elements() -> list[str]:
+        xml = ovzsh(daemon, "dumpxml", "--inactive", "113").stdout.replace('"', "'")
+        return re.findall(r"<(?:memory|currentMemory) unit='KiB'>(\d+)<", xml)
+
+    assert ovzsh(daemon, "setmem", "113", "256M").returncode == 0
+    assert memory_elements() == ["262144", "262144"]
+    raised = ovzsh(daemon, "setmaxmem", "113", "1G")
+    assert raised.returncode == 0, raised.stderr
+    assert memory_elements() == ["1048576", "1048576"]
+    assert "Max memory:     1048576 KiB" in ovzsh(daemon, "dominfo", "113").stdout
