@@ -231,3 +231,32 @@ def test_setvcpus_beyond_the_hosts_cpus_names_the_count(daemon: DaemonProcess) -
         assert f"max allowable vcpus for the domain: {cpus + 1} > {cpus}" in (
             refused.value.details() or ""
         )
+
+
+def test_a_container_on_a_directory_is_redefined_in_place(tmp_path: Path) -> None:
+    sim_dir = tmp_path / "sim"
+    sim_dir.mkdir()
+    (sim_dir / "openvzd.toml").write_text('[storage]\nmount_roots = ["/srv/containers"]\n')
+    with running_daemon(sim_dir) as daemon, daemon.channel() as channel:
+        stub = domains_pb2_grpc.DomainsStub(channel)
+        for name in ("ct-631", "other"):
+            folder = daemon.host_root / "srv" / "containers" / name / "sbin"
+            folder.mkdir(parents=True)
+            (folder / "init").write_text("#!/bin/sh\n")
+        xml = (
+            "<domain type='openvz'><name>631</name><devices><filesystem type='mount'>"
+            "<source dir='/srv/containers/ct-631'/></filesystem></devices></domain>"
+        )
+        _succeeds(channel, stub.Define(domains_pb2.DefineRequest(xml=xml), timeout=60).job)
+        ref = common_pb2.DomainRef(id=631)
+        dumped = stub.GetXML(domains_pb2.GetXMLRequest(domain=ref, inactive=True)).xml
+        described = dumped.replace("</name>", "</name>\n  <description>files</description>", 1)
+        _succeeds(channel, stub.Define(domains_pb2.DefineRequest(xml=described), timeout=60).job)
+        again = stub.GetXML(domains_pb2.GetXMLRequest(domain=ref, inactive=True)).xml
+        assert "<description>files</description>" in again
+        assert "/srv/containers/ct-631" in again
+        moved = described.replace("/srv/containers/ct-631", "/srv/containers/other")
+        with pytest.raises(grpc.RpcError) as refused:
+            stub.Define(domains_pb2.DefineRequest(xml=moved), timeout=60)
+        assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert "cannot change" in (refused.value.details() or "")
