@@ -1,4 +1,4 @@
-"""The host description in /proc formats the daemon parses: cpuinfo and meminfo."""
+"""The host description in /proc formats the daemon parses: cpuinfo, meminfo and stat."""
 
 from __future__ import annotations
 
@@ -63,3 +63,29 @@ def meminfo(memory_mb: int) -> str:
         ("VmallocUsed", 0),
     ]
     return "".join(f"{label + ':':<15} {value:>8} kB\n" for label, value in rows)
+
+
+def stat(cpus: int) -> str:
+    """/proc/stat as written once at init: each CPU's times in USER_HZ ticks (user
+    nice system idle iowait irq softirq steal guest guest_nice), then the sum line
+    first. The simulated clock does not run, so the times do not grow."""
+    rows = [
+        (
+            120_000 + 1_000 * index,
+            500,
+            40_000 + 100 * index,
+            900_000 - 1_000 * index,
+            2_000,
+            0,
+            300,
+            0,
+            0,
+            0,
+        )
+        for index in range(cpus)
+    ]
+    total = [sum(column) for column in zip(*rows, strict=True)]
+    lines = ["cpu  " + " ".join(map(str, total))]
+    lines += [f"cpu{index} " + " ".join(map(str, row)) for index, row in enumerate(rows)]
+    lines += ["ctxt 1000000", "btime 1764900000", "processes 5000", "procs_running 1"]
+    return "\n".join(lines) + "\n"

@@ -130,6 +130,7 @@ def init_host(
     proc = host.proc_dir
     (proc / "cpuinfo").write_text(hostinfo.cpuinfo(cpus))
     (proc / "meminfo").write_text(hostinfo.meminfo(memory_mb))
+    (proc / "stat").write_text(hostinfo.stat(cpus))
     (proc / "vz" / "version").write_text(KERNEL_VERSION + "\n")
     vswap = proc / "vz" / "vswap"
     if legacy:

@@ -148,6 +148,11 @@ class Connection:
         node: host_pb2.NodeInfo = await self.run(calls.host_call("GetNodeInfo"))
         return node
 
+    async def node_cpu_stats(self, cpu: int | None = None) -> host_pb2.NodeCPUStats:
+        """The host's CPU times since boot in ns (virsh nodecpustats): one CPU's,
+        or with no cpu all CPUs' summed."""
+        return await self.run(calls.node_cpu_stats(cpu))
+
     async def capabilities(self) -> str:
         return await self.run(calls.capabilities())
 

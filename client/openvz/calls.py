@@ -158,6 +158,17 @@ def host_call(method: str) -> Call[Any]:
     return reply
 
 
+def node_cpu_stats(cpu: int | None = None) -> Call[host_pb2.NodeCPUStats]:
+    """The host's CPU times since boot (ns): one CPU's, or all CPUs' summed."""
+    from openvz.v1 import host_pb2
+
+    request = host_pb2.NodeCPUStatsRequest()
+    if cpu is not None:
+        request.cpu = cpu
+    reply: host_pb2.NodeCPUStats = yield Rpc("Host", "GetNodeCPUStats", request)
+    return reply
+
+
 def hostname() -> Call[str]:
     reply = yield from host_call("GetHostname")
     return str(reply.hostname)

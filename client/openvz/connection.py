@@ -185,6 +185,11 @@ class Connection:
         node: host_pb2.NodeInfo = self.run(calls.host_call("GetNodeInfo"))
         return node
 
+    def node_cpu_stats(self, cpu: int | None = None) -> host_pb2.NodeCPUStats:
+        """The host's CPU times since boot in ns (virsh nodecpustats): one CPU's,
+        or with no cpu all CPUs' summed."""
+        return self.run(calls.node_cpu_stats(cpu))
+
     def capabilities(self) -> str:
         return self.run(calls.capabilities())
 

@@ -1,7 +1,7 @@
 """What the daemon knows of its host while it runs: the tools, the host model,
 the vzctl version and the node, and the few facts that only the daemon can
 remember (which containers it paused: vzlist cannot tell a frozen CT from a
-running one, spec §9.1)."""
+running one, spec §9.1; why each container is in its state, libvirt's reason)."""
 
 from __future__ import annotations
 
@@ -18,6 +18,16 @@ from openvzd.vz.runner import ToolPaths, ToolRunner
 from openvzd.vz.spec import default_uuid
 from openvzd.vz.version import VzctlVersion, parse_vzctl_version
 
+# A state's reason when no job recorded one (a container found so at start, or
+# changed by someone else): as libvirt's drivers word them.
+REASON_BY_STATE = {
+    "running": "booted",
+    "paused": "user",
+    "stopped": "shutdown",
+    "mounted": "mounted",
+    "suspended": "saved",
+}
+
 
 @dataclass(slots=True)
 class Runtime:
@@ -29,6 +39,9 @@ class Runtime:
     node: NodeInfo
     hostname: str
     paused: set[int] = field(default_factory=set)
+    # veid -> (state, libvirt's reason word): how the last transition the daemon
+    # made came about, valid while the container is still in that state.
+    reasons: dict[int, tuple[str, str]] = field(default_factory=dict)
     _default_uuids: dict[int, str] = field(default_factory=dict)
 
     @classmethod
@@ -55,6 +68,7 @@ class Runtime:
             read_hostname(paths.root),
         )
         runtime.paused = runtime._load_paused()
+        runtime.reasons = runtime._load_reasons()
         return runtime
 
     @property
@@ -73,6 +87,45 @@ class Runtime:
         (self.paused.add if paused else self.paused.discard)(veid)
         self.host.version += 1
         write_atomically(self._paused_file, json.dumps(sorted(self.paused)))
+
+    @property
+    def _reasons_file(self) -> Path:
+        return self.config.paths.state_dir / "reasons.json"
+
+    def _load_reasons(self) -> dict[int, tuple[str, str]]:
+        try:
+            loaded = json.loads(self._reasons_file.read_text())
+            return {int(veid): (str(pair[0]), str(pair[1])) for veid, pair in loaded.items()}
+        except (OSError, ValueError, TypeError, AttributeError):
+            return {}
+
+    def _save_reasons(self) -> None:
+        self.host.version += 1
+        write_atomically(
+            self._reasons_file,
+            json.dumps({str(veid): list(pair) for veid, pair in sorted(self.reasons.items())}),
+        )
+
+    def set_reason(self, veid: int, reason: str) -> None:
+        """Record why the container is in its present state (a job just put it there)."""
+        pair = (self.state_of(veid), reason)
+        if self.reasons.get(veid) != pair:
+            self.reasons[veid] = pair
+            self._save_reasons()
+
+    def forget_reason(self, veid: int) -> None:
+        """The container changed state without a job saying why (or left the host)."""
+        if self.reasons.pop(veid, None) is not None:
+            self._save_reasons()
+
+    def state_reason(self, veid: int) -> str:
+        """libvirt's reason word for the container's state: the recorded one while
+        the state is the one it was recorded with, else the state's usual reason."""
+        state = self.state_of(veid)
+        recorded = self.reasons.get(veid)
+        if recorded is not None and recorded[0] == state:
+            return recorded[1]
+        return REASON_BY_STATE.get(state, "")
 
     @property
     def vswap(self) -> bool:

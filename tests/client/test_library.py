@@ -136,8 +136,10 @@ def test_errors_carry_the_daemons_message_and_code(
     with pytest.raises(openvz.WrongState) as running:
         conn.lookup_by_name("180").create()
     assert running.value.code is grpc.StatusCode.FAILED_PRECONDITION
-    with pytest.raises(openvz.AlreadyExists):
-        conn.define_xml((daemon.sim_dir / "example-150.xml").read_text().replace("150", "180"))
+    example_180 = (daemon.sim_dir / "example-150.xml").read_text().replace("150", "180")
+    # define over 180 would redefine it; create makes a new one, and 180 exists.
+    with pytest.raises(openvz.AlreadyExists, match="180 already exists"):
+        conn.create_xml(example_180)
     with pytest.raises(openvz.InvalidArgument):
         conn.define_xml("<domain type='kvm'><name>x</name></domain>")
     with openvz.open_read_only(uri_of(daemon)) as read_only:

@@ -36,7 +36,7 @@ def test_tour(daemon: DaemonProcess) -> None:
     xml = ovzsh(daemon, "dumpxml", "150").stdout
     assert "<name>150</name>" in xml and "centos-7-x86_64-minimal" in xml
     assert ovzsh(daemon, "destroy", "150").returncode == 0
-    assert ovzsh(daemon, "domstate", "--reason", "150").stdout.strip() == "shut off (shutdown)"
+    assert ovzsh(daemon, "domstate", "--reason", "150").stdout.strip() == "shut off (destroyed)"
     # What dumpxml printed defines an identical container again.
     saved = ovzsh(daemon, "dumpxml", "--inactive", "150").stdout
     assert ovzsh(daemon, "undefine", "150").returncode == 0

@@ -64,6 +64,7 @@ def test_every_rpc(daemon: DaemonProcess, stubs: tuple[object, ...]) -> None:
     assert call(host, "GetVersion", host_pb2.VersionRequest()).vzctl_flavour == "legacy4"
     assert call(host, "GetHostname", host_pb2.HostnameRequest()).hostname
     assert call(host, "GetNodeInfo", host_pb2.NodeInfoRequest()).cpus >= 1
+    assert call(host, "GetNodeCPUStats", host_pb2.NodeCPUStatsRequest()).idle_ns > 0
     assert (
         "<os_type>exe</os_type>"
         in call(host, "GetCapabilities", host_pb2.CapabilitiesRequest()).xml

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from openvzd.vz.proc import read_net_dev, read_vzquota
+from openvzd.vz.proc import ALL_CPUS, CpuTimes, read_cpu_times, read_net_dev, read_vzquota
 
 NET_DEV = """\
 Inter-|   Receive                                                |  Transmit
@@ -28,6 +28,28 @@ junk: here
   inodes                 5          10          11           0           0
   1k-blocks             64         128         256           0           0
 """
+
+STAT = """\
+cpu  300 20 100 5000 40 5 7 0 0 0
+cpu0 150 10 50 2500 20 5 7 0 0 0
+cpu1 150 10 50 2500 20 0 0
+
+cpu2 1 2 3
+cpu3 x 1 2 3 4 5 6
+cpux 1 2 3 4 5 6 7
+intr 1 2 3 4 5 6 7 8
+"""
+
+
+def test_stat_cpu_lines_summed_as_libvirt_does(tmp_path: Path) -> None:
+    (tmp_path / "stat").write_text(STAT)
+    times = read_cpu_times(tmp_path)
+    assert set(times) == {ALL_CPUS, 0, 1}
+    tick = 10_000_000  # ns in a USER_HZ tick
+    # kernel = system + irq + softirq, user = user + nice
+    assert times[ALL_CPUS] == CpuTimes(112 * tick, 320 * tick, 5000 * tick, 40 * tick)
+    assert times[1] == CpuTimes(50 * tick, 160 * tick, 2500 * tick, 20 * tick)
+    assert read_cpu_times(tmp_path / "missing") == {}
 
 
 def test_net_dev_lines_and_garbage(tmp_path: Path) -> None:

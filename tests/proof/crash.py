@@ -194,9 +194,14 @@ def check_crashes(
             job = by_id[job_id]
             runs = reconciled.runs_of_job.get(job_id, [])
             # Only a start that met a running container (a destroy before it was
-            # interrupted before its vzctl ran) may fail.
+            # interrupted before its vzctl ran) may fail, and a destroy that met a
+            # stopped one (likewise): refused as libvirt's, with no vzctl run.
             explained = job.operation == "start" and state == "running"
-            if job.state == "failed" and not (explained and [r.exit for r in runs] == [32]):
+            refused = (job.operation, state) == ("destroy", "stopped")
+            refused = refused and job.error_kind == "WRONG_STATE"
+            if job.state == "failed" and not (
+                (explained and [r.exit for r in runs] == [32]) or (refused and not runs)
+            ):
                 problems.append(f"job {job_id} ({job.operation} {veid}) failed in state {state}")
             for run in runs:
                 if run.exit == 0:

@@ -221,8 +221,11 @@ def reconcile(runs: Iterable[ToolRun], jobs: Iterable[JournalJob]) -> Reconcilia
             result.problems.append(f"job {job.id} ({job.operation}) ran {twice} more than once")
         main = MAIN_COMMAND.get(job.operation)
         if job.state == "succeeded" and main is not None:
-            ok = [r for r in result.runs_of_job.get(job.id, []) if r.command == main]
-            if len(ok) != 1 or ok[0].exit != 0:
+            runs = result.runs_of_job.get(job.id, [])
+            ok = [r for r in runs if r.command == main]
+            # A define over an existing container redefines it: no create, at most a set.
+            redefined = job.operation == "define" and all(r.command == "set" for r in runs)
+            if (len(ok) != 1 or ok[0].exit != 0) and not redefined:
                 result.problems.append(
                     f"job {job.id} ({job.operation} {job.veid}) succeeded "
                     f"without one clean vzctl {main}: {[str(r) for r in ok]}"

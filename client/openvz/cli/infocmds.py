@@ -4,8 +4,7 @@ CPUs (vcpucount, maxvcpus, vcpuinfo), memory (dommemstat, setmaxmem), devices
 sysinfo, nodememstats, nodecpustats and freecell.
 
 setmaxmem, `desc --new-desc` and edit change the container by defining its XML
-again (as virsh does): they wait for the daemon to accept a define over an existing
-container (issue 15), and until then answer with the daemon's refusal.
+again, as virsh does (docs/libvirt-semantics.md).
 """
 
 from __future__ import annotations
@@ -142,10 +141,8 @@ def cmd_dommemstat(args: argparse.Namespace) -> None:
 
 def redefine(conn: Connection, dom: Domain, change: Callable[[ElementTree.Element], None]) -> None:
     """Define the container again from its persistent XML with change applied, as
-    virsh's setmaxmem, desc and edit do through virDomainDefineXML.
-
-    Waits for the daemon: openvzd refuses a define over an existing container until
-    the core takes it as an update of the config (issue 15); the refusal is shown."""
+    virsh's setmaxmem, desc and edit do through virDomainDefineXML (openvzd plans
+    the difference as an update of the container)."""
     from xml.etree import ElementTree
 
     root = ElementTree.fromstring(dom.xml_desc(inactive=True))
@@ -169,21 +166,15 @@ def cmd_setmaxmem(args: argparse.Namespace) -> None:
             memory = ElementTree.SubElement(root, "memory")
         memory.attrib = {"unit": "KiB"}
         memory.text = str(size)
-        # As libvirt: the current allocation never exceeds the maximum.
+        # A container has no balloon: its allocation is its one limit, so openvzd
+        # takes <currentMemory> only equal to <memory> (docs/libvirt-semantics.md).
         current = root.find("currentMemory")
-        if current is not None and kib_of(current) > size:
+        if current is not None:
             current.attrib = {"unit": "KiB"}
             current.text = str(size)
 
     with connect(args) as conn:
         redefine(conn, _domain(conn, args), set_memory)
-
-
-def kib_of(element: ElementTree.Element) -> int:
-    """A <memory>-like element's size in KiB, from its unit (libvirt's default: KiB)."""
-    unit = element.get("unit", "KiB")
-    text = (element.text or "0").strip()
-    return kib(text + ("" if unit in ("KiB", "k", "K") else unit))
 
 
 # -- devices ---------------------------------------------------------------------------
@@ -520,16 +511,42 @@ def cmd_freecell(args: argparse.Namespace) -> None:
 
 @command(
     "nodecpustats",
-    "the host's CPU times (waits for the daemon: NodeInfo carries none yet)",
+    "the host's CPU times since boot in ns, or with --percent its use over a second",
     [(("cpu",), {"nargs": "?", "type": int}), (("--percent",), FLAG), *JSON],
 )
 def cmd_nodecpustats(args: argparse.Namespace) -> None:
-    from openvz.errors import NotSupported
+    import time
 
     with connect(args) as conn:
-        conn.node_info()  # the daemon is there; it just has no CPU times to give
-    # UNFINISHED: needs the host's /proc/stat times from the daemon (a Host RPC or
-    # NodeInfo fields); virsh's format is then `%-15s %20llu` per user/system/idle/iowait.
-    raise NotSupported(
-        "openvzd does not report the host's CPU times yet (issue 15: waits for the daemon)"
-    )
+        first = conn.node_cpu_stats(args.cpu)
+        if args.percent:
+            time.sleep(1)  # virsh's two samples, a second apart
+            second = conn.node_cpu_stats(args.cpu)
+    if not args.percent:
+        values = {
+            "user": first.user_ns,
+            "system": first.kernel_ns,
+            "idle": first.idle_ns,
+            "iowait": first.iowait_ns,
+        }
+        if args.json:
+            print_json(values)
+            return
+        for name, value in values.items():
+            print(f"{name + ':':<15} {value:20d}")
+        return
+    spent = {
+        "user": second.user_ns - first.user_ns,
+        "system": second.kernel_ns - first.kernel_ns,
+        "idle": second.idle_ns - first.idle_ns,
+        "iowait": second.iowait_ns - first.iowait_ns,
+    }
+    # No time passed on a host whose clock stands still (vzsim's): nothing was used.
+    total = sum(spent.values()) or 1
+    percent: dict[str, float] = {"usage": (spent["user"] + spent["system"]) / total * 100}
+    percent.update({name: value / total * 100 for name, value in spent.items()})
+    if args.json:
+        print_json({name: round(value, 1) for name, value in percent.items()})
+        return
+    for name, share in percent.items():
+        print(f"{name + ':':<15} {share:5.1f}%")

@@ -35,6 +35,22 @@ class Parser(argparse.ArgumentParser):
     # The command a top-level parser was built for; its errors (an unknown option
     # after the command word) are about that command.
     command_name: str | None = None
+    # A command with a free-text positional list (desc's TEXT) takes its words after
+    # its options as well, as virsh does (`desc 150 --title web`).
+    intermixed: bool = False
+    _intermixing: bool = False
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        if not self.intermixed or self._intermixing:
+            return super().parse_known_args(args, namespace)
+        # parse_known_intermixed_args parses twice through parse_known_args.
+        self._intermixing = True
+        try:
+            return self.parse_known_intermixed_args(args, namespace)
+        finally:
+            self._intermixing = False
 
     def error(self, message: str) -> NoReturn:
         prog = f"{self.prog} {self.command_name}" if self.command_name else self.prog
@@ -73,6 +89,10 @@ def build_parser(only: str | None = None) -> Parser:
         if only in COMMANDS and name != only:
             continue
         command = sub.add_parser(name, help=help_text, description=help_text)
+        command.intermixed = any(
+            not flags[0].startswith("-") and options.get("nargs") == "*"
+            for flags, options in arguments
+        )
         for flags, options in arguments:
             command.add_argument(*flags, **options)
         command.set_defaults(handler=handler)

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from openvz.v1 import common_pb2 as openvz_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14openvz/v1/host.proto\x12\topenvz.v1\x1a\x16openvz/v1/common.proto\"\x10\n\x0eVersionRequest\"d\n\x07Version\x12\x0e\n\x06\x64\x61\x65mon\x18\x01 \x01(\t\x12\x10\n\x08protocol\x18\x02 \x01(\r\x12\r\n\x05vzctl\x18\x03 \x01(\t\x12\x15\n\rvzctl_flavour\x18\x04 \x01(\t\x12\x11\n\tsimulated\x18\x05 \x01(\x08\"\x11\n\x0fHostnameRequest\"\x1c\n\x08Hostname\x12\x10\n\x08hostname\x18\x01 \x01(\t\"\x11\n\x0fNodeInfoRequest\"\xa1\x01\n\x08NodeInfo\x12\r\n\x05model\x18\x01 \x01(\t\x12\x12\n\nmemory_kib\x18\x02 \x01(\x04\x12\x17\n\x0f\x66ree_memory_kib\x18\x03 \x01(\x04\x12\x0c\n\x04\x63pus\x18\x04 \x01(\r\x12\x0b\n\x03mhz\x18\x05 \x01(\r\x12\r\n\x05nodes\x18\x06 \x01(\r\x12\x0f\n\x07sockets\x18\x07 \x01(\r\x12\r\n\x05\x63ores\x18\x08 \x01(\r\x12\x0f\n\x07threads\x18\t \x01(\r\"\x15\n\x13\x43\x61pabilitiesRequest\"\x1b\n\x0c\x43\x61pabilities\x12\x0b\n\x03xml\x18\x01 \x01(\t\"\x0e\n\x0c\x43heckRequest\"^\n\tHostCheck\x12\x0c\n\x04name\x18\x01 \x01(\t\x12&\n\x06result\x18\x02 \x01(\x0e\x32\x16.openvz.v1.CheckResult\x12\x0e\n\x06\x64\x65tail\x18\x03 \x01(\t\x12\x0b\n\x03\x66ix\x18\x04 \x01(\t\"3\n\x0b\x43heckReport\x12$\n\x06\x63hecks\x18\x01 \x03(\x0b\x32\x14.openvz.v1.HostCheck*p\n\x0b\x43heckResult\x12\x1c\n\x18\x43HECK_RESULT_UNSPECIFIED\x10\x00\x12\x15\n\x11\x43HECK_RESULT_PASS\x10\x01\x12\x15\n\x11\x43HECK_RESULT_WARN\x10\x02\x12\x15\n\x11\x43HECK_RESULT_FAIL\x10\x03\x32\xe7\x02\n\x04Host\x12\x41\n\nGetVersion\x12\x19.openvz.v1.VersionRequest\x1a\x12.openvz.v1.Version\"\x04\xe8\xe0\x18\x01\x12\x44\n\x0bGetHostname\x12\x1a.openvz.v1.HostnameRequest\x1a\x13.openvz.v1.Hostname\"\x04\xe8\xe0\x18\x01\x12\x44\n\x0bGetNodeInfo\x12\x1a.openvz.v1.NodeInfoRequest\x1a\x13.openvz.v1.NodeInfo\"\x04\xe8\xe0\x18\x01\x12P\n\x0fGetCapabilities\x12\x1e.openvz.v1.CapabilitiesRequest\x1a\x17.openvz.v1.Capabilities\"\x04\xe8\xe0\x18\x01\x12>\n\x05\x43heck\x12\x17.openvz.v1.CheckRequest\x1a\x16.openvz.v1.CheckReport\"\x04\xe8\xe0\x18\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14openvz/v1/host.proto\x12\topenvz.v1\x1a\x16openvz/v1/common.proto\"\x10\n\x0eVersionRequest\"d\n\x07Version\x12\x0e\n\x06\x64\x61\x65mon\x18\x01 \x01(\t\x12\x10\n\x08protocol\x18\x02 \x01(\r\x12\r\n\x05vzctl\x18\x03 \x01(\t\x12\x15\n\rvzctl_flavour\x18\x04 \x01(\t\x12\x11\n\tsimulated\x18\x05 \x01(\x08\"\x11\n\x0fHostnameRequest\"\x1c\n\x08Hostname\x12\x10\n\x08hostname\x18\x01 \x01(\t\"\x11\n\x0fNodeInfoRequest\"\xa1\x01\n\x08NodeInfo\x12\r\n\x05model\x18\x01 \x01(\t\x12\x12\n\nmemory_kib\x18\x02 \x01(\x04\x12\x17\n\x0f\x66ree_memory_kib\x18\x03 \x01(\x04\x12\x0c\n\x04\x63pus\x18\x04 \x01(\r\x12\x0b\n\x03mhz\x18\x05 \x01(\r\x12\r\n\x05nodes\x18\x06 \x01(\r\x12\x0f\n\x07sockets\x18\x07 \x01(\r\x12\r\n\x05\x63ores\x18\x08 \x01(\r\x12\x0f\n\x07threads\x18\t \x01(\r\"/\n\x13NodeCPUStatsRequest\x12\x10\n\x03\x63pu\x18\x01 \x01(\x05H\x00\x88\x01\x01\x42\x06\n\x04_cpu\"V\n\x0cNodeCPUStats\x12\x11\n\tkernel_ns\x18\x01 \x01(\x04\x12\x0f\n\x07user_ns\x18\x02 \x01(\x04\x12\x0f\n\x07idle_ns\x18\x03 \x01(\x04\x12\x11\n\tiowait_ns\x18\x04 \x01(\x04\"\x15\n\x13\x43\x61pabilitiesRequest\"\x1b\n\x0c\x43\x61pabilities\x12\x0b\n\x03xml\x18\x01 \x01(\t\"\x0e\n\x0c\x43heckRequest\"^\n\tHostCheck\x12\x0c\n\x04name\x18\x01 \x01(\t\x12&\n\x06result\x18\x02 \x01(\x0e\x32\x16.openvz.v1.CheckResult\x12\x0e\n\x06\x64\x65tail\x18\x03 \x01(\t\x12\x0b\n\x03\x66ix\x18\x04 \x01(\t\"3\n\x0b\x43heckReport\x12$\n\x06\x63hecks\x18\x01 \x03(\x0b\x32\x14.openvz.v1.HostCheck*p\n\x0b\x43heckResult\x12\x1c\n\x18\x43HECK_RESULT_UNSPECIFIED\x10\x00\x12\x15\n\x11\x43HECK_RESULT_PASS\x10\x01\x12\x15\n\x11\x43HECK_RESULT_WARN\x10\x02\x12\x15\n\x11\x43HECK_RESULT_FAIL\x10\x03\x32\xb9\x03\n\x04Host\x12\x41\n\nGetVersion\x12\x19.openvz.v1.VersionRequest\x1a\x12.openvz.v1.Version\"\x04\xe8\xe0\x18\x01\x12\x44\n\x0bGetHostname\x12\x1a.openvz.v1.HostnameRequest\x1a\x13.openvz.v1.Hostname\"\x04\xe8\xe0\x18\x01\x12\x44\n\x0bGetNodeInfo\x12\x1a.openvz.v1.NodeInfoRequest\x1a\x13.openvz.v1.NodeInfo\"\x04\xe8\xe0\x18\x01\x12P\n\x0fGetCapabilities\x12\x1e.openvz.v1.CapabilitiesRequest\x1a\x17.openvz.v1.Capabilities\"\x04\xe8\xe0\x18\x01\x12>\n\x05\x43heck\x12\x17.openvz.v1.CheckRequest\x1a\x16.openvz.v1.CheckReport\"\x04\xe8\xe0\x18\x01\x12P\n\x0fGetNodeCPUStats\x12\x1e.openvz.v1.NodeCPUStatsRequest\x1a\x17.openvz.v1.NodeCPUStats\"\x04\xe8\xe0\x18\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -42,8 +42,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_HOST'].methods_by_name['GetCapabilities']._serialized_options = b'\350\340\030\001'
   _globals['_HOST'].methods_by_name['Check']._loaded_options = None
   _globals['_HOST'].methods_by_name['Check']._serialized_options = b'\350\340\030\001'
-  _globals['_CHECKRESULT']._serialized_start=628
-  _globals['_CHECKRESULT']._serialized_end=740
+  _globals['_HOST'].methods_by_name['GetNodeCPUStats']._loaded_options = None
+  _globals['_HOST'].methods_by_name['GetNodeCPUStats']._serialized_options = b'\350\340\030\001'
+  _globals['_CHECKRESULT']._serialized_start=765
+  _globals['_CHECKRESULT']._serialized_end=877
   _globals['_VERSIONREQUEST']._serialized_start=59
   _globals['_VERSIONREQUEST']._serialized_end=75
   _globals['_VERSION']._serialized_start=77
@@ -56,16 +58,20 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_NODEINFOREQUEST']._serialized_end=245
   _globals['_NODEINFO']._serialized_start=248
   _globals['_NODEINFO']._serialized_end=409
-  _globals['_CAPABILITIESREQUEST']._serialized_start=411
-  _globals['_CAPABILITIESREQUEST']._serialized_end=432
-  _globals['_CAPABILITIES']._serialized_start=434
-  _globals['_CAPABILITIES']._serialized_end=461
-  _globals['_CHECKREQUEST']._serialized_start=463
-  _globals['_CHECKREQUEST']._serialized_end=477
-  _globals['_HOSTCHECK']._serialized_start=479
-  _globals['_HOSTCHECK']._serialized_end=573
-  _globals['_CHECKREPORT']._serialized_start=575
-  _globals['_CHECKREPORT']._serialized_end=626
-  _globals['_HOST']._serialized_start=743
-  _globals['_HOST']._serialized_end=1102
+  _globals['_NODECPUSTATSREQUEST']._serialized_start=411
+  _globals['_NODECPUSTATSREQUEST']._serialized_end=458
+  _globals['_NODECPUSTATS']._serialized_start=460
+  _globals['_NODECPUSTATS']._serialized_end=546
+  _globals['_CAPABILITIESREQUEST']._serialized_start=548
+  _globals['_CAPABILITIESREQUEST']._serialized_end=569
+  _globals['_CAPABILITIES']._serialized_start=571
+  _globals['_CAPABILITIES']._serialized_end=598
+  _globals['_CHECKREQUEST']._serialized_start=600
+  _globals['_CHECKREQUEST']._serialized_end=614
+  _globals['_HOSTCHECK']._serialized_start=616
+  _globals['_HOSTCHECK']._serialized_end=710
+  _globals['_CHECKREPORT']._serialized_start=712
+  _globals['_CHECKREPORT']._serialized_end=763
+  _globals['_HOST']._serialized_start=880
+  _globals['_HOST']._serialized_end=1321
 # @@protoc_insertion_point(module_scope)

@@ -181,6 +181,62 @@ class NodeInfo(_message.Message):
 Global___NodeInfo: _TypeAlias = NodeInfo  # noqa: Y015
 
 @_typing.final
+class NodeCPUStatsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CPU_FIELD_NUMBER: _builtins.int
+    cpu: _builtins.int
+    """One CPU (0 .. cpus-1); absent: the sum over all CPUs, as libvirt's
+    VIR_NODE_CPU_STATS_ALL_CPUS.
+    """
+    def __init__(
+        self,
+        *,
+        cpu: _builtins.int | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_cpu", b"_cpu", "cpu", b"cpu"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_cpu", b"_cpu", "cpu", b"cpu"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__cpu: _TypeAlias = _typing.Literal["cpu"]  # noqa: Y015
+    _WhichOneofArgType__cpu: _TypeAlias = _typing.Literal["_cpu", b"_cpu"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__cpu) -> _WhichOneofReturnType__cpu | None: ...
+
+Global___NodeCPUStatsRequest: _TypeAlias = NodeCPUStatsRequest  # noqa: Y015
+
+@_typing.final
+class NodeCPUStats(_message.Message):
+    """As libvirt's virNodeGetCPUStats on Linux reports them, in nanoseconds."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KERNEL_NS_FIELD_NUMBER: _builtins.int
+    USER_NS_FIELD_NUMBER: _builtins.int
+    IDLE_NS_FIELD_NUMBER: _builtins.int
+    IOWAIT_NS_FIELD_NUMBER: _builtins.int
+    kernel_ns: _builtins.int
+    """system + irq + softirq"""
+    user_ns: _builtins.int
+    """user + nice"""
+    idle_ns: _builtins.int
+    iowait_ns: _builtins.int
+    def __init__(
+        self,
+        *,
+        kernel_ns: _builtins.int = ...,
+        user_ns: _builtins.int = ...,
+        idle_ns: _builtins.int = ...,
+        iowait_ns: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["idle_ns", b"idle_ns", "iowait_ns", b"iowait_ns", "kernel_ns", b"kernel_ns", "user_ns", b"user_ns"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___NodeCPUStats: _TypeAlias = NodeCPUStats  # noqa: Y015
+
+@_typing.final
 class CapabilitiesRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 

@@ -59,6 +59,11 @@ class HostStub:
                 request_serializer=openvz_dot_v1_dot_host__pb2.CheckRequest.SerializeToString,
                 response_deserializer=openvz_dot_v1_dot_host__pb2.CheckReport.FromString,
                 _registered_method=True)
+        self.GetNodeCPUStats = channel.unary_unary(
+                '/openvz.v1.Host/GetNodeCPUStats',
+                request_serializer=openvz_dot_v1_dot_host__pb2.NodeCPUStatsRequest.SerializeToString,
+                response_deserializer=openvz_dot_v1_dot_host__pb2.NodeCPUStats.FromString,
+                _registered_method=True)
 
 
 class HostServicer:
@@ -94,6 +99,13 @@ class HostServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetNodeCPUStats(self, request, context):
+        """The host's CPU times since boot, from /proc/stat (virsh nodecpustats).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_HostServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -121,6 +133,11 @@ def add_HostServicer_to_server(servicer, server):
                     servicer.Check,
                     request_deserializer=openvz_dot_v1_dot_host__pb2.CheckRequest.FromString,
                     response_serializer=openvz_dot_v1_dot_host__pb2.CheckReport.SerializeToString,
+            ),
+            'GetNodeCPUStats': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetNodeCPUStats,
+                    request_deserializer=openvz_dot_v1_dot_host__pb2.NodeCPUStatsRequest.FromString,
+                    response_serializer=openvz_dot_v1_dot_host__pb2.NodeCPUStats.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -258,6 +275,33 @@ class Host:
             '/openvz.v1.Host/Check',
             openvz_dot_v1_dot_host__pb2.CheckRequest.SerializeToString,
             openvz_dot_v1_dot_host__pb2.CheckReport.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetNodeCPUStats(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/openvz.v1.Host/GetNodeCPUStats',
+            openvz_dot_v1_dot_host__pb2.NodeCPUStatsRequest.SerializeToString,
+            openvz_dot_v1_dot_host__pb2.NodeCPUStats.FromString,
             options,
             channel_credentials,
             insecure,

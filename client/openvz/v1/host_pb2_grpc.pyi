@@ -36,6 +36,8 @@ class HostStub:
     GetNodeInfo: _grpc.UnaryUnaryMultiCallable[_host_pb2.NodeInfoRequest, _host_pb2.NodeInfo]
     GetCapabilities: _grpc.UnaryUnaryMultiCallable[_host_pb2.CapabilitiesRequest, _host_pb2.Capabilities]
     Check: _grpc.UnaryUnaryMultiCallable[_host_pb2.CheckRequest, _host_pb2.CheckReport]
+    GetNodeCPUStats: _grpc.UnaryUnaryMultiCallable[_host_pb2.NodeCPUStatsRequest, _host_pb2.NodeCPUStats]
+    """The host's CPU times since boot, from /proc/stat (virsh nodecpustats)."""
 
 @_typing.type_check_only
 class HostAsyncStub(HostStub):
@@ -45,6 +47,8 @@ class HostAsyncStub(HostStub):
     GetNodeInfo: _aio.UnaryUnaryMultiCallable[_host_pb2.NodeInfoRequest, _host_pb2.NodeInfo]  # type: ignore[assignment]
     GetCapabilities: _aio.UnaryUnaryMultiCallable[_host_pb2.CapabilitiesRequest, _host_pb2.Capabilities]  # type: ignore[assignment]
     Check: _aio.UnaryUnaryMultiCallable[_host_pb2.CheckRequest, _host_pb2.CheckReport]  # type: ignore[assignment]
+    GetNodeCPUStats: _aio.UnaryUnaryMultiCallable[_host_pb2.NodeCPUStatsRequest, _host_pb2.NodeCPUStats]  # type: ignore[assignment]
+    """The host's CPU times since boot, from /proc/stat (virsh nodecpustats)."""
 
 class HostServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -81,5 +85,13 @@ class HostServicer(metaclass=_abc_1.ABCMeta):
         request: _host_pb2.CheckRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_host_pb2.CheckReport, _abc.Awaitable[_host_pb2.CheckReport]]: ...
+
+    @_abc_1.abstractmethod
+    def GetNodeCPUStats(
+        self,
+        request: _host_pb2.NodeCPUStatsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_host_pb2.NodeCPUStats, _abc.Awaitable[_host_pb2.NodeCPUStats]]:
+        """The host's CPU times since boot, from /proc/stat (virsh nodecpustats)."""
 
 def add_HostServicer_to_server(servicer: HostServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -170,8 +170,8 @@ def event_domain(core: CoreFacade, veid: int) -> domains_pb2.Domain:
         return domain_to_proto(core.domain(veid))
     except OpenvzError:
         return domains_pb2.Domain(
-        id=-1, name=str(veid), state=domains_pb2.DOMAIN_STATE_SHUTOFF, persistent=False
-    )
+            id=-1, name=str(veid), state=domains_pb2.DOMAIN_STATE_SHUTOFF, persistent=False
+        )
 
 
 def event_to_proto(event: Event, core: CoreFacade | None = None) -> events_pb2.Event:

@@ -57,6 +57,17 @@ class HostService(host_pb2_grpc.HostServicer):
             threads=node.threads,
         )
 
+    async def GetNodeCPUStats(
+        self, request: host_pb2.NodeCPUStatsRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> host_pb2.NodeCPUStats:
+        times = self._core.node_cpu_stats(request.cpu if request.HasField("cpu") else None)
+        return host_pb2.NodeCPUStats(
+            kernel_ns=times.kernel_ns,
+            user_ns=times.user_ns,
+            idle_ns=times.idle_ns,
+            iowait_ns=times.iowait_ns,
+        )
+
     async def GetCapabilities(
         self, request: host_pb2.CapabilitiesRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> host_pb2.Capabilities:

@@ -26,6 +26,7 @@ from openvzd.sessions import ConsoleSession, ExecSession, ExecSpec
 
 # Re-exported: front-ends type against them without importing vz/.
 from openvzd.vz.proc import BeanCounter as BeanCounter
+from openvzd.vz.proc import CpuTimes as CpuTimes
 from openvzd.vz.proc import NodeInfo as NodeInfo
 
 
@@ -146,6 +147,10 @@ class CoreFacade(SessionFacade, Protocol):
     def version(self) -> VersionInfo: ...
     def hostname(self) -> str: ...
     def node_info(self) -> NodeInfo: ...
+    def node_cpu_stats(self, cpu: int | None = None) -> CpuTimes:
+        """The host's CPU times since boot: one CPU's, or (None) all CPUs' summed."""
+        ...
+
     def capabilities_xml(self) -> str: ...
 
     # -- domains: reads never queue ------------------------------------------

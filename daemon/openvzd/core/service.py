@@ -39,9 +39,12 @@ from openvzd.runtime import Runtime
 from openvzd.sessions import ConsoleSession, ExecSession, ExecSpec, SessionManager, SessionRecords
 from openvzd.vz.errors import ErrorKind, OpenvzError
 from openvzd.vz.proc import (
+    ALL_CPUS,
+    CpuTimes,
     InterfaceCounters,
     NodeInfo,
     read_beancounters,
+    read_cpu_times,
     read_net_dev,
     read_vestat,
     read_vzquota,
@@ -61,13 +64,6 @@ MAX_JOB_PAGE_BYTES = 1 << 20
 JOB_FIXED_BYTES = 256
 
 ALL_DOMAINS = ListFilter()
-REASON_BY_STATE = {
-    "running": "booted",
-    "paused": "user",
-    "stopped": "shutdown",
-    "mounted": "mounted",
-    "suspended": "saved",
-}
 
 
 class Core:
@@ -77,7 +73,7 @@ class Core:
         self.runtime = runtime
         self.queue = queue
         self.bus = events
-        self.executors = Executors(runtime, events)
+        self.executors = Executors(runtime, events, queue.busy_lanes)
         queue.on_change = self.executors.job_changed
         # Exec and console: never queued; recorded beside the jobs, without their data.
         self.sessions = sessions
@@ -178,6 +174,23 @@ class Core:
     def node_info(self) -> NodeInfo:
         return self.runtime.node
 
+    def node_cpu_stats(self, cpu: int | None = None) -> CpuTimes:
+        times = read_cpu_times(self.runtime.paths.proc)
+        if not times:
+            raise OpenvzError(
+                ErrorKind.NOT_SUPPORTED,
+                f"{self.runtime.paths.proc / 'stat'} has no CPU times this daemon can read",
+            )
+        found = times.get(ALL_CPUS if cpu is None else cpu)
+        if found is None:
+            numbers = sorted(n for n in times if n != ALL_CPUS)
+            known = f"0-{numbers[-1]}" if numbers else "none"
+            raise OpenvzError(
+                ErrorKind.BAD_ARGUMENT,
+                f"no CPU {cpu} on this host (its CPUs: {known}); leave it out for all CPUs",
+            )
+        return found
+
     def capabilities_xml(self) -> str:
         root = etree.Element("capabilities")
         host = etree.SubElement(root, "host")
@@ -258,7 +271,7 @@ class Core:
             uuid=runtime.uuid_of(veid),
             vz_name=container.vz_name,
             state=state,
-            state_reason=REASON_BY_STATE.get(state, ""),
+            state_reason=runtime.state_reason(veid),
             autostart=container.autostart,
             persistent=True,
             hostname=container.hostname,

@@ -33,6 +33,7 @@ __all__ = [
     "device_args",
     "device_kind",
     "format_domain",
+    "given_uuid",
     "parse_domain",
     "safe_parse",
     "update_device_spec",
@@ -103,6 +104,13 @@ def parse_domain(xml: str, pick_veid: Callable[[], int] | None = None) -> Contai
             "container from"
         )
     return spec
+
+
+def given_uuid(xml: str) -> str | None:
+    """The UUID the XML's <uuid> names, or None when it names none (parse_domain
+    then makes one up): a define over an existing container must keep its UUID."""
+    text = safe_parse(xml, "domain XML").findtext("uuid")
+    return _uuid(text) if text and text.strip() else None
 
 
 def _uuid(text: str | None) -> str:

@@ -1,4 +1,5 @@
-"""The host's /proc files (under the host root): node info, CPU time, beancounters,
+"""The host's /proc files (under the host root): node info, CPU time (the host's
+and each container's), beancounters,
 interface counters and simfs disk quota.
 
 The readers never raise on content: a field that is not a number the wire can
@@ -76,6 +77,45 @@ def read_node_info(proc: Path) -> NodeInfo:
         memory_kib=memory.get("MemTotal", 0),
         free_memory_kib=free,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class CpuTimes:
+    """A CPU's times since boot in nanoseconds, summed as libvirt's
+    virHostCPUGetStats does on Linux: kernel = system + irq + softirq, user = user + nice."""
+
+    kernel_ns: int
+    user_ns: int
+    idle_ns: int
+    iowait_ns: int
+
+
+ALL_CPUS = -1
+# /proc/stat's cpu lines: user nice system idle iowait irq softirq ...
+_CPU_FIELDS = 7
+
+
+def read_cpu_times(proc: Path) -> dict[int, CpuTimes]:
+    """The times of /proc/stat's cpu lines, by CPU number; ALL_CPUS for the sum
+    line. Lines that are not numbers the wire can carry are skipped."""
+    nanoseconds_per_tick = 1_000_000_000 // USER_HZ
+    found: dict[int, CpuTimes] = {}
+    for line in _read(proc / "stat").splitlines():
+        label, *fields = line.split() or [""]
+        if not label.startswith("cpu") or len(fields) < _CPU_FIELDS:
+            continue
+        number = ALL_CPUS if label == "cpu" else _natural(label[3:], UINT32_MAX)
+        ticks = [_natural(field) for field in fields[:_CPU_FIELDS]]
+        if number is None or any(tick is None for tick in ticks):
+            continue
+        user, nice, system, idle, iowait, irq, softirq = (
+            tick * nanoseconds_per_tick for tick in ticks if tick is not None
+        )
+        times = (system + irq + softirq, user + nice, idle, iowait)
+        if any(value > UINT64_MAX for value in times):
+            continue
+        found[number] = CpuTimes(*times)
+    return found
 
 
 def read_hostname(root: Path) -> str:

@@ -18,6 +18,7 @@ it created.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from openvzd.core import ops
@@ -72,6 +73,20 @@ DETAIL_BY_OPERATION = {
     ("STARTED", "reboot"): "booted",
 }
 
+# The reason a successful job gives the state it leaves (libvirt's words, as
+# virsh domstate --reason prints them: openvz_driver.c sets booted, unpaused,
+# shutdown and user; destroyed and migrated as libvirt's other drivers do).
+REASON_BY_OPERATION = {
+    "start": "booted",
+    "create": "booted",
+    "reboot": "booted",
+    "resume": "unpaused",
+    "suspend": "user",
+    "shutdown": "shutdown",
+    "destroy": "destroyed",
+    "migrate": "migrated",
+}
+
 
 def lifecycle_events(
     change: Change, cause: str, job_id: str = "", operation: str = ""
@@ -120,9 +135,17 @@ EXECUTOR_CLASSES: dict[type[ops.Operation], type[Executor[Any]]] = {
 class Executors:
     """The queue's executor and the publisher of what jobs and the monitor see change."""
 
-    def __init__(self, runtime: Runtime, events: EventBus) -> None:
+    def __init__(
+        self,
+        runtime: Runtime,
+        events: EventBus,
+        busy_lanes: Callable[[], set[int]] = set,
+    ) -> None:
         self.runtime = runtime
         self.events = events
+        # The lanes with a job queued or running: a check at submit that depends
+        # on the container's state leaves the decision to run time on those.
+        self.busy_lanes = busy_lanes
         self._by_class = {cls: executor(self) for cls, executor in EXECUTOR_CLASSES.items()}
 
     def executor_for(self, op: ops.Operation) -> Executor[Any]:
@@ -160,14 +183,21 @@ class Executors:
         else:
             changes = await self._publish_changes(veid, "job", job.id, op.NAME)
         expected = executor.LIFECYCLE
+        detail = DETAIL_BY_OPERATION.get((expected, op.NAME), "")
+        if (result or {}).get("redefined"):
+            # The config's CHANGED event (virsh: Defined Updated) says it; a define
+            # that changed nothing still updated the definition, as libvirt says.
+            expected, detail = ("", "") if changes else ("DEFINED", "updated")
         # The model may have been stale (an administrator's vzctl between two looks),
         # so a job that did change the state says so even when the read-back did not.
         if expected and veid != HOST_LANE and not any(c.what != "config" for c in changes):
             state = (
                 self.runtime.state_of(veid) if veid in self.runtime.host.containers else "stopped"
             )
-            detail = DETAIL_BY_OPERATION.get((expected, op.NAME), "")
             self.events.publish(LifecycleEvent(veid, expected, state, "job", job.id, detail))
+        reason = REASON_BY_OPERATION.get(op.NAME)
+        if reason and veid in self.runtime.host.containers:
+            self.runtime.set_reason(veid, reason)
         return result
 
     def job_changed(self, job: Job) -> None:
@@ -198,5 +228,8 @@ class Executors:
         for change in changes:
             if change.what in ("removed", "status") and change.new_status != "running":
                 self.runtime.set_paused(change.veid, False)
+            if change.what in ("removed", "status"):
+                # A job that made the change records its reason after this.
+                self.runtime.forget_reason(change.veid)
             for event in lifecycle_events(change, cause, job_id, operation):
                 self.events.publish(event)

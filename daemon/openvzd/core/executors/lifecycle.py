@@ -13,11 +13,11 @@ import re
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from openvzd.core import ops
-from openvzd.core.executors.base import Executor, Simple
-from openvzd.domxml import parse_domain
+from openvzd.core.executors.base import NOTHING_TO_CHANGE, Executor, OpT, Simple
+from openvzd.domxml import given_uuid, parse_domain
 from openvzd.events import LifecycleEvent
 from openvzd.jobs import HOST_LANE, JobContext
 from openvzd.runtime import Runtime
@@ -31,7 +31,7 @@ from openvzd.vz.conffile import (
 )
 from openvzd.vz.errors import ErrorKind, OpenvzError, bad_argument
 from openvzd.vz.host import FIRST_FREE_VEID
-from openvzd.vz.plan import mount_config, plan_define
+from openvzd.vz.plan import mount_config, plan_define, plan_update
 from openvzd.vz.spec import ContainerSpec, check_host_devs_free, check_new_container
 
 log = logging.getLogger(__name__)
@@ -73,14 +73,64 @@ class StartExecutor(Simple[ops.Start]):
     LIFECYCLE = "STARTED"
 
 
-class DestroyExecutor(Simple[ops.Destroy]):
+NOT_RUNNING = "domain is not in running state"
+
+
+def refuse_unless_running(executor: Executor[Any], veid: int, *, paused_ok: bool) -> None:
+    """libvirt's OpenVZ driver refuses shutdown, destroy and reboot of a container
+    that is not running, "domain is not in running state" (openvz_driver.c,
+    openvzDomainShutdownFlags and openvzDomainReboot), where vzctl stop would exit 0
+    doing nothing and vzctl restart would start it. A paused container may only be
+    destroyed: halting or restarting a frozen one would wait for its timeout."""
+    runtime = executor.runtime
+    state = runtime.state_of(veid) if veid in runtime.host.containers else "stopped"
+    if state == "running" or (paused_ok and state == "paused"):
+        return
+    hint = f"; resume it first (ovzsh resume {veid})" if state == "paused" else ""
+    raise OpenvzError(ErrorKind.WRONG_STATE, f"{NOT_RUNNING}: container {veid} is {state}{hint}")
+
+
+def check_running_at_submit(executor: Executor[Any], veid: int, *, paused_ok: bool) -> None:
+    """The model's state says it at submit, unless jobs are queued or running on
+    the container's lane: those may start it first (queued jobs compose), so the
+    run-time check decides."""
+    if veid not in executor.work.busy_lanes():
+        refuse_unless_running(executor, veid, paused_ok=paused_ok)
+
+
+async def check_running_at_run(executor: Executor[Any], veid: int, *, paused_ok: bool) -> None:
+    """The state when the job reaches the front: the model, read back from the
+    host (vzlist, as libvirt's driver asks) before a refusal, in case it was stale."""
+    try:
+        refuse_unless_running(executor, veid, paused_ok=paused_ok)
+    except OpenvzError:
+        await executor.work.reconcile(veid)
+        refuse_unless_running(executor, veid, paused_ok=paused_ok)
+
+
+class WhileRunning(Simple[OpT]):
+    """A Simple run that needs the container running (see refuse_unless_running)."""
+
+    PAUSED_OK: ClassVar[bool] = False
+
+    def check(self, op: OpT) -> OpT:
+        check_running_at_submit(self, op.veid, paused_ok=self.PAUSED_OK)
+        return op
+
+    async def run(self, op: OpT, ctx: JobContext) -> dict[str, Any] | None:
+        await check_running_at_run(self, op.veid, paused_ok=self.PAUSED_OK)
+        return await super().run(op, ctx)
+
+
+class DestroyExecutor(WhileRunning[ops.Destroy]):
     COMMAND = ("stop", "--fast")
     TIMEOUT = "stop"
     SETTLES = "stopped"
     LIFECYCLE = "STOPPED"
+    PAUSED_OK = True
 
 
-class RebootExecutor(Simple[ops.Reboot]):
+class RebootExecutor(WhileRunning[ops.Reboot]):
     COMMAND = ("restart",)
     TIMEOUT = "start"
     SETTLES = "running"
@@ -97,6 +147,7 @@ class ShutdownExecutor(Executor[ops.Shutdown]):
                 f"timeout_seconds must be at most {MAX_SHUTDOWN_TIMEOUT} (a day), "
                 f"not {op.timeout_seconds}; 0 uses the host's STOP_TIMEOUT"
             )
+        check_running_at_submit(self, op.veid, paused_ok=False)
         return op
 
     async def run(self, op: ops.Shutdown, ctx: JobContext) -> dict[str, Any] | None:
@@ -104,6 +155,7 @@ class ShutdownExecutor(Executor[ops.Shutdown]):
         no per-call timeout (spec §1.2, §1.3: --stop-timeout is a saved setting), so
         a requested bound is the daemon's: past it, the stop run is killed and
         `vzctl stop --fast` kills the container. The progress step says which path."""
+        await check_running_at_run(self, op.veid, paused_ok=False)
         veid = str(op.veid)
         bound = float(op.timeout_seconds or 0)
         if not bound:
@@ -155,7 +207,16 @@ class ResumeExecutor(Executor[ops.Resume]):
 
 
 class DefineExecutor(Executor[ops.Define]):
+    """A define makes a container, or, when its <name> is an existing container,
+    redefines it as virsh's define does (libvirt's virDomainDefineXML replaces
+    the persistent definition of a domain of that name and UUID): the difference
+    is planned against the config as it is when the job runs and applied with
+    one `vzctl set --save`. libvirt's OpenVZ driver itself would run vzctl create
+    again and fail (openvzDomainDefineXMLFlags); virsh edit needs the redefine."""
+
     LIFECYCLE = "DEFINED"
+    # create (CreateExecutor) never redefines: it makes and starts a new container.
+    REDEFINES: ClassVar[bool] = True
 
     def check(self, op: ops.Define) -> ops.Define:
         unnamed: list[bool] = []
@@ -172,11 +233,16 @@ class DefineExecutor(Executor[ops.Define]):
             # names are checked against the host then, under the picked ID.
             return dataclasses.replace(op, veid=HOST_LANE, pick_veid=True)
         if spec.veid in self.runtime.host.containers:
-            raise OpenvzError(
-                ErrorKind.ALREADY_EXISTS,
-                f"container {spec.veid} already exists; undefine it first or use another <name>",
-            )
-        self._check_against_host(spec)
+            if not self.REDEFINES:
+                raise OpenvzError(
+                    ErrorKind.ALREADY_EXISTS,
+                    f"container {spec.veid} already exists; define to change it, start it "
+                    f"(ovzsh start {spec.veid}), or use another <name>",
+                )
+            # Refused now if it could never apply; planned again when the job runs.
+            self._plan_redefine(op.xml, spec)
+        else:
+            self._check_against_host(spec)
         return dataclasses.replace(op, veid=spec.veid, pick_veid=False)
 
     async def run(self, op: ops.Define, ctx: JobContext) -> dict[str, Any] | None:
@@ -184,6 +250,8 @@ class DefineExecutor(Executor[ops.Define]):
         # picks cannot be picked by another define before its config exists.
         pick = self.runtime.host.next_free_veid if op.pick_veid else None
         spec = parse_domain(op.xml, pick_veid=pick)
+        if self.REDEFINES and not op.pick_veid and spec.veid in self.runtime.host.containers:
+            return await self._redefine(op.xml, spec, ctx)
         if (
             spec.veid in self.runtime.host.containers
             or self.runtime.paths.ct_conf(spec.veid).exists()
@@ -224,6 +292,44 @@ class DefineExecutor(Executor[ops.Define]):
             await self._roll_back_define(spec.veid, keep_private=bool(spec.private_dir))
             raise
         return {"veid": spec.veid, "uuid": spec.uuid}
+
+    def _plan_redefine(self, xml: str, spec: ContainerSpec) -> tuple[ContainerSpec, list[str]]:
+        """The existing container's spec as it is now and the `vzctl set` options
+        that turn it into spec; refuses another UUID and a changed root filesystem
+        (plan_update), which a define cannot change."""
+        veid = spec.veid
+        current = self.current_spec(veid)
+        given = given_uuid(xml)
+        if given is not None and given != current.uuid:
+            raise OpenvzError(
+                ErrorKind.ALREADY_EXISTS,
+                f"domain '{veid}' is already defined with uuid {current.uuid}; give that "
+                "<uuid> (or none) to change it, or another <name> for a new container",
+            )
+        spec.uuid = current.uuid
+        if spec.private_dir:
+            # The config keeps the resolved directory (see _mount_source).
+            spec.private_dir = storage.resolved(self.runtime.paths.root, spec.private_dir)
+        check_host_devs_free(spec, {v: c.values for v, c in self.runtime.host.containers.items()})
+        return current, plan_update(current, spec, vswap=self.runtime.vswap)
+
+    async def _redefine(
+        self, xml: str, spec: ContainerSpec, ctx: JobContext
+    ) -> dict[str, Any] | None:
+        ctx.progress(10, "plan")
+        current, args = self._plan_redefine(xml, spec)
+        veid = spec.veid
+        result: dict[str, Any] = {"veid": veid, "uuid": spec.uuid, "redefined": True}
+        if not args and spec.title == current.title:
+            ctx.progress(100, NOTHING_TO_CHANGE)
+            return {**result, "changed": False, "step": NOTHING_TO_CHANGE}
+        if args:
+            ctx.progress(50, "set")
+            await self.vzctl("set", "set", str(veid), *args, "--save")
+        if spec.title != current.title:
+            conf = self.runtime.paths.ct_conf(veid)
+            _write_config(conf, lambda: updated_text(conf.read_text(), {}, title=spec.title))
+        return {**result, "changed": True}
 
     def _check_against_host(self, spec: ContainerSpec) -> None:
         """What the XML alone cannot show: a reserved ID, a UUID or a veth host
@@ -306,6 +412,7 @@ class DefineExecutor(Executor[ops.Define]):
 
 class CreateExecutor(DefineExecutor):
     LIFECYCLE = "STARTED"
+    REDEFINES = False
 
     async def run(self, op: ops.Define, ctx: JobContext) -> dict[str, Any] | None:
         result = await super().run(op, ctx)

@@ -64,6 +64,15 @@ class SetVcpusExecutor(Update[ops.SetVcpus]):
     def check_values(self, op: ops.SetVcpus) -> None:
         if not 1 <= op.vcpus <= MAX_VCPUS:
             raise bad_argument(f"vcpus must be 1..{MAX_VCPUS}, not {op.vcpus}")
+        # virsh's words (libvirt's OpenVZ driver itself silently lowers the count to
+        # the host's CPUs, openvzDomainSetVcpusInternal); more CPUs than the host has
+        # would only be a CPUS value vzctl cannot honour.
+        host_cpus = self.runtime.node.cpus
+        if host_cpus and op.vcpus > host_cpus:
+            raise bad_argument(
+                "requested vcpus is greater than max allowable vcpus for the domain: "
+                f"{op.vcpus} > {host_cpus} (this host's CPUs; ovzsh maxvcpus)"
+            )
 
     def wanted(self, op: ops.SetVcpus, current: ContainerSpec) -> ContainerSpec:
         return dataclasses.replace(current, vcpus=op.vcpus)
