@@ -271,6 +271,8 @@ class Job(_message.Message):
     NOT_CANCELLABLE_REASON_FIELD_NUMBER: _builtins.int
     RESULT_VEID_FIELD_NUMBER: _builtins.int
     CALLER_FIELD_NUMBER: _builtins.int
+    RECOVERY_FIELD_NUMBER: _builtins.int
+    RETRIES_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     operation: _builtins.str
     """The operation, by its name: "start", "define", "set-memory", "set-vcpus",
@@ -290,6 +292,14 @@ class Job(_message.Message):
     """The container the job made or acted on once it is known: an unnamed define
     runs on the host lane (veid 0) and picks its ID only when it runs.
     """
+    recovery: _builtins.str
+    """(16 is reserved for another branch's outcome field.)
+    Set when openvzd restarted while the job ran (issue 18): what recovery read
+    from the host and did, e.g. "verified after restart: container 101 is running",
+    or why the job was run again. For an INTERRUPTED job the error says the same.
+    """
+    retries: _builtins.int
+    """How many times recovery ran the job again after a restart (0 or 1)."""
     @_builtins.property
     def error(self) -> Global___JobError: ...
     @_builtins.property
@@ -318,10 +328,12 @@ class Job(_message.Message):
         not_cancellable_reason: _builtins.str = ...,
         result_veid: _builtins.int = ...,
         caller: Global___Caller | None = ...,
+        recovery: _builtins.str = ...,
+        retries: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["caller", b"caller", "created", b"created", "error", b"error", "finished", b"finished", "started", b"started"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["caller", b"caller", "cancellable", b"cancellable", "created", b"created", "error", b"error", "finished", b"finished", "id", b"id", "idempotency_key", b"idempotency_key", "not_cancellable_reason", b"not_cancellable_reason", "operation", b"operation", "progress_percent", b"progress_percent", "progress_step", b"progress_step", "result_veid", b"result_veid", "started", b"started", "state", b"state", "veid", b"veid"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["caller", b"caller", "cancellable", b"cancellable", "created", b"created", "error", b"error", "finished", b"finished", "id", b"id", "idempotency_key", b"idempotency_key", "not_cancellable_reason", b"not_cancellable_reason", "operation", b"operation", "progress_percent", b"progress_percent", "progress_step", b"progress_step", "recovery", b"recovery", "result_veid", b"result_veid", "retries", b"retries", "started", b"started", "state", b"state", "veid", b"veid"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -48,6 +48,8 @@ def job_to_proto(job: Job) -> common_pb2.Job:
         not_cancellable_reason=job.not_cancellable_reason,
         result_veid=int((job.result or {}).get("veid", 0)) or job.veid,
         caller=caller_to_proto(job.caller),
+        recovery=job.recovery,
+        retries=job.retries,
     )
     if job.error is not None:
         message.error.CopyFrom(

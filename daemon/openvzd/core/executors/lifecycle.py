@@ -10,13 +10,14 @@ import errno
 import logging
 import os
 import re
+import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from openvzd.core import ops
-from openvzd.core.executors.base import Executor, Simple
+from openvzd.core.executors.base import Executor, Finding, Simple, Verdict
 from openvzd.domxml import parse_domain
 from openvzd.events import LifecycleEvent
 from openvzd.jobs import HOST_LANE, JobContext
@@ -24,12 +25,15 @@ from openvzd.vz.conffile import expand_veid, read_config, updated_text, write_at
 from openvzd.vz.errors import ErrorKind, OpenvzError, bad_argument
 from openvzd.vz.host import FIRST_FREE_VEID
 from openvzd.vz.plan import mount_config, plan_define
+from openvzd.vz.proc import read_vestat
 
 log = logging.getLogger(__name__)
 
 SAMPLE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*\Z")
 NO_SPACE = frozenset({errno.ENOSPC, errno.EDQUOT})
 MAX_SHUTDOWN_TIMEOUT = 86400
+# Not running: what a stop leaves (mounted or with a dump file, it is still down).
+NOT_RUNNING = frozenset({"stopped", "mounted", "suspended"})
 
 
 def _write_config(conf: Path, text: Callable[[], str]) -> None:
@@ -54,6 +58,8 @@ class StartExecutor(Simple[ops.Start]):
     TIMEOUT = "start"
     SETTLES = "running"
     LIFECYCLE = "STARTED"
+    ENDS_IN = frozenset({"running", "paused"})
+    REPEATABLE = True
 
 
 class DestroyExecutor(Simple[ops.Destroy]):
@@ -61,6 +67,8 @@ class DestroyExecutor(Simple[ops.Destroy]):
     TIMEOUT = "stop"
     SETTLES = "stopped"
     LIFECYCLE = "STOPPED"
+    ENDS_IN = NOT_RUNNING
+    REPEATABLE = True
 
 
 class RebootExecutor(Simple[ops.Reboot]):
@@ -68,11 +76,33 @@ class RebootExecutor(Simple[ops.Reboot]):
     TIMEOUT = "start"
     SETTLES = "running"
     LIFECYCLE = "STARTED"
+    REPEATABLE = True
+
+    def postcondition(self, op: ops.Reboot, plan: Mapping[str, Any], started: float) -> Finding:
+        """Running, and up for less time than has passed since the job began: it
+        was started again after the reboot was asked for."""
+        state = self.state_word(op.veid)
+        if state not in ("running", "paused"):
+            return Finding(Verdict.NOT_YET, f"container {op.veid} is {state}")
+        cpu = read_vestat(self.runtime.paths.proc).get(op.veid)
+        if cpu is None:
+            return Finding(
+                Verdict.UNKNOWABLE,
+                f"container {op.veid} is {state}, but its uptime cannot be read",
+                f"reboot it again if it was not (ovzsh reboot {op.veid})",
+            )
+        since_job = time.time() - started
+        up = f"container {op.veid} is {state}, up {cpu.uptime_seconds:.0f} s"
+        if cpu.uptime_seconds <= since_job:
+            return Finding(Verdict.HOLDS, f"{up}, started after the reboot was asked for")
+        return Finding(Verdict.NOT_YET, f"{up}, since before the reboot was asked for")
 
 
 class ShutdownExecutor(Executor[ops.Shutdown]):
     SETTLES = "stopped"
     LIFECYCLE = "STOPPED"
+    ENDS_IN = NOT_RUNNING
+    REPEATABLE = True
 
     def check(self, op: ops.Shutdown) -> ops.Shutdown:
         if not 0 <= op.timeout_seconds <= MAX_SHUTDOWN_TIMEOUT:
@@ -118,7 +148,17 @@ class ShutdownExecutor(Executor[ops.Shutdown]):
 
 
 class SuspendExecutor(Executor[ops.Suspend]):
+    """Paused is what openvzd remembers (vzlist cannot tell a frozen container
+    from a running one), so a suspend whose vzctl ended after a crash reads as
+    not yet: it runs again, and `chkpnt --suspend` of a frozen container leaves it
+    frozen."""
+
     SETTLES = "running"
+    ENDS_IN = frozenset({"paused"})
+    REPEATABLE = True
+
+    def repeatable(self, op: ops.Suspend, finding: Finding) -> bool:
+        return self.state_word(op.veid) == "running"
 
     async def run(self, op: ops.Suspend, ctx: JobContext) -> dict[str, Any] | None:
         await self.vzctl("suspend", "chkpnt", str(op.veid), "--suspend")
@@ -129,6 +169,11 @@ class SuspendExecutor(Executor[ops.Suspend]):
 
 class ResumeExecutor(Executor[ops.Resume]):
     SETTLES = "running"
+    ENDS_IN = frozenset({"running"})
+    REPEATABLE = True
+
+    def repeatable(self, op: ops.Resume, finding: Finding) -> bool:
+        return self.state_word(op.veid) == "paused"
 
     async def run(self, op: ops.Resume, ctx: JobContext) -> dict[str, Any] | None:
         await self.vzctl("suspend", "chkpnt", str(op.veid), "--resume")
@@ -177,6 +222,8 @@ class DefineExecutor(Executor[ops.Define]):
         conf = self.runtime.paths.ct_conf(spec.veid)
         if spec.private_dir:
             sample = self._mount_sample(spec.private_dir)
+        # Before anything is made: the ID and UUID recovery reads back (issue 18).
+        ctx.record_plan(veid=spec.veid, uuid=spec.uuid, private_dir=spec.private_dir)
         ctx.set_cancellable(
             False,
             "the container's config is being written"
@@ -197,6 +244,75 @@ class DefineExecutor(Executor[ops.Define]):
             await self._roll_back_define(spec.veid, keep_private=bool(spec.private_dir))
             raise
         return {"veid": spec.veid, "uuid": spec.uuid}
+
+    def postcondition(self, op: ops.Define, plan: Mapping[str, Any], started: float) -> Finding:
+        """The config exists with the job's UUID (written last, after create and
+        set). The run journals its ID and UUID before it makes anything, so no plan
+        means nothing was made."""
+        veid = int(plan.get("veid") or 0) or (0 if op.pick_veid else op.veid)
+        if not plan:
+            if veid and self.runtime.paths.ct_conf(veid).exists():
+                return Finding(
+                    Verdict.UNKNOWABLE,
+                    f"container {veid} exists, but this job recorded nothing it made",
+                    f"look at container {veid}: if it is not the one asked for, undefine it; "
+                    "then define again",
+                )
+            return Finding(Verdict.NOT_YET, "the run had not begun making the container")
+        conf = self.runtime.paths.ct_conf(veid)
+        if not conf.exists():
+            return Finding(Verdict.NOT_YET, f"container {veid} has no config")
+        uuid = read_config(conf).uuid
+        if uuid == str(plan.get("uuid", "")).lower():
+            return Finding(Verdict.HOLDS, f"container {veid} exists with the job's UUID {uuid}")
+        return Finding(
+            Verdict.UNKNOWABLE,
+            f"container {veid} was half made (its config has not the job's UUID)",
+            "define it again",
+        )
+
+    async def clean_up(self, op: ops.Define, plan: Mapping[str, Any]) -> str:
+        """A half-made container goes as vzctl removes one whose create failed
+        (spec §5.2 step 9): its private area (and the .tmp one it unpacks into) and
+        its config. A type='mount' directory was never ours: only the config goes."""
+        veid = int(plan.get("veid") or 0)
+        if not veid:
+            return ""
+        paths = self.runtime.paths
+        conf = paths.ct_conf(veid)
+        config = read_config(conf)
+        if not conf.exists() or config.uuid == str(plan.get("uuid", "")).lower():
+            return ""
+        if self.runtime.host.lock_holder(veid) is not None or self.state_word(veid) not in (
+            "stopped",
+            "gone",
+        ):
+            return f"container {veid} is in use, so it was left as it is"
+        private_dir = str(plan.get("private_dir") or "")
+        removed = []
+        if not private_dir:
+            configured = config.values.get("VE_PRIVATE") or read_config(paths.vz_conf).values.get(
+                "VE_PRIVATE", ""
+            )
+            private = expand_veid(configured, veid) if configured else ""
+            if not _removable_private(private, veid):
+                return (
+                    f"its private area {private!r} is not a path openvzd removes, so the "
+                    "container was left as it is"
+                )
+            for path in (f"{private}.tmp", private):
+                if paths.host_path(path).exists():
+                    shutil.rmtree(paths.host_path(path))
+                    removed.append(f"{path}")
+        conf.unlink(missing_ok=True)
+        removed.append(f"its config {conf.name}")
+        log.warning(
+            "half-made container %s removed after a restart: %s",
+            veid,
+            ", ".join(removed),
+            extra={"veid": veid},
+        )
+        return "removed it as vzctl does when create fails: " + ", ".join(removed)
 
     def _mount_sample(self, private_dir: str) -> str:
         """The sample config a type='mount' container starts from (vz.conf's
@@ -264,6 +380,20 @@ class DefineExecutor(Executor[ops.Define]):
 class CreateExecutor(DefineExecutor):
     LIFECYCLE = "STARTED"
 
+    def postcondition(self, op: ops.Define, plan: Mapping[str, Any], started: float) -> Finding:
+        defined = super().postcondition(op, plan, started)
+        if defined.verdict is not Verdict.HOLDS:
+            return defined
+        veid = int(plan["veid"])
+        state = self.state_word(veid)
+        if state in ("running", "paused"):
+            return Finding(Verdict.HOLDS, f"{defined.found}, {state}")
+        return Finding(
+            Verdict.UNKNOWABLE,
+            f"{defined.found}, but {state}",
+            f"it was made but not started: ovzsh start {veid}",
+        )
+
     async def run(self, op: ops.Define, ctx: JobContext) -> dict[str, Any] | None:
         result = await super().run(op, ctx)
         ctx.progress(90, "start")
@@ -274,6 +404,23 @@ class CreateExecutor(DefineExecutor):
 
 class UndefineExecutor(Executor[ops.Undefine]):
     LIFECYCLE = "UNDEFINED"
+
+    def postcondition(self, op: ops.Undefine, plan: Mapping[str, Any], started: float) -> Finding:
+        if not self.runtime.paths.ct_conf(op.veid).exists():
+            return Finding(Verdict.HOLDS, f"container {op.veid} has no config")
+        state = self.state_word(op.veid)
+        return Finding(
+            Verdict.NOT_YET,
+            f"container {op.veid} still has its config and is {state}",
+            f"undefine it again once it is stopped (ovzsh undefine {op.veid})"
+            if not op.keep_storage
+            else f"its private area may already be kept beside it as *.undefined-*; look, "
+            f"then undefine it again (ovzsh undefine {op.veid})",
+        )
+
+    def repeatable(self, op: ops.Undefine, finding: Finding) -> bool:
+        # With keep_storage the private area may already have been moved aside.
+        return not op.keep_storage and self.state_word(op.veid) in NOT_RUNNING
 
     async def run(self, op: ops.Undefine, ctx: JobContext) -> dict[str, Any] | None:
         veid = str(op.veid)
@@ -311,6 +458,16 @@ class UndefineExecutor(Executor[ops.Undefine]):
 
 
 class MigrateExecutor(Executor[ops.Migrate]):
+    def postcondition(self, op: ops.Migrate, plan: Mapping[str, Any], started: float) -> Finding:
+        here = self.state_word(op.veid)
+        return Finding(
+            Verdict.UNKNOWABLE,
+            f"container {op.veid} is {here} here; whether vzmigrate moved it to "
+            f"{op.destination} cannot be read from this host",
+            f"look on {op.destination} (vzlist -a {op.veid}) and here, then migrate again "
+            "or remove the copy that should not be",
+        )
+
     def check(self, op: ops.Migrate) -> ops.Migrate:
         destination = op.destination
         if (
@@ -334,3 +491,16 @@ class MigrateExecutor(Executor[ops.Migrate]):
         )
         self.work.events.publish(LifecycleEvent(op.veid, "MIGRATED", "stopped", "job", ctx.job.id))
         return None
+
+
+def _removable_private(private: str, veid: int) -> bool:
+    """A private area path recovery may delete: absolute, plain, and named for
+    this container (vzctl's /vz/private/$VEID), never / or a host directory."""
+    parts = private.split("/")
+    return (
+        private.startswith("/")
+        and len(parts) >= 3
+        and ".." not in parts
+        and "" not in parts[1:]
+        and str(veid) in parts[-1]
+    )
