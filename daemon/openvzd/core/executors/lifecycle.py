@@ -184,6 +184,8 @@ class ResumeExecutor(Executor[ops.Resume]):
 
 class DefineExecutor(Executor[ops.Define]):
     LIFECYCLE = "DEFINED"
+    # Not yet means no config: nothing was made, so it is made afresh.
+    REPEATABLE = True
 
     def check(self, op: ops.Define) -> ops.Define:
         unnamed: list[bool] = []
