@@ -13,7 +13,7 @@ import signal
 import subprocess
 import threading
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -176,6 +176,10 @@ def check_crashes(
             problems.append(f"acknowledged job {job_id} ({planned[index]}) is not in the journal")
         elif job.state == "interrupted" and job_id not in report.running_at_kill:
             problems.append(f"job {job_id} ({planned[index]}) is interrupted but was not running")
+        elif job.state == "interrupted" and not job.retries:
+            # start and destroy read back from the host (issue 18): only a job already
+            # run again once after an earlier kill may be left interrupted.
+            problems.append(f"job {job_id} ({planned[index]}) left interrupted: {job.recovery}")
         elif job.state not in OK_STATES and (job.state, job.error_kind) != (
             "failed",
             "WRONG_STATE",
@@ -207,6 +211,20 @@ def check_crashes(
                 f"its history says {state}"
             )
     return problems
+
+
+def recovery_figures(sim_dir: Path) -> dict[str, Counter[str]]:
+    """Per operation: how recovery ended the jobs a kill interrupted (verified,
+    run again, left interrupted)."""
+    figures: dict[str, Counter[str]] = defaultdict(Counter)
+    for job in journal_jobs(sim_dir):
+        if job.state == "interrupted":
+            figures[job.operation]["interrupted"] += 1
+        elif job.recovery.startswith("verified after restart"):
+            figures[job.operation]["verified"] += 1
+        if job.retries:
+            figures[job.operation]["run again"] += 1
+    return figures
 
 
 def _merged_wrongly(planned: Sequence[PlannedJob], report: CrashReport) -> list[str]:

@@ -43,8 +43,8 @@ async def recover_job(executors: Executors, queue: JobQueue, runtime: Runtime, j
         return queue.resolve(
             job.id,
             JobState.INTERRUPTED,
-            f"{STOPPED_WHILE_RUNNING}, and {why}; whether it took effect cannot be read "
-            "from the host, so it was not run again",
+            f"{STOPPED_WHILE_RUNNING}; whether it took effect cannot be read from the "
+            f"host, and it is not run again: {why}",
         )
     executor = executors.executor_for(op)
     plan: dict[str, Any] = dict(job.plan or {})
