@@ -21,7 +21,15 @@ from typing import Any
 
 import grpc
 import pytest
-from openvz.v1 import common_pb2, domains_pb2, domains_pb2_grpc, jobs_pb2, jobs_pb2_grpc
+from openvz.v1 import (
+    common_pb2,
+    domains_pb2,
+    domains_pb2_grpc,
+    events_pb2,
+    events_pb2_grpc,
+    jobs_pb2,
+    jobs_pb2_grpc,
+)
 from openvzd.journal import Job, JobState, Journal
 from openvzd.vz.conffile import read_config, updated_text
 from openvzd.vz.spec import spec_from_config
@@ -388,3 +396,29 @@ def test_the_journal_keeps_the_plan_and_a_retry_plans_afresh(tmp_path: Path) -> 
     (retried,) = Journal(path).load()
     assert (retried.state, retried.retries, retried.recovery) == (JobState.QUEUED, 1, "run again")
     assert retried.plan is None
+
+
+def test_an_event_watcher_that_reconnects_gets_each_recovered_jobs_final_state(
+    recovered: tuple[DaemonProcess, list[Crash]],
+) -> None:
+    """Resuming after a number of the previous run (here 1), the watcher gets the
+    gap, then every job recovery ended, as it ended (job events)."""
+    daemon, crashes = recovered
+    wanted = {crash.job_id: crash for crash in crashes if not crash.retries}
+    seen: dict[str, events_pb2.Event] = {}
+    with daemon.channel(read_only=True) as channel:
+        stream = events_pb2_grpc.EventsStub(channel).Watch(
+            events_pb2.WatchRequest(after_seq=1, include_jobs=True), timeout=30
+        )
+        first = next(stream)
+        assert first.WhichOneof("payload") == "gap"
+        for event in stream:
+            if event.WhichOneof("payload") == "job" and event.job.id in wanted:
+                seen[event.job.id] = event
+                if len(seen) == len(wanted):
+                    stream.cancel()
+                    break
+    assert sorted(seen) == sorted(wanted)
+    for job_id, event in seen.items():
+        assert event.job.state == wanted[job_id].state, event
+        assert wanted[job_id].says in event.job.recovery
