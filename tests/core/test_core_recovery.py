@@ -11,6 +11,8 @@ that vzctl finishes after the daemon died.
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 import subprocess
 import time
 import uuid
@@ -30,7 +32,7 @@ from openvz.v1 import (
     jobs_pb2,
     jobs_pb2_grpc,
 )
-from openvzd.journal import Job, JobState, Journal
+from openvzd.journal import SCHEMA_VERSION, Job, JobState, Journal
 from openvzd.vz.conffile import read_config, updated_text
 from openvzd.vz.spec import spec_from_config
 
@@ -272,7 +274,9 @@ def test_a_wait_opened_after_the_restart_returns_the_final_state_at_once(
 def test_a_half_made_define_is_removed_as_vzctl_removes_a_failed_create(tmp_path: Path) -> None:
     sim = tmp_path / "sim"
     prepare_host(sim, 1, FIRST)
-    verified, half, unstarted = 510, 511, 512
+    verified, half, unstarted, mounted = 510, 511, 512, 514
+    (sim / "host" / "srv" / "ct514" / "sbin").mkdir(parents=True)
+    _conf(sim, mounted).write_text('VE_PRIVATE="/srv/ct514"\n')
     ours, theirs = str(uuid.uuid4()), str(uuid.uuid4())
     for veid in (verified, half, unstarted):
         _vzctl(sim, "create", str(veid), "--ostemplate", TEMPLATE)
@@ -288,6 +292,9 @@ def test_a_half_made_define_is_removed_as_vzctl_removes_a_failed_create(tmp_path
         Crash("create", unstarted, {"xml": define_xml(unstarted), "pick_veid": False},
               INTERRUPTED, f"ovzsh start {unstarted}",
               plan={"veid": unstarted, "uuid": theirs, "private_dir": ""}),
+        # type='mount': the directory was never ours; only the half-written config goes.
+        Crash("define", mounted, {"xml": define_xml(mounted), "pick_veid": False}, INTERRUPTED,
+              "its config", plan={"veid": mounted, "uuid": ours, "private_dir": "/srv/ct514"}),
         # Nothing journaled: the run had made nothing, so it runs again.
         Crash("define", 513, {"xml": define_xml(513), "pick_veid": False}, SUCCEEDED,
               "run again", retries=1),
@@ -306,6 +313,7 @@ def test_a_half_made_define_is_removed_as_vzctl_removes_a_failed_create(tmp_path
     assert not (private / str(half)).exists() and not (private / f"{half}.tmp").exists()
     assert (private / str(verified)).is_dir() and _conf(sim, verified).exists()
     assert _conf(sim, unstarted).exists()
+    assert not _conf(sim, mounted).exists() and (sim / "host" / "srv" / "ct514" / "sbin").is_dir()
 
 
 def _wait_for_run(sim: Path, command: str, veid: int, timeout: float = 30) -> None:
@@ -422,3 +430,18 @@ def test_an_event_watcher_that_reconnects_gets_each_recovered_jobs_final_state(
     for job_id, event in seen.items():
         assert event.job.state == wanted[job_id].state, event
         assert wanted[job_id].says in event.job.recovery
+
+
+def test_a_version_2_journal_gains_the_plan_and_recovery_columns(tmp_path: Path) -> None:
+    path = tmp_path / "jobs.sqlite"
+    journal = Journal(path)
+    journal.insert(Job("old", "start", 7, {}))
+    journal.close()
+    with contextlib.closing(sqlite3.connect(path)) as db, db:
+        for column in ("plan", "recovery", "retries"):
+            db.execute(f"ALTER TABLE jobs DROP COLUMN {column}")
+        db.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+    migrated = Journal(path)
+    (job,) = migrated.load()
+    assert (job.id, job.plan, job.recovery, job.retries) == ("old", None, "", 0)
+    assert migrated.meta("schema_version") == str(SCHEMA_VERSION) == "3"
