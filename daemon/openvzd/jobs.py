@@ -198,9 +198,9 @@ class JobQueue:
         return job
 
     def retry(self, job_id: str, note: str) -> Job:
-        """Queue a job a crash interrupted again, at the head of its lane, once;
-        `note` says why. Its start time stays the first run's, so its span holds
-        both runs."""
+        """Queue a job a crash interrupted again, at the head of its lane (the
+        core's recovery allows it once); `note` says why. Its start time stays the
+        first run's, so its span holds both runs."""
         job = self._jobs[job_id]
         self._unresolved.discard(job_id)
         job.state = JobState.QUEUED
