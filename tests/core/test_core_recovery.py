@@ -362,6 +362,19 @@ def test_kill_9_while_vzctl_runs_then_it_finishes_and_the_job_is_verified(tmp_pa
             )
         ),
     )
+    # No <mac>: the run picks one; it is journaled before vzctl runs, and found after.
+    attach = _kill_during(
+        sim,
+        "set",
+        FIRST + 2,
+        lambda stub: stub.AttachDevice(
+            domains_pb2.DeviceRequest(
+                domain=common_pb2.DomainRef(id=FIRST + 2),
+                device_xml="<interface type='bridge'><source bridge='vmbr0'/></interface>",
+                options=queued,
+            )
+        ),
+    )
     define = _kill_during(
         sim,
         "create",
@@ -376,6 +389,13 @@ def test_kill_9_while_vzctl_runs_then_it_finishes_and_the_job_is_verified(tmp_pa
         assert _state(channel, FIRST) == domains_pb2.DOMAIN_STATE_RUNNING
         set_memory = _final(channel, memory)
         assert set_memory.state == SUCCEEDED and "holds the change" in set_memory.recovery
+        attached = _final(channel, attach)
+        netif = read_config(_conf(sim, FIRST + 2)).values["NETIF"]
+        mac = netif.split("mac=")[1].split(",")[0]
+        assert attached.state == SUCCEEDED, attached
+        assert attached.recovery.lower() == (
+            f"verified after restart: container {FIRST + 2} has eth0 with mac {mac}".lower()
+        )
         # The define's create finished after the kill, its set and UUID never came:
         # half made, so removed as a failed create is, and the caller told so.
         defined = _final(channel, define)
