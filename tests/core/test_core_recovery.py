@@ -465,3 +465,37 @@ def test_a_version_2_journal_gains_the_plan_and_recovery_columns(tmp_path: Path)
     (job,) = migrated.load()
     assert (job.id, job.plan, job.recovery, job.retries) == ("old", None, "", 0)
     assert migrated.meta("schema_version") == str(SCHEMA_VERSION) == "3"
+
+
+def test_kill_9_while_a_vzctl_set_dies_too_runs_the_job_again_once(tmp_path: Path) -> None:
+    """vzctl set dies half-way through its config write (vzsim's fault) while the
+    daemon is killed: the config is the old one, so the job runs again, once,
+    and says so; the host's log shows the two runs."""
+    sim = tmp_path / "sim"
+    prepare_host(sim, 1, FIRST)
+    fault = {"command": "set", "die_during_config_write": True, "count": 1}
+    set_knobs(sim / "host", {"delay": {"set": 1.5}, "faults": [fault]})
+    ref = common_pb2.DomainRef(id=FIRST)
+    job_id = _kill_during(
+        sim,
+        "set",
+        FIRST,
+        lambda stub: stub.SetVcpus(
+            domains_pb2.SetVcpusRequest(
+                domain=ref, vcpus=3, options=common_pb2.JobOptions(no_wait=True)
+            )
+        ),
+    )
+    (dying,) = [r for r in tool_runs(sim / "host") if r.command == "set"]
+    deadline = time.monotonic() + 30
+    while Path(f"/proc/{dying.pid}").exists():  # it SIGKILLs itself: no end line
+        assert time.monotonic() < deadline, "the dying vzctl set never ended"
+        time.sleep(0.05)
+    assert read_config(_conf(sim, FIRST)).values.get("CPUS") != "3"
+    with running_daemon(sim) as daemon, daemon.channel() as channel:
+        job = _final(channel, job_id)
+        assert (job.state, job.retries) == (SUCCEEDED, 1), job
+        assert "does not hold the change yet, so the job was run again" in job.recovery
+    assert read_config(_conf(sim, FIRST)).values["CPUS"] == "3"
+    sets = [r for r in tool_runs(sim / "host") if r.command == "set" and r.ctid == FIRST]
+    assert [r.exit == 0 for r in sets] == [False, True]
