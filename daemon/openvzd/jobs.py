@@ -4,7 +4,11 @@ acknowledged, run on its container's lane.
 Invariants (after Ganeti's jqueue):
 - A job is in the journal before submit() returns, and marked RUNNING there
   before its executor runs. So after a crash a QUEUED job never ran and runs now,
-  and a RUNNING one may have run: it becomes INTERRUPTED and is never run again.
+  and a RUNNING one may have run: load() hands it back still RUNNING, and the
+  core's recovery (core/recovery.py) ends it by what the host shows: resolve()
+  (SUCCEEDED, verified; or INTERRUPTED) or retry() (queued again, at the head of
+  its lane, at most once, the retry journaled). One still unresolved when run()
+  is called ends INTERRUPTED and is never run again.
 - Jobs of one VEID run one at a time in submission order; different VEIDs run in
   parallel up to max_workers; VEID 0 is the host-wide lane.
 - The host lane is exclusive, like Ganeti's big lock: container jobs hold it shared,
@@ -68,6 +72,12 @@ class JobContext:
         self.job.progress_step = step
         self._queue._changed(self.job)
 
+    def record_plan(self, **values: Any) -> None:
+        """Journal what the run decided (a picked ID, UUID or MAC) before its tool
+        runs, so recovery can read its postcondition after a crash. No secret."""
+        self.job.plan = dict(values)
+        self._queue.journal.record_plan(self.job)
+
     def set_cancellable(self, cancellable: bool, reason: str = "") -> None:
         self.job.cancellable = cancellable
         self.job.not_cancellable_reason = "" if cancellable else reason
@@ -120,6 +130,10 @@ class JobQueue:
         # Submission order (memory only): the host lane's rule compares it.
         self._order: dict[str, int] = {}
         self._next_order = itertools.count()
+        # Retried jobs go before everything queued, oldest retry first.
+        self._retry_order = itertools.count(-(1 << 40))
+        # RUNNING at load (a crash interrupted them) and not yet resolved by recovery.
+        self._unresolved: set[str] = set()
         # Grows when a job on a lane starts or ends, so a reader that looked at the
         # host across an await can tell which lanes moved meanwhile.
         self._lane_generation: dict[int, int] = {}
@@ -128,20 +142,17 @@ class JobQueue:
     # -- start and stop ------------------------------------------------------
 
     async def load(self) -> list[Job]:
-        """Load the journal; return the jobs a crash interrupted (never rerun).
-        Nothing runs until run() is called, so the caller can first wait for the
-        interrupted jobs' tools (which outlive the daemon) and read their containers."""
+        """Load the journal; return the jobs a crash interrupted, still RUNNING
+        (in memory and in the journal, so a crash during recovery finds them so
+        again). Nothing runs until run() is called, so the caller can first wait for
+        their tools (which outlive the daemon), read their containers and end each
+        with resolve() or retry()."""
         interrupted: list[Job] = []
         for job in self.journal.load():
             if job.state is JobState.RUNNING:
-                job.state = JobState.INTERRUPTED
-                job.finished = time.time()
-                job.error = JobError(
-                    ErrorKind.INTERRUPTED,
-                    "openvzd stopped while this job ran; it was not run again and the "
-                    "container's state was read back from the host",
-                )
-                self.journal.record_end(job)
+                job.cancellable = False
+                job.not_cancellable_reason = "openvzd is reading back what it did"
+                self._unresolved.add(job.id)
                 interrupted.append(job)
             self._jobs[job.id] = job
             if job.idempotency_key:
@@ -153,8 +164,57 @@ class JobQueue:
 
     def run(self) -> None:
         """Start running queued jobs and accepting new ones."""
+        for job_id in sorted(self._unresolved):
+            self.resolve(
+                job_id,
+                JobState.INTERRUPTED,
+                "openvzd stopped while this job ran; it was not run again and the "
+                "container's state was read back from the host",
+            )
         self._accepting = True
         self._pump()
+
+    def resolve(
+        self, job_id: str, state: JobState, note: str, *, result: dict[str, Any] | None = None
+    ) -> Job:
+        """End a job a crash interrupted: SUCCEEDED (its postcondition holds: `note`
+        says what was verified) or INTERRUPTED (`note` is its error: what was found
+        and what to do)."""
+        job = self._jobs[job_id]
+        self._unresolved.discard(job_id)
+        job.state = state
+        job.finished = time.time()
+        job.cancellable = False
+        job.not_cancellable_reason = "it has finished"
+        job.recovery = note
+        if state is JobState.SUCCEEDED:
+            job.error = None
+            job.progress_percent = 100
+            job.result = result if result is not None else job.result
+        else:
+            job.error = JobError(ErrorKind.INTERRUPTED, note)
+        self.journal.record_end(job)
+        self._changed(job)
+        return job
+
+    def retry(self, job_id: str, note: str) -> Job:
+        """Queue a job a crash interrupted again, at the head of its lane (the
+        core's recovery allows it once); `note` says why. Its start time stays the
+        first run's, so its span holds both runs."""
+        job = self._jobs[job_id]
+        self._unresolved.discard(job_id)
+        job.state = JobState.QUEUED
+        job.retries += 1
+        job.recovery = note
+        job.plan = None
+        job.cancellable = True
+        job.not_cancellable_reason = ""
+        job.progress_percent, job.progress_step = 0, "queued again after a restart"
+        self.journal.record_retry(job)
+        self._order[job.id] = next(self._retry_order)
+        self._lanes.setdefault(job.veid, deque()).appendleft(job.id)
+        self._changed(job)
+        return job
 
     async def stop(self, grace: float) -> None:
         """Refuse new jobs, give running ones `grace` seconds, leave queued ones journaled."""
@@ -456,7 +516,8 @@ class JobQueue:
         self._order.pop(job.id, None)
         self._bump_generation(job.veid)
         job.state = JobState.RUNNING
-        job.started = time.time()
+        if not job.retries:
+            job.started = time.time()
         self.journal.mark_running(job)
         self._changed(job)
         context = JobContext(self, job, self._intents.pop(job.id, None))

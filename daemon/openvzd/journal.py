@@ -13,6 +13,12 @@ version 1 stored in clear, `--userpasswd USER:PASSWORD` in a "set" job's
 arguments and in its error text, is replaced by the marker in the jobs and the
 archive; the file is then vacuumed and its WAL truncated, so the old bytes do
 not survive in free pages either.
+
+Schema version 3 (issue 18) adds what a job planned at run time (`plan`: the
+ID a define picked, its UUID, the MAC an attach picked), journaled before its
+tool runs, so that after a crash its postcondition can be read from the host;
+and how recovery ended it (`recovery`, a note, and `retries`). A version-2
+journal gains the columns in place.
 """
 
 from __future__ import annotations
@@ -34,7 +40,7 @@ from openvzd.vz.errors import ErrorKind
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 class JobState(enum.Enum):
@@ -96,6 +102,12 @@ class Job:
     idempotency_key: str | None = None
     cancellable: bool = True
     not_cancellable_reason: str = ""
+    # What the run decided before its tool ran (no secret ever): journaled at once.
+    plan: dict[str, Any] | None = None
+    # Set when openvzd restarted while the job ran: what recovery found and did.
+    recovery: str = ""
+    # How many times recovery ran the job again (at most once).
+    retries: int = 0
 
     def snapshot(self) -> Job:
         return replace(self, params=dict(self.params))
@@ -116,7 +128,10 @@ CREATE TABLE IF NOT EXISTS jobs (
     started REAL,
     finished REAL,
     idempotency_key TEXT UNIQUE,
-    caller TEXT
+    caller TEXT,
+    plan TEXT,
+    recovery TEXT,
+    retries INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS archive (
     id TEXT PRIMARY KEY, veid INTEGER NOT NULL, record TEXT NOT NULL, finished REAL
@@ -127,7 +142,7 @@ CREATE INDEX IF NOT EXISTS archive_finished ON archive (finished);
 
 _COLUMNS = (
     "id, operation, veid, params, state, error, result, created, started, finished, "
-    "idempotency_key, caller"
+    "idempotency_key, caller, plan, recovery, retries"
 )
 # Version 1 kept a password as one argument after --userpasswd, "USER:PASSWORD".
 _V1_PASSWORD_ARG = "--userpasswd"
@@ -154,6 +169,9 @@ class Journal:
             self.set_meta("schema_version", str(SCHEMA_VERSION))
         elif version == 1:
             self._migrate_from_v1()
+            self._migrate_from_v2()
+        elif version == 2:
+            self._migrate_from_v2()
         elif version != SCHEMA_VERSION:
             self._db.close()
             raise JournalError(
@@ -194,9 +212,7 @@ class Journal:
                     self._db.execute(
                         "UPDATE archive SET record = ? WHERE id = ?", (new_record, job_id)
                     )
-            self._db.execute(
-                "UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),)
-            )
+            self._db.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
         # The replaced values must not live on in free pages or the WAL.
         self._db.execute("VACUUM")
         self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -208,6 +224,17 @@ class Journal:
             scrubbed,
             MARKER,
         )
+
+    def _migrate_from_v2(self) -> None:
+        """Version 3 adds the run's plan and the recovery record; a job that was
+        running under version 2 has no plan, which recovery treats as nothing known."""
+        with self._db:
+            self._db.execute("ALTER TABLE jobs ADD COLUMN plan TEXT")
+            self._db.execute("ALTER TABLE jobs ADD COLUMN recovery TEXT")
+            self._db.execute("ALTER TABLE jobs ADD COLUMN retries INTEGER NOT NULL DEFAULT 0")
+            self._db.execute(
+                "UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),)
+            )
 
     # -- meta ------------------------------------------------------------------
 
@@ -246,13 +273,31 @@ class Journal:
             (job.state.value, job.started, job.id),
         )
 
+    def record_plan(self, job: Job) -> None:
+        self._db.execute("UPDATE jobs SET plan = ? WHERE id = ?", (json.dumps(job.plan), job.id))
+
+    def record_retry(self, job: Job) -> None:
+        """The job is queued again by recovery: state, note and count in one write."""
+        self._db.execute(
+            "UPDATE jobs SET state = ?, recovery = ?, retries = ?, plan = NULL WHERE id = ?",
+            (job.state.value, job.recovery, job.retries, job.id),
+        )
+
     def record_end(self, job: Job) -> None:
         error = None if job.error is None else json.dumps(job.error.to_record())
         try:
             self._db.execute(
-                "UPDATE jobs SET state = ?, error = ?, result = ?, started = ?, finished = ? "
-                "WHERE id = ?",
-                (job.state.value, error, json.dumps(job.result), job.started, job.finished, job.id),
+                "UPDATE jobs SET state = ?, error = ?, result = ?, started = ?, finished = ?, "
+                "recovery = ? WHERE id = ?",
+                (
+                    job.state.value,
+                    error,
+                    json.dumps(job.result),
+                    job.started,
+                    job.finished,
+                    job.recovery or None,
+                    job.id,
+                ),
             )
         except sqlite3.ProgrammingError:
             log.warning("journal closed before job %s's end was written", job.id)
@@ -327,6 +372,8 @@ def _record(job: Job) -> dict[str, Any]:
         "created": job.created,
         "started": job.started,
         "finished": job.finished,
+        "recovery": job.recovery,
+        "retries": job.retries,
     }
 
 
@@ -344,6 +391,9 @@ def _job_from_row(row: tuple[Any, ...]) -> Job:
         finished,
         key,
         caller,
+        plan,
+        recovery,
+        retries,
     ) = row
     return Job(
         id=job_id,
@@ -359,4 +409,7 @@ def _job_from_row(row: tuple[Any, ...]) -> Job:
         finished=finished,
         idempotency_key=key,
         cancellable=JobState(state) is JobState.QUEUED,
+        plan=json.loads(plan) if plan else None,
+        recovery=recovery or "",
+        retries=int(retries or 0),
     )

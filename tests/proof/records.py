@@ -1,6 +1,7 @@
 """The two records a proof is checked against: vzsim's log of tool runs and the
 daemon's SQLite journal; and the rule that ties them together (every vzctl run
-that changes a container belongs to exactly one job, no job runs a command twice).
+that changes a container belongs to exactly one job, no job runs a command twice
+unless its record says recovery ran it again after a restart, issue 18).
 
 Lanes serialize the jobs of one container, and a job is journaled RUNNING (with
 its start time) before its tool runs and ended after the tool exits, so the run
@@ -99,6 +100,9 @@ class JournalJob:
     started: float | None
     finished: float | None
     error_kind: str
+    # How many times recovery ran it again after a restart, and its note.
+    retries: int = 0
+    recovery: str = ""
 
     def spans(self, moment: float) -> bool:
         return (
@@ -166,12 +170,15 @@ def journal_jobs(sim_dir: Path) -> list[JournalJob]:
         if not {"jobs", "archive"} <= tables:
             return []
         rows = db.execute(
-            "SELECT seq, id, operation, veid, state, started, finished, error FROM jobs"
+            "SELECT seq, id, operation, veid, state, started, finished, error, retries, "
+            "recovery FROM jobs"
         ).fetchall()
         archived = db.execute("SELECT record FROM archive").fetchall()
     jobs = [
-        JournalJob(seq, job_id, op, veid, state, started, finished, _error_kind(error))
-        for seq, job_id, op, veid, state, started, finished, error in rows
+        JournalJob(
+            seq, job_id, op, veid, state, started, finished, _error_kind(error), retries, note or ""
+        )
+        for seq, job_id, op, veid, state, started, finished, error, retries, note in rows
     ]
     for (record,) in archived:
         data = json.loads(record)
@@ -185,6 +192,8 @@ def journal_jobs(sim_dir: Path) -> list[JournalJob]:
                 data["started"],
                 data["finished"],
                 "",
+                int(data.get("retries") or 0),
+                str(data.get("recovery") or ""),
             )
         )
     return sorted(jobs, key=lambda job: (job.started or float("inf"), job.seq))
@@ -216,16 +225,17 @@ def reconcile(runs: Iterable[ToolRun], jobs: Iterable[JournalJob]) -> Reconcilia
         result.runs_of_job[owner.id].append(run)
     for job in jobs:
         commands = Counter(run.command for run in result.runs_of_job.get(job.id, []))
-        twice = sorted(c for c, n in commands.items() if n > 1)
+        # A job recovery ran again may have run each command once more.
+        twice = sorted(c for c, n in commands.items() if n > 1 + job.retries)
         if twice:
             result.problems.append(f"job {job.id} ({job.operation}) ran {twice} more than once")
         main = MAIN_COMMAND.get(job.operation)
         if job.state == "succeeded" and main is not None:
             runs = result.runs_of_job.get(job.id, [])
-            ok = [r for r in runs if r.command == main]
+            ok = [r for r in runs if r.command == main and r.exit == 0]
             # A define over an existing container redefines it: no create, at most a set.
             redefined = job.operation == "define" and all(r.command == "set" for r in runs)
-            if (len(ok) != 1 or ok[0].exit != 0) and not redefined:
+            if len(ok) != 1 and not redefined:
                 result.problems.append(
                     f"job {job.id} ({job.operation} {job.veid}) succeeded "
                     f"without one clean vzctl {main}: {[str(r) for r in ok]}"

@@ -47,3 +47,12 @@ def test_a_success_without_its_run_is_caught() -> None:
     jobs = [_job("a", "start", 10, 11, "succeeded"), _job("b", "start", 12, None, "interrupted")]
     problems = reconcile([_run("start", 12.5, exit_code=None)], jobs).problems
     assert problems == ["job a (start 101) succeeded without one clean vzctl start: []"]
+
+
+def test_a_second_run_is_allowed_only_with_a_recorded_retry() -> None:
+    retried = JournalJob(0, "a", "start", 101, "succeeded", 10, 20, "", retries=1)
+    runs = [_run("start", 10.5, exit_code=1), _run("start", 15)]
+    assert reconcile(runs, [retried]).problems == []
+    # Two clean runs are one too many even with the retry: it ran after it took effect.
+    problems = reconcile([_run("start", 10.5), _run("start", 15)], [retried]).problems
+    assert any("without one clean vzctl start" in p for p in problems)

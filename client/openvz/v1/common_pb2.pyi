@@ -272,6 +272,8 @@ class Job(_message.Message):
     RESULT_VEID_FIELD_NUMBER: _builtins.int
     CALLER_FIELD_NUMBER: _builtins.int
     OUTCOME_FIELD_NUMBER: _builtins.int
+    RECOVERY_FIELD_NUMBER: _builtins.int
+    RETRIES_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     operation: _builtins.str
     """The operation, by its name: "start", "define", "set-memory", "set-vcpus",
@@ -295,6 +297,13 @@ class Job(_message.Message):
     """What a finished job wants its caller to know, in words: what it left in
     place or where it moved something (an undefine that kept a private area).
     """
+    recovery: _builtins.str
+    """Set when openvzd restarted while the job ran (issue 18): what recovery read
+    from the host and did, e.g. "verified after restart: container 101 is running",
+    or why the job was run again. For an INTERRUPTED job the error says the same.
+    """
+    retries: _builtins.int
+    """How many times recovery ran the job again after a restart (0 or 1)."""
     @_builtins.property
     def error(self) -> Global___JobError: ...
     @_builtins.property
@@ -324,10 +333,12 @@ class Job(_message.Message):
         result_veid: _builtins.int = ...,
         caller: Global___Caller | None = ...,
         outcome: _builtins.str = ...,
+        recovery: _builtins.str = ...,
+        retries: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["caller", b"caller", "created", b"created", "error", b"error", "finished", b"finished", "started", b"started"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["caller", b"caller", "cancellable", b"cancellable", "created", b"created", "error", b"error", "finished", b"finished", "id", b"id", "idempotency_key", b"idempotency_key", "not_cancellable_reason", b"not_cancellable_reason", "operation", b"operation", "outcome", b"outcome", "progress_percent", b"progress_percent", "progress_step", b"progress_step", "result_veid", b"result_veid", "started", b"started", "state", b"state", "veid", b"veid"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["caller", b"caller", "cancellable", b"cancellable", "created", b"created", "error", b"error", "finished", b"finished", "id", b"id", "idempotency_key", b"idempotency_key", "not_cancellable_reason", b"not_cancellable_reason", "operation", b"operation", "outcome", b"outcome", "progress_percent", b"progress_percent", "progress_step", b"progress_step", "recovery", b"recovery", "result_veid", b"result_veid", "retries", b"retries", "started", b"started", "state", b"state", "veid", b"veid"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -51,6 +51,8 @@ def job_to_proto(job: Job) -> common_pb2.Job:
         result_veid=int((job.result or {}).get("veid", 0)) or job.veid,
         caller=caller_to_proto(job.caller),
         outcome=str((job.result or {}).get("outcome", "")),
+        recovery=job.recovery,
+        retries=job.retries,
     )
     if job.error is not None:
         message.error.CopyFrom(

@@ -32,9 +32,10 @@ from openvzd.core.facade import (
     MemoryParameters,
     VersionInfo,
 )
+from openvzd.core.recovery import recover_job
 from openvzd.domxml import format_domain
 from openvzd.events import Event, EventBus
-from openvzd.jobs import HOST_LANE, Job, JobContext, JobQueue, JobState
+from openvzd.jobs import Job, JobContext, JobQueue, JobState
 from openvzd.runtime import Runtime
 from openvzd.sessions import ConsoleSession, ExecSession, ExecSpec, SessionManager, SessionRecords
 from openvzd.vz.errors import ErrorKind, OpenvzError
@@ -81,9 +82,10 @@ class Core:
 
     @classmethod
     async def open(cls, config: Config) -> Core:
-        """Read the host and the journal, and recover: jobs a crash interrupted are
-        closed and their containers read back; queued jobs whose secret was never
-        stored end INTERRUPTED. Nothing runs until start()."""
+        """Read the host and the journal, and recover: each job a crash interrupted
+        ends as its container shows it, or runs again once (core/recovery.py);
+        queued jobs whose secret was never stored end INTERRUPTED. Nothing runs
+        until start()."""
         runtime = await Runtime.create(config)
         # The queue takes its executor before the core exists, and the core's
         # event bus takes its first number from the queue's journal.
@@ -118,24 +120,16 @@ class Core:
 
     async def _recover(self) -> None:
         runtime, queue = self.runtime, self.queue
-        interrupted = await queue.load()
-        for job in interrupted:
+        # Each interrupted job ends as what the host shows, or runs again once
+        # (core/recovery.py); retried jobs join the queued ones below.
+        for job in await queue.load():
             log.warning(
                 "job %s (%s) was interrupted by a daemon stop; reading the container back",
                 job.id,
                 job.operation,
                 extra={"veid": job.veid, "job_id": job.id},
             )
-            if job.veid == HOST_LANE:
-                # Which container it was making is not journaled: read them all.
-                self.executors.publish(await runtime.host.refresh(), "external")
-                continue
-            # Its vzctl outlives the daemon; the lane stays closed until it is done.
-            if not await runtime.host.wait_unlocked(
-                job.veid, runtime.runner.timeout_for(job.operation)
-            ):
-                log.error("container %s is still locked by another process", job.veid)
-            await self.executors.reconcile(job.veid)
+            await recover_job(self.executors, queue, runtime, job)
         for job in queue.queued_from_journal():
             try:
                 ops.from_record(job.operation, job.veid, job.params)

@@ -193,6 +193,13 @@ def device_kind(xml: str, veid: int, *, update: bool = False) -> str:
     return "ip" if element.get("type") == "ethernet" else "interface"
 
 
+def device_spec(xml: str, veid: int) -> ContainerSpec:
+    """The addresses or interface one <interface> device XML names, alone."""
+    wrapper = ContainerSpec(veid=veid)
+    _parse_interface(_one_device(xml, ("interface",)), wrapper)
+    return wrapper
+
+
 def device_args(
     xml: str,
     current: ContainerSpec,

@@ -6,8 +6,10 @@ cannot honour), and `run` runs when the job reaches the front: it reads the
 container's config as it is then, plans vzctl's arguments against it and runs
 them. So queued changes compose, each applying to the result of the one before,
 and a plan with nothing to do succeeds and says so ("nothing to change").
-`SETTLES` names the status a successful run leaves (the place where a
-postcondition will be declared, issue 18).
+`SETTLES` names the status a successful run leaves. Beside it each executor
+declares its postcondition (`postcondition`, `ENDS_IN`, `repeatable`,
+`clean_up`): what a successful run shows on the host, read back after a crash
+by core/recovery.py (issue 18).
 
 `Executors` is the queue's executor: it rebuilds the operation of a job read
 back from the journal, runs the job's executor, then brings the host model up

@@ -3,6 +3,9 @@ See the package's docstring."""
 
 from __future__ import annotations
 
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from openvzd.core import ops
@@ -21,6 +24,23 @@ NOTHING_TO_CHANGE = "nothing to change"
 OpT = TypeVar("OpT", bound=ops.Operation)
 
 
+class Verdict(enum.Enum):
+    """An operation's postcondition as the host shows it after a crash."""
+
+    HOLDS = "holds"
+    NOT_YET = "does not hold"
+    UNKNOWABLE = "cannot be read from the host"
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    verdict: Verdict
+    # What the host shows, in words ("container 101 is running").
+    found: str
+    # For a job recovery cannot end by itself: what the administrator should do.
+    advice: str = ""
+
+
 class Executor(Generic[OpT]):
     """check() at submit, run() at the front of the lane, for one operation."""
 
@@ -30,10 +50,49 @@ class Executor(Generic[OpT]):
     # The lifecycle event a successful run means, published even when the model
     # was stale and the read-back showed no change.
     LIFECYCLE: ClassVar[str] = ""
+    # Recovery (issue 18): the states (Runtime.state_of) a successful run leaves,
+    # read back after a crash; empty when the effect is no state (see postcondition).
+    ENDS_IN: ClassVar[frozenset[str]] = frozenset()
+    # Whether a run that did not take effect may be run again after a crash.
+    REPEATABLE: ClassVar[bool] = False
 
     def __init__(self, work: Executors) -> None:
         self.work = work
         self.runtime = work.runtime
+
+    def postcondition(self, op: OpT, plan: Mapping[str, Any], started: float) -> Finding:
+        """Whether what a run of op does shows on the host now. `plan` is what the
+        interrupted run journaled before its tool ran ({} if it got no further);
+        `started` when it began (time.time())."""
+        if not self.ENDS_IN:
+            return Finding(
+                Verdict.UNKNOWABLE,
+                f"whether {op.job_name} took effect cannot be read from the host",
+                f"look at container {op.veid} and submit the change again if it is missing",
+            )
+        state = self.state_word(op.veid)
+        found = f"container {op.veid} is {state}"
+        if state in self.ENDS_IN:
+            return Finding(Verdict.HOLDS, found)
+        if state == "gone":
+            return Finding(
+                Verdict.UNKNOWABLE, found, "it was undefined meanwhile; nothing is left to do"
+            )
+        return Finding(Verdict.NOT_YET, found)
+
+    def repeatable(self, op: OpT, finding: Finding) -> bool:
+        """Whether op may run again now that `finding` was read (NOT_YET)."""
+        return self.REPEATABLE
+
+    async def clean_up(self, op: OpT, plan: Mapping[str, Any]) -> str:
+        """Undo what an interrupted run left half made, as its tool does when it
+        fails; say what was done ("" when nothing)."""
+        return ""
+
+    def state_word(self, veid: int) -> str:
+        if veid not in self.runtime.host.containers:
+            return "gone"
+        return self.runtime.state_of(veid)
 
     def check(self, op: OpT) -> OpT:
         """Refuse what can be refused now; return the operation to journal."""
@@ -79,6 +138,8 @@ class Update(Executor[OpT]):
     this host can never honour is refused before the job is journaled."""
 
     SETTLES = ""
+    # `vzctl set ... --save` again, planned against the config as it is then.
+    REPEATABLE = True
 
     def wanted(self, op: OpT, current: ContainerSpec) -> ContainerSpec:
         raise NotImplementedError
@@ -94,9 +155,32 @@ class Update(Executor[OpT]):
     def check_values(self, op: OpT) -> None:
         """The grammar of the operation's values, independent of the container."""
 
+    def postcondition(self, op: OpT, plan: Mapping[str, Any], started: float) -> Finding:
+        """The config holds the change when planning it again finds nothing to do
+        (the same mapping the run uses, e.g. memory to --ram or --privvmpages)."""
+        try:
+            args = self.plan(op, self.current_spec(op.veid))
+        except OpenvzError as err:
+            return Finding(
+                Verdict.UNKNOWABLE,
+                f"the change cannot be planned against container {op.veid}'s config now: "
+                f"{err.message}",
+                "look at the container's config and submit the change again",
+            )
+        if not args:
+            return Finding(Verdict.HOLDS, f"container {op.veid}'s config holds the change")
+        return Finding(
+            Verdict.NOT_YET,
+            f"container {op.veid}'s config does not hold the change yet",
+        )
+
+    def record_plan(self, op: OpT, args: list[str], ctx: JobContext) -> None:
+        """Journal what this run picked that a later plan would pick differently."""
+
     async def run(self, op: OpT, ctx: JobContext) -> dict[str, Any] | None:
         ctx.progress(10, "plan")
         args = self.plan(op, self.current_spec(op.veid))
+        self.record_plan(op, args, ctx)
         if not args:
             ctx.progress(100, NOTHING_TO_CHANGE)
             return {"changed": False, "step": NOTHING_TO_CHANGE}

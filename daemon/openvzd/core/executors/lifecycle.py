@@ -10,13 +10,21 @@ import errno
 import logging
 import os
 import re
+import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
 from openvzd.core import ops
-from openvzd.core.executors.base import NOTHING_TO_CHANGE, Executor, OpT, Simple
+from openvzd.core.executors.base import (
+    NOTHING_TO_CHANGE,
+    Executor,
+    Finding,
+    OpT,
+    Simple,
+    Verdict,
+)
 from openvzd.domxml import given_uuid, parse_domain
 from openvzd.events import LifecycleEvent
 from openvzd.jobs import HOST_LANE, JobContext
@@ -32,6 +40,7 @@ from openvzd.vz.conffile import (
 from openvzd.vz.errors import ErrorKind, OpenvzError, bad_argument
 from openvzd.vz.host import FIRST_FREE_VEID
 from openvzd.vz.plan import mount_config, plan_define, plan_update
+from openvzd.vz.proc import read_vestat
 from openvzd.vz.spec import ContainerSpec, check_host_devs_free, check_new_container
 
 log = logging.getLogger(__name__)
@@ -39,6 +48,8 @@ log = logging.getLogger(__name__)
 SAMPLE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*\Z")
 NO_SPACE = frozenset({errno.ENOSPC, errno.EDQUOT})
 MAX_SHUTDOWN_TIMEOUT = 86400
+# Not running: what a stop leaves (mounted or with a dump file, it is still down).
+STOPPED_STATES = frozenset({"stopped", "mounted", "suspended"})
 
 
 def _write_config(conf: Path, text: Callable[[], str]) -> None:
@@ -71,6 +82,8 @@ class StartExecutor(Simple[ops.Start]):
     TIMEOUT = "start"
     SETTLES = "running"
     LIFECYCLE = "STARTED"
+    ENDS_IN = frozenset({"running", "paused"})
+    REPEATABLE = True
 
 
 NOT_RUNNING = "domain is not in running state"
@@ -128,6 +141,8 @@ class DestroyExecutor(WhileRunning[ops.Destroy]):
     SETTLES = "stopped"
     LIFECYCLE = "STOPPED"
     PAUSED_OK = True
+    ENDS_IN = STOPPED_STATES
+    REPEATABLE = True
 
 
 class RebootExecutor(WhileRunning[ops.Reboot]):
@@ -135,11 +150,41 @@ class RebootExecutor(WhileRunning[ops.Reboot]):
     TIMEOUT = "start"
     SETTLES = "running"
     LIFECYCLE = "STARTED"
+    REPEATABLE = True
+
+    async def run(self, op: ops.Reboot, ctx: JobContext) -> dict[str, Any] | None:
+        if ctx.job.retries:
+            # Run again after a restart: the crash may have come between vzctl
+            # restart's stop and its start, so a stopped container is this
+            # reboot's own half-way state, and vzctl restart starts it.
+            return await Simple.run(self, op, ctx)
+        return await super().run(op, ctx)
+
+    def postcondition(self, op: ops.Reboot, plan: Mapping[str, Any], started: float) -> Finding:
+        """Running, and up for less time than has passed since the job began: it
+        was started again after the reboot was asked for."""
+        state = self.state_word(op.veid)
+        if state not in ("running", "paused"):
+            return Finding(Verdict.NOT_YET, f"container {op.veid} is {state}")
+        cpu = read_vestat(self.runtime.paths.proc).get(op.veid)
+        if cpu is None:
+            return Finding(
+                Verdict.UNKNOWABLE,
+                f"container {op.veid} is {state}, but its uptime cannot be read",
+                f"reboot it again if it was not (ovzsh reboot {op.veid})",
+            )
+        since_job = time.time() - started
+        up = f"container {op.veid} is {state}, up {cpu.uptime_seconds:.0f} s"
+        if cpu.uptime_seconds <= since_job:
+            return Finding(Verdict.HOLDS, f"{up}, started after the reboot was asked for")
+        return Finding(Verdict.NOT_YET, f"{up}, since before the reboot was asked for")
 
 
 class ShutdownExecutor(Executor[ops.Shutdown]):
     SETTLES = "stopped"
     LIFECYCLE = "STOPPED"
+    ENDS_IN = STOPPED_STATES
+    REPEATABLE = True
 
     def check(self, op: ops.Shutdown) -> ops.Shutdown:
         if not 0 <= op.timeout_seconds <= MAX_SHUTDOWN_TIMEOUT:
@@ -187,7 +232,17 @@ class ShutdownExecutor(Executor[ops.Shutdown]):
 
 
 class SuspendExecutor(Executor[ops.Suspend]):
+    """Paused is what openvzd remembers (vzlist cannot tell a frozen container
+    from a running one), so a suspend whose vzctl ended after a crash reads as
+    not yet: it runs again, and `chkpnt --suspend` of a frozen container leaves it
+    frozen."""
+
     SETTLES = "running"
+    ENDS_IN = frozenset({"paused"})
+    REPEATABLE = True
+
+    def repeatable(self, op: ops.Suspend, finding: Finding) -> bool:
+        return self.state_word(op.veid) == "running"
 
     async def run(self, op: ops.Suspend, ctx: JobContext) -> dict[str, Any] | None:
         await self.vzctl("suspend", "chkpnt", str(op.veid), "--suspend")
@@ -198,6 +253,11 @@ class SuspendExecutor(Executor[ops.Suspend]):
 
 class ResumeExecutor(Executor[ops.Resume]):
     SETTLES = "running"
+    ENDS_IN = frozenset({"running"})
+    REPEATABLE = True
+
+    def repeatable(self, op: ops.Resume, finding: Finding) -> bool:
+        return self.state_word(op.veid) == "paused"
 
     async def run(self, op: ops.Resume, ctx: JobContext) -> dict[str, Any] | None:
         await self.vzctl("suspend", "chkpnt", str(op.veid), "--resume")
@@ -217,6 +277,9 @@ class DefineExecutor(Executor[ops.Define]):
     LIFECYCLE = "DEFINED"
     # create (CreateExecutor) never redefines: it makes and starts a new container.
     REDEFINES: ClassVar[bool] = True
+    # Not yet means no config: nothing was made, so it is made afresh; a redefine
+    # plans against the config as it is, so running it again is harmless.
+    REPEATABLE = True
 
     def check(self, op: ops.Define) -> ops.Define:
         unnamed: list[bool] = []
@@ -269,6 +332,8 @@ class DefineExecutor(Executor[ops.Define]):
         conf = self.runtime.paths.ct_conf(spec.veid)
         if spec.private_dir:
             sample = self._mount_sample(spec.private_dir)
+        # Before anything is made: the ID and UUID recovery reads back (issue 18).
+        ctx.record_plan(veid=spec.veid, uuid=spec.uuid, private_dir=spec.private_dir)
         ctx.set_cancellable(
             False,
             "the container's config is being written"
@@ -319,6 +384,7 @@ class DefineExecutor(Executor[ops.Define]):
         ctx.progress(10, "plan")
         current, args = self._plan_redefine(xml, spec)
         veid = spec.veid
+        ctx.record_plan(veid=veid, uuid=spec.uuid, redefined=True)
         result: dict[str, Any] = {"veid": veid, "uuid": spec.uuid, "redefined": True}
         if not args and spec.title == current.title:
             ctx.progress(100, NOTHING_TO_CHANGE)
@@ -356,6 +422,79 @@ class DefineExecutor(Executor[ops.Define]):
             ),
         )
         return source
+
+    def postcondition(self, op: ops.Define, plan: Mapping[str, Any], started: float) -> Finding:
+        """The config exists with the job's UUID (written last, after create and
+        set). The run journals its ID and UUID before it makes anything, so no plan
+        means nothing was made."""
+        veid = int(plan.get("veid") or 0) or (0 if op.pick_veid else op.veid)
+        if plan.get("redefined") or (not plan and self.REDEFINES and veid):
+            # A redefine is planned against the config as it is when it runs, so
+            # running it again applies what is still missing, or nothing.
+            return Finding(Verdict.NOT_YET, f"container {veid}'s redefine may not have run")
+        if not plan:
+            if veid and self.runtime.paths.ct_conf(veid).exists():
+                return Finding(
+                    Verdict.UNKNOWABLE,
+                    f"container {veid} exists, but this job recorded nothing it made",
+                    f"look at container {veid}: if it is not the one asked for, undefine it; "
+                    "then define again",
+                )
+            return Finding(Verdict.NOT_YET, "the run had not begun making the container")
+        conf = self.runtime.paths.ct_conf(veid)
+        if not conf.exists():
+            return Finding(Verdict.NOT_YET, f"container {veid} has no config")
+        uuid = read_config(conf).uuid
+        if uuid == str(plan.get("uuid", "")).lower():
+            return Finding(Verdict.HOLDS, f"container {veid} exists with the job's UUID {uuid}")
+        return Finding(
+            Verdict.UNKNOWABLE,
+            f"container {veid} was half made (its config has not the job's UUID)",
+            "define it again",
+        )
+
+    async def clean_up(self, op: ops.Define, plan: Mapping[str, Any]) -> str:
+        """A half-made container goes as vzctl removes one whose create failed
+        (spec §5.2 step 9): its private area (and the .tmp one it unpacks into) and
+        its config. A type='mount' directory was never ours: only the config goes."""
+        veid = int(plan.get("veid") or 0)
+        if not veid:
+            return ""
+        paths = self.runtime.paths
+        conf = paths.ct_conf(veid)
+        config = read_config(conf)
+        if not conf.exists() or config.uuid == str(plan.get("uuid", "")).lower():
+            return ""
+        if self.runtime.host.lock_holder(veid) is not None or self.state_word(veid) not in (
+            "stopped",
+            "gone",
+        ):
+            return f"container {veid} is in use, so it was left as it is"
+        private_dir = str(plan.get("private_dir") or "")
+        removed = []
+        if not private_dir:
+            configured = config.values.get("VE_PRIVATE") or read_config(paths.vz_conf).values.get(
+                "VE_PRIVATE", ""
+            )
+            private = expand_veid(configured, veid) if configured else ""
+            if not _removable_private(private, veid):
+                return (
+                    f"its private area {private!r} is not a path openvzd removes, so the "
+                    "container was left as it is"
+                )
+            for path in (f"{private}.tmp", private):
+                if paths.host_path(path).exists():
+                    shutil.rmtree(paths.host_path(path))
+                    removed.append(f"{path}")
+        conf.unlink(missing_ok=True)
+        removed.append(f"its config {conf.name}")
+        log.warning(
+            "half-made container %s removed after a restart: %s",
+            veid,
+            ", ".join(removed),
+            extra={"veid": veid},
+        )
+        return "removed it as vzctl does when create fails: " + ", ".join(removed)
 
     def _mount_sample(self, private_dir: str) -> str:
         """The sample config a type='mount' container starts from (vz.conf's
@@ -414,6 +553,20 @@ class CreateExecutor(DefineExecutor):
     LIFECYCLE = "STARTED"
     REDEFINES = False
 
+    def postcondition(self, op: ops.Define, plan: Mapping[str, Any], started: float) -> Finding:
+        defined = super().postcondition(op, plan, started)
+        if defined.verdict is not Verdict.HOLDS:
+            return defined
+        veid = int(plan["veid"])
+        state = self.state_word(veid)
+        if state in ("running", "paused"):
+            return Finding(Verdict.HOLDS, f"{defined.found}, {state}")
+        return Finding(
+            Verdict.UNKNOWABLE,
+            f"{defined.found}, but {state}",
+            f"it was made but not started: ovzsh start {veid}",
+        )
+
     async def run(self, op: ops.Define, ctx: JobContext) -> dict[str, Any] | None:
         result = await super().run(op, ctx)
         ctx.progress(90, "start")
@@ -424,6 +577,23 @@ class CreateExecutor(DefineExecutor):
 
 class UndefineExecutor(Executor[ops.Undefine]):
     LIFECYCLE = "UNDEFINED"
+
+    def postcondition(self, op: ops.Undefine, plan: Mapping[str, Any], started: float) -> Finding:
+        if not self.runtime.paths.ct_conf(op.veid).exists():
+            return Finding(Verdict.HOLDS, f"container {op.veid} has no config")
+        state = self.state_word(op.veid)
+        return Finding(
+            Verdict.NOT_YET,
+            f"container {op.veid} still has its config and is {state}",
+            f"undefine it again once it is stopped (ovzsh undefine {op.veid})"
+            if not op.keep_storage
+            else f"its private area may already be kept beside it as *.undefined-*; look, "
+            f"then undefine it again (ovzsh undefine {op.veid})",
+        )
+
+    def repeatable(self, op: ops.Undefine, finding: Finding) -> bool:
+        # With keep_storage the private area may already have been moved aside.
+        return not op.keep_storage and self.state_word(op.veid) in STOPPED_STATES
 
     async def run(self, op: ops.Undefine, ctx: JobContext) -> dict[str, Any] | None:
         veid = str(op.veid)
@@ -497,6 +667,16 @@ class UndefineExecutor(Executor[ops.Undefine]):
 
 
 class MigrateExecutor(Executor[ops.Migrate]):
+    def postcondition(self, op: ops.Migrate, plan: Mapping[str, Any], started: float) -> Finding:
+        here = self.state_word(op.veid)
+        return Finding(
+            Verdict.UNKNOWABLE,
+            f"container {op.veid} is {here} here; whether vzmigrate moved it to "
+            f"{op.destination} cannot be read from this host",
+            f"look on {op.destination} (vzlist -a {op.veid}) and here, then migrate again "
+            "or remove the copy that should not be",
+        )
+
     def check(self, op: ops.Migrate) -> ops.Migrate:
         destination = op.destination
         if (
@@ -520,3 +700,16 @@ class MigrateExecutor(Executor[ops.Migrate]):
         )
         self.work.events.publish(LifecycleEvent(op.veid, "MIGRATED", "stopped", "job", ctx.job.id))
         return None
+
+
+def _removable_private(private: str, veid: int) -> bool:
+    """A private area path recovery may delete: absolute, plain, and named for
+    this container (vzctl's /vz/private/$VEID), never / or a host directory."""
+    parts = private.split("/")
+    return (
+        private.startswith("/")
+        and len(parts) >= 3
+        and ".." not in parts
+        and "" not in parts[1:]
+        and str(veid) in parts[-1]
+    )

@@ -4,13 +4,16 @@ against its config as it is when the job runs (Update)."""
 from __future__ import annotations
 
 import dataclasses
-from typing import ClassVar
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 from openvzd.core import ops
-from openvzd.core.executors.base import Update
+from openvzd.core.executors.base import Finding, Update, Verdict
 from openvzd.domxml import device_args, device_kind, update_device_spec
+from openvzd.domxml.devices import device_spec
+from openvzd.jobs import JobContext
 from openvzd.vz.conffile import read_config
-from openvzd.vz.errors import bad_argument
+from openvzd.vz.errors import ErrorKind, OpenvzError, bad_argument
 from openvzd.vz.plan import with_memory
 from openvzd.vz.spec import (
     ContainerSpec,
@@ -133,6 +136,20 @@ class SetUserPasswordExecutor(Update[ops.SetUserPassword]):
     def plan(self, op: ops.SetUserPassword, current: ContainerSpec) -> list[str]:
         return ["--userpasswd", f"{op.user}:{op.password.reveal()}"]
 
+    def postcondition(
+        self, op: ops.SetUserPassword, plan: Mapping[str, Any], started: float
+    ) -> Finding:
+        # Never reached from the journal (its secret was never stored: NotReplayable);
+        # declared so that no path ever repeats it.
+        return Finding(
+            Verdict.UNKNOWABLE,
+            "whether vzctl set the password cannot be read from the host",
+            "set the password again",
+        )
+
+    def repeatable(self, op: ops.SetUserPassword, finding: Finding) -> bool:
+        return False
+
 
 class DeviceExecutor(Update[ops.AttachDevice]):
     """attach-*, detach-* and update-* of one device, planned at run time: an
@@ -147,6 +164,9 @@ class DeviceExecutor(Update[ops.AttachDevice]):
 
 
 class AttachDeviceExecutor(DeviceExecutor):
+    """attach-interface picks the guest name and, without <mac>, the MAC when it
+    runs: both are journaled before vzctl runs, and recovery looks for them."""
+
     def plan(self, op: ops.AttachDevice, current: ContainerSpec) -> list[str]:
         # A veth host end another container has is refused, naming it.
         in_use = host_dev_owners(
@@ -154,10 +174,51 @@ class AttachDeviceExecutor(DeviceExecutor):
         )
         return device_args(op.device_xml, current, attach=True, host_devs_in_use=in_use)
 
+    def record_plan(self, op: ops.AttachDevice, args: list[str], ctx: JobContext) -> None:
+        netifs = [args[i + 1] for i, arg in enumerate(args[:-1]) if arg == "--netif_add"]
+        ctx.record_plan(
+            interfaces=[{"guest_dev": n.split(",")[0], "mac": n.split(",")[1]} for n in netifs]
+        )
+
+    def postcondition(
+        self, op: ops.AttachDevice, plan: Mapping[str, Any], started: float
+    ) -> Finding:
+        try:
+            current = self.current_spec(op.veid)
+        except OpenvzError as err:
+            return Finding(Verdict.UNKNOWABLE, err.message, "attach the device again")
+        wanted = device_spec(op.device_xml, op.veid)
+        if wanted.ip_addresses:
+            missing = [a for a in wanted.ip_addresses if a not in current.ip_addresses]
+            if not missing:
+                return Finding(Verdict.HOLDS, f"container {op.veid} has {wanted.ip_addresses}")
+            return Finding(Verdict.NOT_YET, f"container {op.veid} has not {missing}")
+        planned = plan.get("interfaces") or []
+        if not planned:
+            return Finding(Verdict.NOT_YET, "the run had not planned the interface yet")
+        present = {(i.guest_dev, i.guest_mac.lower()) for i in current.interfaces}
+        shown = ", ".join(f"{p['guest_dev']} with MAC {p['mac']}" for p in planned)
+        if all((p["guest_dev"], str(p["mac"]).lower()) in present for p in planned):
+            return Finding(Verdict.HOLDS, f"container {op.veid} has {shown}")
+        return Finding(Verdict.NOT_YET, f"container {op.veid} has no {shown}")
+
 
 class DetachDeviceExecutor(DeviceExecutor):
     def plan(self, op: ops.AttachDevice, current: ContainerSpec) -> list[str]:
         return device_args(op.device_xml, current, attach=False)
+
+    def postcondition(
+        self, op: ops.AttachDevice, plan: Mapping[str, Any], started: float
+    ) -> Finding:
+        try:
+            args = self.plan(op, self.current_spec(op.veid))
+        except OpenvzError as err:
+            if err.kind is ErrorKind.BAD_ARGUMENT:  # "has no interface/address ...": gone
+                return Finding(Verdict.HOLDS, f"the device is gone: {err.message}")
+            return Finding(Verdict.UNKNOWABLE, err.message, "detach the device again")
+        return Finding(
+            Verdict.NOT_YET, f"container {op.veid} still has it ({' '.join(args)} would remove it)"
+        )
 
 
 class UpdateDeviceExecutor(DeviceExecutor):
