@@ -14,6 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from openvzd.libvirt.settings import (
+    LIBVIRT_DEFAULTS_DOC,
+    SYSTEM_RO_SOCKET,
+    SYSTEM_RW_SOCKET,
+    LibvirtSettings,
+)
 from openvzd.remote.settings import REMOTE_DEFAULTS_DOC, SaslSettings, TlsSettings
 
 DEFAULT_CONFIG_PATH = Path("/etc/openvzd/openvzd.toml")
@@ -91,10 +97,11 @@ level = "info"
 """
 # The remote listeners' sections live with their code (openvzd.remote.settings).
 DEFAULTS_DOC += "\n" + REMOTE_DEFAULTS_DOC
+DEFAULTS_DOC += "\n" + LIBVIRT_DEFAULTS_DOC
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
 LIVE_SECTIONS = ("timeouts", "jobs", "monitor", "log", "tools")
-RESTART_SECTIONS = ("paths", "sockets", "limits", "tls", "sasl")
+RESTART_SECTIONS = ("paths", "sockets", "limits", "tls", "sasl", "libvirt")
 # The [tls] keys SIGHUP applies: new TLS connections get the new files and lists.
 TLS_LIVE_KEYS = ("ca_file", "cert_file", "key_file", "allowed_dn", "readonly_dn")
 
@@ -179,6 +186,7 @@ class Config:
     log: Log = field(default_factory=Log)
     tls: TlsSettings = field(default_factory=TlsSettings)
     sasl: SaslSettings = field(default_factory=SaslSettings)
+    libvirt: LibvirtSettings = field(default_factory=LibvirtSettings)
     simulated: bool = False
 
     def socket_path(self, name: str) -> Path:
@@ -220,6 +228,7 @@ _SECTIONS: dict[str, type] = {
     "log": Log,
     "tls": TlsSettings,
     "sasl": SaslSettings,
+    "libvirt": LibvirtSettings,
 }
 
 
@@ -331,4 +340,10 @@ def simulated_config(sim_dir: Path) -> Config:
         _sections(
             config, overlay.read_text(encoding="utf-8"), str(overlay), frozenset({"paths", "tools"})
         )
+    # The libvirt sockets live in DIR/run/libvirt unless the overlay moved them.
+    libvirt = config.libvirt
+    if libvirt.rw_path == SYSTEM_RW_SOCKET:
+        libvirt.rw_path = sim_dir / "run" / "libvirt" / SYSTEM_RW_SOCKET.name
+    if libvirt.ro_path == SYSTEM_RO_SOCKET:
+        libvirt.ro_path = sim_dir / "run" / "libvirt" / SYSTEM_RO_SOCKET.name
     return config

@@ -98,6 +98,7 @@ class Daemon:
         self._tasks: list[asyncio.Task[None]] = []
         self._tls: Any = None
         self._sasl: Any = None
+        self._libvirt: Any = None
 
     async def start(self) -> None:
         started = time.monotonic()
@@ -142,6 +143,7 @@ class Daemon:
         for server in self._servers:
             await server.start()
         await self._start_remote()
+        await self._start_libvirt()
         self.monitor = monitor = HostMonitor(
             runtime, operations, queue, config.monitor.refresh_interval
         )
@@ -191,6 +193,23 @@ class Daemon:
             except SaslConfigError as err:
                 raise ConfigError(f"[sasl]: {err}") from None
             log.info("TCP+SASL listener on %s:%d", config.sasl.address, self._sasl.port)
+
+    async def _start_libvirt(self) -> None:
+        """libvirt's protocol on its own sockets, a second front-end on the core."""
+        settings = self.config.libvirt
+        if not settings.enabled:
+            return
+        from openvzd.core.interim import InterimCore
+        from openvzd.libvirt.server import LibvirtFrontEnd
+
+        # INTERIM: the core helper's Core replaces InterimCore at merge.
+        core = InterimCore(self.runtime, self.queue, self.events)
+        self._libvirt = LibvirtFrontEnd(
+            core, max_connections_per_uid=settings.max_connections_per_uid
+        )
+        await self._libvirt.start_unix(
+            settings.rw_path, settings.ro_path, settings.rw_mode, settings.ro_mode
+        )
 
     def reload(self) -> None:
         """SIGHUP: re-read the configuration and apply what can change live, then
@@ -298,6 +317,8 @@ class Daemon:
     async def stop_listeners(self) -> None:
         """After a failed start: stop the listeners that did start, which grpc would
         otherwise try to stop when collected, after the loop is gone (tracebacks)."""
+        if self._libvirt is not None:
+            await self._libvirt.stop()
         if self._sasl is not None:
             await self._sasl.stop()
         if self._tls is not None:
@@ -309,6 +330,8 @@ class Daemon:
         log.info("stopping: no new calls; running jobs get %.0f s", self.config.jobs.stop_grace)
         await self._health.enter_graceful_shutdown()
         self.events.close()
+        if self._libvirt is not None:
+            await self._libvirt.stop()
         if self._sasl is not None:
             await self._sasl.stop()
         if self._tls is not None:
