@@ -68,6 +68,7 @@ log = logging.getLogger(__name__)
 def _live_tls_key(section: str, key: str) -> bool:
     return section == "tls" and key in TLS_LIVE_KEYS
 
+
 EVENT_SEQ_MARGIN = 100_000
 EVENT_SEQ_SAVE_INTERVAL = 5.0
 
@@ -210,6 +211,15 @@ class Daemon:
         await self._libvirt.start_unix(
             settings.rw_path, settings.ro_path, settings.rw_mode, settings.ro_mode
         )
+        if settings.tls_port:
+            from openvzd.remote.certs import CertificateProblem
+
+            try:
+                await self._libvirt.start_tls(
+                    self.config.tls, settings.tls_address, settings.tls_port
+                )
+            except CertificateProblem as err:
+                raise ConfigError(f"[libvirt] tls_port uses [tls]'s files: {err}") from None
 
     def reload(self) -> None:
         """SIGHUP: re-read the configuration and apply what can change live, then

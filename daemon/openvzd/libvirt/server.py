@@ -54,6 +54,7 @@ from openvzd.libvirt.protocol import (
 )
 from openvzd.libvirt.session import DomainKey, Session
 from openvzd.libvirt.xdr import Packer, Unpacker, XdrError
+from openvzd.remote.settings import TlsSettings
 from openvzd.vz.errors import VzError
 
 log = logging.getLogger(__name__)
@@ -68,25 +69,26 @@ _PEERCRED = struct.Struct("3i")
 
 @dataclass(slots=True)
 class ConnectionLimiter:
-    """At most `per_uid` connections at once from one uid (0: no limit). Interim:
+    """At most `per_uid` connections at once from one uid, or one certificate DN
+    (0: no limit). Interim:
     the access helper's reusable per-uid limiter replaces this at merge."""
 
     per_uid: int
-    _open: dict[int, int] = field(default_factory=dict)
+    _open: dict[str, int] = field(default_factory=dict)
 
-    def acquire(self, uid: int) -> bool:
-        count = self._open.get(uid, 0)
+    def acquire(self, who: str) -> bool:
+        count = self._open.get(who, 0)
         if self.per_uid and count >= self.per_uid:
             return False
-        self._open[uid] = count + 1
+        self._open[who] = count + 1
         return True
 
-    def release(self, uid: int) -> None:
-        count = self._open.get(uid, 0) - 1
+    def release(self, who: str) -> None:
+        count = self._open.get(who, 0) - 1
         if count > 0:
-            self._open[uid] = count
+            self._open[who] = count
         else:
-            self._open.pop(uid, None)
+            self._open.pop(who, None)
 
 
 def peer_credentials(sock: socket.socket) -> tuple[int, int, int]:
@@ -115,6 +117,7 @@ class LibvirtFrontEnd:
         self._limiter = ConnectionLimiter(max_connections_per_uid)
         self._sessions: set[Session] = set()
         self._servers: list[asyncio.Server] = []
+        self.tls_port = 0
         self._fan_out: asyncio.Task[None] | None = None
         self._connections: set[asyncio.Task[None]] = set()
 
@@ -133,6 +136,13 @@ class LibvirtFrontEnd:
             os.chmod(path, mode)
             self._servers.append(server)
             log.info("libvirt %s socket on %s", "read-only" if read_only else "read-write", path)
+
+    async def start_tls(self, settings: TlsSettings, address: str, port: int) -> None:
+        from openvzd.libvirt.tls import start_libvirt_tls
+
+        server = await start_libvirt_tls(self, settings, address, port)
+        self.tls_port = server.sockets[0].getsockname()[1]
+        self._servers.append(server)
 
     async def stop(self) -> None:
         for server in self._servers:
@@ -167,7 +177,7 @@ class LibvirtFrontEnd:
         if caller is None:
             pid, uid, gid = peer_credentials(writer.get_extra_info("socket"))
             caller = Caller("libvirt", uid, gid, pid, read_only=read_only)
-        limit_key = caller.uid if caller.uid is not None else -1
+        limit_key = f"uid {caller.uid}" if caller.uid is not None else f"name {caller.name}"
         if not self._limiter.acquire(limit_key):
             log.warning("libvirt: refused a connection from %s: too many open", caller.describe())
             writer.close()
