@@ -10,6 +10,12 @@ from __future__ import annotations
 
 from openvzd.libvirt.numbers import ErrorCode, ErrorDomain
 
+# The error type the CoreFacade raises, named here once for the whole front-end.
+# Today's is vz/errors.py's VzError; the core helper's one error type replaces it.
+from openvzd.vz.errors import VzError as CoreError
+
+__all__ = ["CoreError", "LibvirtError", "from_kind", "not_supported", "read_only"]
+
 CODE_BY_KIND = {
     "NOT_FOUND": ErrorCode.NO_DOMAIN,
     "WRONG_STATE": ErrorCode.OPERATION_INVALID,

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from openvzd.core import ops
 from openvzd.core.facade import DomainRef, DomainView, ListFilter
-from openvzd.libvirt.errors import LibvirtError, from_kind, not_supported
+from openvzd.libvirt.errors import CoreError, LibvirtError, from_kind, not_supported
 from openvzd.libvirt.numbers import (
     AUTH_TYPE_NONE,
     DOMAIN_LIST_MAX,
@@ -28,7 +28,6 @@ from openvzd.libvirt.numbers import (
 )
 from openvzd.libvirt.session import VIR_CONNECT_RO, DomainKey, Registration, Session
 from openvzd.libvirt.xdr import Packer, Unpacker
-from openvzd.vz.errors import VzError
 
 Handler = Callable[[Session, Unpacker, Packer], Awaitable[None]]
 
@@ -107,7 +106,7 @@ def _state(view: DomainView) -> tuple[int, int]:
 def _guarded(call: Callable[[], object]) -> object:
     try:
         return call()
-    except VzError as err:
+    except CoreError as err:
         raise from_kind(err.kind, err.message) from None
 
 
@@ -331,7 +330,7 @@ async def list_defined_domains(session: Session, args: Unpacker, ret: Packer) ->
 def _lookup(session: Session, ref: DomainRef, what: str) -> DomainKey:
     try:
         return DomainKey.of(session.core.domain(session.core.resolve(ref)))
-    except VzError:
+    except CoreError:
         raise LibvirtError(ErrorCode.NO_DOMAIN, f"Domain not found: {what}") from None
 
 
@@ -352,7 +351,7 @@ async def lookup_by_id(session: Session, args: Unpacker, ret: Packer) -> None:
     wanted = args.i32()
     try:
         view = session.core.domain(session.core.resolve(DomainRef(id=wanted)))
-    except VzError:
+    except CoreError:
         view = None
     # A libvirt ID names a running domain only.
     if view is None or view.id != wanted:

@@ -29,7 +29,7 @@ from pathlib import Path
 from openvzd.core.caller import Caller
 from openvzd.core.facade import CoreFacade
 from openvzd.events import LifecycleEvent
-from openvzd.libvirt.errors import LibvirtError, from_kind, unknown_procedure
+from openvzd.libvirt.errors import CoreError, LibvirtError, from_kind, unknown_procedure
 from openvzd.libvirt.events import lifecycle_numbers, lifecycle_packet
 from openvzd.libvirt.numbers import ErrorCode, ErrorDomain, Proc
 from openvzd.libvirt.procedures import PROCEDURES
@@ -55,7 +55,6 @@ from openvzd.libvirt.protocol import (
 from openvzd.libvirt.session import DomainKey, Session
 from openvzd.libvirt.xdr import Packer, Unpacker, XdrError
 from openvzd.remote.settings import TlsSettings
-from openvzd.vz.errors import VzError
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +64,7 @@ PACKET_BODY_TIMEOUT = 30.0
 # A client that does not read its replies and events is dropped past this backlog.
 SEND_BACKLOG_MAX = 64 * 1024 * 1024
 _PEERCRED = struct.Struct("3i")
+PROCEDURE_NAMES = {proc.value: proc.name for proc in Proc}
 
 
 @dataclass(slots=True)
@@ -236,6 +236,12 @@ class LibvirtFrontEnd:
                     ),
                 )
                 continue
+            known = PROCEDURES.get(header.procedure)
+            if known is None or not known.mutating:
+                # Reads never wait for anything: answered at once, in order, without
+                # a task of their own (a listing's thousand GET_STATE calls add up).
+                await self._call(session, header, body)
+                continue
             await calls.acquire()
             call = asyncio.create_task(self._call(session, header, body))
             running.add(call)
@@ -249,7 +255,7 @@ class LibvirtFrontEnd:
     async def _call(self, session: Session, header: Header, body: bytes) -> None:
         number = header.procedure
         known = PROCEDURES.get(number)
-        name = Proc(number).name if number in Proc.__members__.values() else str(number)
+        name = PROCEDURE_NAMES.get(number) or str(number)
         result = Packer()
         try:
             if known is None:
@@ -269,7 +275,7 @@ class LibvirtFrontEnd:
                 LibvirtError(ErrorCode.RPC, f"cannot decode the arguments of {name}: {err}"),
             )
             return
-        except VzError as err:
+        except CoreError as err:
             self._reply_error(session, header, from_kind(err.kind, err.message))
             return
         except Exception:
@@ -318,7 +324,7 @@ class LibvirtFrontEnd:
             key: DomainKey | None
             try:
                 key = known[payload.veid] = DomainKey.of(core.domain(payload.veid))
-            except VzError:
+            except CoreError:
                 key = known.get(payload.veid)
             if payload.kind == "UNDEFINED":
                 known.pop(payload.veid, None)

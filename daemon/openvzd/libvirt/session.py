@@ -16,10 +16,9 @@ from openvzd.core.caller import Caller
 from openvzd.core.facade import CoreFacade, DomainRef, DomainView
 from openvzd.core.ops import Define, Operation
 from openvzd.jobs import JobState
-from openvzd.libvirt.errors import LibvirtError, from_kind, read_only
+from openvzd.libvirt.errors import CoreError, LibvirtError, from_kind, read_only
 from openvzd.libvirt.numbers import ErrorCode
 from openvzd.libvirt.xdr import Packer, Unpacker, XdrError
-from openvzd.vz.errors import VzError
 
 UUID_SIZE = 16
 # The longest domain name a CTID or an OpenVZ NAME can be, with room to spare.
@@ -87,24 +86,24 @@ class Session:
             raise read_only(procedure)
 
     # -- domains -------------------------------------------------------------
-    def resolve(self, key: DomainKey) -> int:
-        """A domain argument to its VEID. The name is the CTID (or the OpenVZ name)
-        and is looked up first, since the UUID alone would need a scan; the UUID must
-        then agree, as libvirtd checks it."""
+    def view(self, key: DomainKey) -> DomainView:
+        """A domain argument as the core sees it. The name is the CTID (or the OpenVZ
+        name) and is looked up first, since the UUID alone would need a scan; the
+        UUID must then agree, as libvirtd checks it."""
         wanted = str(uuid.UUID(bytes=key.uuid))
         try:
-            veid = self.core.resolve(DomainRef(name=key.name))
-            if self.core.domain(veid).uuid == wanted:
-                return veid
-            return self.core.resolve(DomainRef(uuid=wanted))
-        except VzError as err:
+            view = self.core.domain(self.core.resolve(DomainRef(name=key.name)))
+            if view.uuid == wanted:
+                return view
+            return self.core.domain(self.core.resolve(DomainRef(uuid=wanted)))
+        except CoreError as err:
             raise LibvirtError(
                 ErrorCode.NO_DOMAIN,
                 f"Domain not found: no domain with matching uuid '{wanted}' ({key.name})",
             ) from err
 
-    def view(self, key: DomainKey) -> DomainView:
-        return self.core.domain(self.resolve(key))
+    def resolve(self, key: DomainKey) -> int:
+        return self.view(key).veid
 
     async def change(self, operation: Operation) -> int:
         """Submit, wait for the job and return the VEID it acted on (a define that
@@ -114,7 +113,7 @@ class Session:
         try:
             job = self.core.submit(operation, self.caller)
             job = await self.core.wait(job.id)
-        except VzError as err:
+        except CoreError as err:
             raise from_kind(err.kind, err.message, making_domain=making) from None
         if job.state is not JobState.SUCCEEDED:
             if job.error is not None:
