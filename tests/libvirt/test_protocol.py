@@ -152,3 +152,66 @@ def test_connections_per_uid_are_capped(capped_daemon: DaemonProcess) -> None:
         first.close()
         second.close()
     still_serving(capped_daemon)
+
+
+def _lifecycle_messages(client: WireClient, procedure: int, count: int) -> list[list[int]]:
+    """The next `count` lifecycle messages of `procedure`, as [callback?, name, event, detail]."""
+    found: list[list[int]] = []
+    while len(found) < count:
+        message = client.receive()
+        assert message is not None, "the connection closed while waiting for events"
+        if message.header.type != MessageType.MESSAGE or message.header.procedure != procedure:
+            continue
+        body = Unpacker(message.body)
+        callback = [body.i32()] if procedure == Proc.DOMAIN_EVENT_CALLBACK_LIFECYCLE else []
+        name = int(body.string())
+        body.fixed_opaque(16)
+        body.i32()
+        found.append([*callback, name, body.i32(), body.i32()])
+    return found
+
+
+def test_events_for_callback_and_legacy_registrations(libvirt_daemon: DaemonProcess) -> None:
+    rw = libvirt_sockets(libvirt_daemon)[0]
+    with WireClient(rw) as modern, WireClient(rw) as legacy, WireClient(rw) as actor:
+        modern.open()
+        legacy.open()
+        actor.open()
+        register = Packer()
+        register.i32(0)  # VIR_DOMAIN_EVENT_ID_LIFECYCLE
+        register.i32(0)  # every domain
+        reply = modern.call(Proc.CONNECT_DOMAIN_EVENT_CALLBACK_REGISTER_ANY, register.data())
+        assert reply.error_code is None
+        callback_id = Unpacker(reply.body).i32()
+        unsupported = Packer()
+        unsupported.i32(5)  # graphics events: not served
+        unsupported.i32(0)
+        assert (
+            modern.call(
+                Proc.CONNECT_DOMAIN_EVENT_CALLBACK_REGISTER_ANY, unsupported.data()
+            ).error_code
+            == ErrorCode.NO_SUPPORT
+        )
+        assert legacy.call(Proc.CONNECT_DOMAIN_EVENT_REGISTER).error_code is None
+
+        define = Packer()
+        define.string(domain_xml(152))
+        defined = actor.call(Proc.DOMAIN_DEFINE_XML, define.data())
+        assert defined.error_code is None
+        assert actor.call(Proc.DOMAIN_CREATE, defined.body).error_code is None
+        assert actor.call(Proc.DOMAIN_DESTROY, defined.body).error_code is None
+        assert actor.call(Proc.DOMAIN_UNDEFINE, defined.body).error_code is None
+
+        expected = [[152, 0, 0], [152, 2, 0], [152, 5, 1], [152, 1, 0]]
+        modern_events = _lifecycle_messages(modern, Proc.DOMAIN_EVENT_CALLBACK_LIFECYCLE, 4)
+        assert modern_events == [[callback_id, *e] for e in expected]
+        assert _lifecycle_messages(legacy, Proc.DOMAIN_EVENT_LIFECYCLE, 4) == expected
+
+        deregister = Packer()
+        deregister.i32(callback_id)
+        assert (
+            modern.call(
+                Proc.CONNECT_DOMAIN_EVENT_CALLBACK_DEREGISTER_ANY, deregister.data()
+            ).error_code
+            is None
+        )

@@ -72,6 +72,12 @@ def test_the_seed_example_through_its_whole_life(libvirt_daemon: DaemonProcess) 
     assert info["Max memory"] == "307200 KiB"
     assert ok(daemon, "vcpucount", "100", "--current", "--live").strip() == "2"
 
+    ok(daemon, "memtune", "100", "--hard-limit", "400000", "--min-guarantee", "140000")
+    tuned = fields(ok(daemon, "memtune", "100"))
+    assert (tuned["hard_limit"], tuned["min_guarantee"]) == ("400000", "140000")
+    ok(daemon, "setmaxmem", "100", "500M")
+    assert fields(ok(daemon, "dominfo", "100"))["Max memory"] == "512000 KiB"
+
     ok(daemon, "autostart", "100")
     assert fields(ok(daemon, "dominfo", "100"))["Autostart"] == "enable"
     ok(daemon, "autostart", "--disable", "100")

@@ -641,6 +641,12 @@ async def set_memory(session: Session, args: Unpacker, ret: Packer) -> None:
     await _set_memory(session, key, args.u64(), 0)
 
 
+@procedure(Proc.DOMAIN_SET_MAX_MEMORY, mutating=True)
+async def set_max_memory(session: Session, args: Unpacker, ret: Packer) -> None:
+    key = DomainKey.unpack(args)
+    await _set_memory(session, key, args.u64(), MEM_MAXIMUM)
+
+
 @procedure(Proc.DOMAIN_SET_MEMORY_FLAGS, mutating=True)
 async def set_memory_flags(session: Session, args: Unpacker, ret: Packer) -> None:
     """dom, unsigned hyper memory (KiB), unsigned flags -> void"""
