@@ -49,6 +49,8 @@ def server_context(settings: TlsSettings) -> ssl.SSLContext:
 async def start_libvirt_tls(
     front_end: LibvirtFrontEnd, settings: TlsSettings, address: str, port: int
 ) -> asyncio.Server:
+    if not 1 <= port <= 65535:
+        raise OSError(f"[libvirt] tls_port = {port}: use a TCP port, 1 to 65535 (0: off)")
     context = server_context(settings)
 
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
