@@ -9,6 +9,7 @@ import struct
 from collections.abc import Iterator
 
 import pytest
+from openvz.v1 import common_pb2, domains_pb2, domains_pb2_grpc
 from openvzd.libvirt.numbers import ErrorCode, Proc
 from openvzd.libvirt.protocol import (
     KEEPALIVE_PING,
@@ -198,7 +199,11 @@ def test_events_for_callback_and_legacy_registrations(libvirt_daemon: DaemonProc
         define.string(domain_xml(152))
         defined = actor.call(Proc.DOMAIN_DEFINE_XML, define.data())
         assert defined.error_code is None
-        assert actor.call(Proc.DOMAIN_CREATE, defined.body).error_code is None
+        # Started through the gRPC front-end: the same event bus feeds both.
+        with libvirt_daemon.channel() as channel:
+            domains_pb2_grpc.DomainsStub(channel).Start(
+                domains_pb2.DomainCall(domain=common_pb2.DomainRef(id=152)), timeout=60
+            )
         assert actor.call(Proc.DOMAIN_DESTROY, defined.body).error_code is None
         assert actor.call(Proc.DOMAIN_UNDEFINE, defined.body).error_code is None
 
