@@ -220,6 +220,10 @@ class Daemon:
                 )
             except CertificateProblem as err:
                 raise ConfigError(f"[libvirt] tls_port uses [tls]'s files: {err}") from None
+        if settings.sasl_port:
+            await self._libvirt.start_sasl(
+                self.config.sasl, settings.sasl_address, settings.sasl_port
+            )
 
     def reload(self) -> None:
         """SIGHUP: re-read the configuration and apply what can change live, then

@@ -1,7 +1,8 @@
 """Debian's real virsh reaching the libvirt front-end remotely: over TLS with
-libvirt's own client certificate layout (?pkipath=) and handshake, and over
+libvirt's own client certificate layout (?pkipath=) and handshake, over
 openvz+ssh through a real sshd on loopback (the remote side runs nc -U on the
-socket, as libvirt's ssh transport does)."""
+socket, as libvirt's ssh transport does), and over openvz+tcp with SASL GSSAPI
+against a real KDC on loopback."""
 
 from __future__ import annotations
 
@@ -12,9 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.daemon_process import DaemonProcess, free_port, running_daemon
+from tests.daemon_process import DaemonProcess, free_port, running_daemon, start_daemon
 from tests.libvirt.conftest import domain_xml, libvirt_sockets, prepare_host
 from tests.remote.pki import issue, make_ca, write_client_pki
+from tests.remote.realm import REALM, SERVICE_HOST, Realm, _kadmin, kerberos_realm
 from tests.remote.sshd import Sshd, run_sshd
 
 
@@ -131,3 +133,63 @@ def test_virsh_over_ssh_through_a_real_sshd(
     assert refused.returncode == 1 and "read only access prevents" in refused.stderr
     assert run_virsh(f"{base}?socket={rw}", "undefine", "161", env=env).returncode == 0
     assert os.path.exists(rw)
+
+
+@pytest.fixture(scope="module")
+def sasl_daemon(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[DaemonProcess, int, Realm]]:
+    base = tmp_path_factory.mktemp("libvirt-sasl")
+    with kerberos_realm(base / "krb", users=("alice", "bob", "carol")) as realm:
+        # libvirt's client asks for the service "libvirt" on the host it dials.
+        _kadmin(realm.env, f"addprinc -randkey libvirt/{SERVICE_HOST}")
+        _kadmin(realm.env, f"ktadd -k {realm.server_keytab} libvirt/{SERVICE_HOST}")
+        sim_dir = base / "sim"
+        prepare_host(sim_dir)
+        port = free_port()
+        (sim_dir / "openvzd.toml").write_text(
+            f"""[sasl]
+keytab = "{realm.server_keytab}"
+allowed_users = ["alice@{REALM}"]
+readonly_users = ["bob@{REALM}"]
+
+[libvirt]
+sasl_port = {port}
+sasl_address = "127.0.0.1"
+"""
+        )
+        daemon = start_daemon(sim_dir, env=realm.env)
+        try:
+            yield daemon, port, realm
+        finally:
+            daemon.stop()
+
+
+def test_virsh_over_sasl_gssapi_with_its_security_layer(
+    sasl_daemon: tuple[DaemonProcess, int, Realm],
+) -> None:
+    daemon, port, realm = sasl_daemon
+    uri = f"openvz+tcp://{SERVICE_HOST}:{port}/system"
+    xml = daemon.sim_dir / "d170.xml"
+    xml.write_text(domain_xml(170))
+
+    def as_user(user: str, *args: str) -> subprocess.CompletedProcess[str]:
+        env = {**realm.env, "KRB5CCNAME": realm.ccache_for(user)}
+        return run_virsh(uri, *args, env=env)
+
+    defined = as_user("alice", "define", str(xml))
+    assert defined.returncode == 0, defined.stderr + daemon.log()[-3000:]
+    started = as_user("alice", "start", "170")
+    assert started.returncode == 0, started.stderr
+    # A reply larger than one wrap token: the layer splits and joins it.
+    dumped = as_user("alice", "capabilities")
+    assert dumped.returncode == 0 and "<capabilities>" in dumped.stdout
+    listed = as_user("bob", "list")
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.split() == ["170", "170", "running"]
+    refused = as_user("bob", "destroy", "170")
+    assert refused.returncode == 1 and "read only access prevents" in refused.stderr
+    stranger = as_user("carol", "list")
+    assert stranger.returncode == 1 and "not allowed" in stranger.stderr
+    assert as_user("alice", "destroy", "170").returncode == 0
+    assert as_user("alice", "undefine", "170").returncode == 0

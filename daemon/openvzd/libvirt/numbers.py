@@ -48,6 +48,9 @@ class Proc(enum.IntEnum):
     CONNECT_GET_HOSTNAME = 59
     CONNECT_SUPPORTS_FEATURE = 60
     AUTH_LIST = 66
+    AUTH_SASL_INIT = 67
+    AUTH_SASL_START = 68
+    AUTH_SASL_STEP = 69
     AUTH_POLKIT = 70
     NODE_GET_FREE_MEMORY = 102
     CONNECT_DOMAIN_EVENT_REGISTER = 105
@@ -103,6 +106,7 @@ class ErrorCode(enum.IntEnum):
     OPERATION_DENIED = 29
     RPC = 39
     NO_DOMAIN = 42
+    AUTH_FAILED = 45
     OPERATION_INVALID = 55
     CONFIG_UNSUPPORTED = 67
     OPERATION_TIMEOUT = 68
@@ -160,3 +164,4 @@ REASON_BY_STATE_AND_WORD = {
 # The remote protocol's list limits (remote_protocol.x), which the client checks too.
 DOMAIN_LIST_MAX = 16384
 AUTH_TYPE_NONE = 0
+AUTH_TYPE_SASL = 1

@@ -13,11 +13,13 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from openvzd.access import Level
 from openvzd.core import ops
 from openvzd.core.facade import DomainRef, DomainView, ListFilter
 from openvzd.libvirt.errors import CoreError, LibvirtError, from_kind, not_supported
 from openvzd.libvirt.numbers import (
     AUTH_TYPE_NONE,
+    AUTH_TYPE_SASL,
     DOMAIN_LIST_MAX,
     REASON_BY_STATE_AND_WORD,
     STATE_BY_WORD,
@@ -26,6 +28,8 @@ from openvzd.libvirt.numbers import (
     Feature,
     Proc,
 )
+from openvzd.libvirt.sasl import MECHANISM as SASL_MECHANISM
+from openvzd.libvirt.sasl import SaslLogin
 from openvzd.libvirt.session import VIR_CONNECT_RO, DomainKey, Registration, Session
 from openvzd.libvirt.xdr import Packer, Unpacker
 
@@ -41,6 +45,9 @@ MEMORY_UNLIMITED = 9007199254740991
 MEMORY_PARAM_MAX = 16
 TYPED_PARAM_ULLONG = 4
 TYPED_PARAM_FIELD_MAX = 80
+# REMOTE_AUTH_SASL_DATA_MAX, and a mechanism name's longest sensible length.
+SASL_DATA_MAX = 65536
+SASL_MECHANISM_MAX = 64
 
 SUPPORTED_FEATURES = frozenset(
     {Feature.PROGRAM_KEEPALIVE, Feature.REMOTE_EVENT_CALLBACK, Feature.REMOTE_CLOSE_CALLBACK}
@@ -70,16 +77,18 @@ class Procedure:
     mutating: bool = False
     # Answered before CONNECT_OPEN (the client asks these first).
     before_open: bool = False
+    # Answered before a SASL login completes.
+    before_auth: bool = False
 
 
 PROCEDURES: dict[int, Procedure] = {}
 
 
 def procedure(
-    number: Proc, *, mutating: bool = False, before_open: bool = False
+    number: Proc, *, mutating: bool = False, before_open: bool = False, before_auth: bool = False
 ) -> Callable[[Handler], Handler]:
     def register(handler: Handler) -> Handler:
-        PROCEDURES[number] = Procedure(handler, mutating, before_open)
+        PROCEDURES[number] = Procedure(handler, mutating, before_open, before_auth)
         return handler
 
     return register
@@ -113,10 +122,55 @@ def _guarded(call: Callable[[], object]) -> object:
 # -- connection ------------------------------------------------------------------
 
 
-@procedure(Proc.AUTH_LIST, before_open=True)
+@procedure(Proc.AUTH_LIST, before_open=True, before_auth=True)
 async def auth_list(session: Session, args: Unpacker, ret: Packer) -> None:
-    """void -> remote_auth_type types<>: the peer is known by its credentials."""
-    ret.array([AUTH_TYPE_NONE], ret.i32)
+    """void -> remote_auth_type types<>: SASL on the SASL listener; elsewhere none,
+    the peer being known by its credentials or certificate."""
+    ret.array([AUTH_TYPE_SASL if session.login is not None else AUTH_TYPE_NONE], ret.i32)
+
+
+def _login(session: Session) -> SaslLogin:
+    if session.login is None:
+        raise LibvirtError(ErrorCode.AUTH_FAILED, "SASL is not offered on this connection")
+    return session.login
+
+
+def _sasl_reply(
+    session: Session, login: SaslLogin, answer: tuple[bool, bytes], ret: Packer
+) -> None:
+    """int complete, int nil, char data<> (4 bytes per byte)"""
+    complete, data = answer
+    ret.i32(1 if complete else 0)
+    ret.i32(0)
+    ret.char_array(data)
+    if complete:
+        session.finish_login(login.identity, login.level is Level.READ_ONLY)
+
+
+@procedure(Proc.AUTH_SASL_INIT, before_open=True, before_auth=True)
+async def sasl_init(session: Session, args: Unpacker, ret: Packer) -> None:
+    """void -> remote_nonnull_string mechlist"""
+    _login(session)
+    ret.string(SASL_MECHANISM)
+
+
+@procedure(Proc.AUTH_SASL_START, before_open=True, before_auth=True)
+async def sasl_start(session: Session, args: Unpacker, ret: Packer) -> None:
+    """remote_nonnull_string mech, int nil, char data<> -> complete, nil, data"""
+    login = _login(session)
+    mechanism = args.string(SASL_MECHANISM_MAX)
+    args.i32()
+    token = args.char_array(SASL_DATA_MAX)
+    _sasl_reply(session, login, login.start(mechanism, token), ret)
+
+
+@procedure(Proc.AUTH_SASL_STEP, before_open=True, before_auth=True)
+async def sasl_step(session: Session, args: Unpacker, ret: Packer) -> None:
+    """int nil, char data<> -> complete, nil, data"""
+    login = _login(session)
+    args.i32()
+    token = args.char_array(SASL_DATA_MAX)
+    _sasl_reply(session, login, login.step(token), ret)
 
 
 @procedure(Proc.CONNECT_SUPPORTS_FEATURE, before_open=True)

@@ -52,9 +52,10 @@ from openvzd.libvirt.protocol import (
     parse_header,
     reply_header,
 )
+from openvzd.libvirt.sasl import SaslLogin
 from openvzd.libvirt.session import DomainKey, Session
 from openvzd.libvirt.xdr import Packer, Unpacker, XdrError
-from openvzd.remote.settings import TlsSettings
+from openvzd.remote.settings import SaslSettings, TlsSettings
 
 log = logging.getLogger(__name__)
 
@@ -118,6 +119,7 @@ class LibvirtFrontEnd:
         self._sessions: set[Session] = set()
         self._servers: list[asyncio.Server] = []
         self.tls_port = 0
+        self.sasl_port = 0
         self._fan_out: asyncio.Task[None] | None = None
         self._connections: set[asyncio.Task[None]] = set()
 
@@ -136,6 +138,13 @@ class LibvirtFrontEnd:
             os.chmod(path, mode)
             self._servers.append(server)
             log.info("libvirt %s socket on %s", "read-only" if read_only else "read-write", path)
+
+    async def start_sasl(self, settings: SaslSettings, address: str, port: int) -> None:
+        from openvzd.libvirt.sasl import start_libvirt_sasl
+
+        server = await start_libvirt_sasl(self, settings, address, port)
+        self.sasl_port = server.sockets[0].getsockname()[1]
+        self._servers.append(server)
 
     async def start_tls(self, settings: TlsSettings, address: str, port: int) -> None:
         from openvzd.libvirt.tls import start_libvirt_tls
@@ -167,10 +176,12 @@ class LibvirtFrontEnd:
         read_only: bool,
         caller: Caller | None = None,
         secure: bool = True,
+        login: SaslLogin | None = None,
     ) -> None:
         """Serve one connection until it closes. `caller` is given by transports that
         know the peer otherwise (TLS: the certificate's DN); on a unix socket it is
-        the peer's credentials."""
+        the peer's credentials. With a SASL `login`, only the AUTH_* calls are served
+        until it completes, and the stream is wrapped after the reply that does."""
         task = asyncio.current_task()
         if task is not None:
             self._connections.add(task)
@@ -182,12 +193,20 @@ class LibvirtFrontEnd:
             log.warning("libvirt: refused a connection from %s: too many open", caller.describe())
             writer.close()
             return
-        session = Session(self._core, caller, read_only, self._sender(writer), secure=secure)
+        session = Session(
+            self._core,
+            caller,
+            read_only,
+            self._sender(writer),
+            secure=secure,
+            login=login,
+            authenticated=login is None,
+        )
         self._sessions.add(session)
         calls = asyncio.Semaphore(CALLS_PER_CONNECTION)
         running: set[asyncio.Task[None]] = set()
         try:
-            await self._read_calls(reader, session, calls, running)
+            await self._read_calls(reader, writer, session, calls, running)
         except (FramingError, TimeoutError) as err:
             log.info("libvirt: closing the connection of %s: %s", caller.describe(), err)
         except (ConnectionError, asyncio.IncompleteReadError):
@@ -204,6 +223,7 @@ class LibvirtFrontEnd:
     async def _read_calls(
         self,
         reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
         session: Session,
         calls: asyncio.Semaphore,
         running: set[asyncio.Task[None]],
@@ -241,6 +261,12 @@ class LibvirtFrontEnd:
                 # Reads never wait for anything: answered at once, in order, without
                 # a task of their own (a listing's thousand GET_STATE calls add up).
                 await self._call(session, header, body)
+                if session.secure_layer_pending and session.login is not None:
+                    # The login's last reply went out plain; all that follows is wrapped.
+                    session.secure_layer_pending = False
+                    reader, unwrapping = session.login.unsealed(reader)
+                    running.add(unwrapping)
+                    session.send = session.login.sender(writer)
                 continue
             await calls.acquire()
             call = asyncio.create_task(self._call(session, header, body))
@@ -260,6 +286,10 @@ class LibvirtFrontEnd:
         try:
             if known is None:
                 raise unknown_procedure(number)
+            if not session.authenticated and not known.before_auth:
+                raise LibvirtError(
+                    ErrorCode.AUTH_FAILED, "authentication required: log in with SASL first"
+                )
             if not session.opened and not known.before_open:
                 raise LibvirtError(ErrorCode.RPC, "connection not open", ErrorDomain.RPC)
             if known.mutating:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from openvzd.core.caller import Caller
 from openvzd.core.facade import CoreFacade, DomainRef, DomainView
@@ -19,6 +20,9 @@ from openvzd.jobs import JobState
 from openvzd.libvirt.errors import CoreError, LibvirtError, from_kind, read_only
 from openvzd.libvirt.numbers import ErrorCode
 from openvzd.libvirt.xdr import Packer, Unpacker, XdrError
+
+if TYPE_CHECKING:
+    from openvzd.libvirt.sasl import SaslLogin
 
 UUID_SIZE = 16
 # The longest domain name a CTID or an OpenVZ NAME can be, with room to spare.
@@ -76,6 +80,17 @@ class Session:
     open_read_only: bool = False
     registrations: dict[int, Registration] = field(default_factory=dict)
     next_callback_id: int = 1
+    # The SASL listener's login; until it completes only the AUTH_* calls are served.
+    login: SaslLogin | None = None
+    authenticated: bool = True
+    # Set by the call that completes a SASL login: the stream is wrapped after its reply.
+    secure_layer_pending: bool = False
+
+    def finish_login(self, identity: str, read_only: bool) -> None:
+        self.caller = Caller("sasl", name=identity, read_only=read_only)
+        self.socket_read_only = read_only
+        self.authenticated = True
+        self.secure_layer_pending = True
 
     @property
     def read_only(self) -> bool:

@@ -12,8 +12,6 @@ from pathlib import Path
 
 SYSTEM_RW_SOCKET = Path("/run/libvirt/virtopenvzd-sock")
 SYSTEM_RO_SOCKET = Path("/run/libvirt/virtopenvzd-sock-ro")
-# libvirt's own port for TLS (libvirtd's tls_port).
-LIBVIRT_TLS_PORT = 16514
 
 LIBVIRT_DEFAULTS_DOC = """\
 [libvirt]
@@ -33,6 +31,11 @@ max_connections_per_uid = 64
 # It uses [tls]'s certificate files and DN allow-lists.
 tls_port = 0
 tls_address = "0.0.0.0"
+# libvirt's SASL listener (openvz+tcp://HOST/system, libvirt's port is 16509); 0 = off.
+# GSSAPI (Kerberos) only, with its encryption layer: libvirt's client refuses SCRAM on
+# plain TCP. It uses [sasl]'s keytab (holding libvirt/HOSTNAME@REALM) and user lists.
+sasl_port = 0
+sasl_address = "0.0.0.0"
 """
 
 
@@ -46,3 +49,5 @@ class LibvirtSettings:
     max_connections_per_uid: int = 64
     tls_port: int = 0
     tls_address: str = "0.0.0.0"
+    sasl_port: int = 0
+    sasl_address: str = "0.0.0.0"
