@@ -55,6 +55,15 @@ def test_the_seed_example_through_its_whole_life(libvirt_daemon: DaemonProcess) 
     assert info["Persistent"] == "yes"
     assert ok(daemon, "domstate", "--reason", "100").strip() == "running (booted)"
 
+    stats = ok(daemon, "domstats", "100").split()
+    assert {"state.state=1", "balloon.maximum=278528", "vcpu.current=1", "net.count=0"} <= set(
+        stats
+    )
+    memory = dict(line.split() for line in ok(daemon, "dommemstat", "100").splitlines() if line)
+    assert memory["actual"] == "278528" and int(memory["rss"]) > 0
+    no_veth = virsh(daemon, "domifstat", "100", "veth100.0")
+    assert no_veth.returncode == 1 and "not a known interface" in no_veth.stderr
+
     xml = ok(daemon, "dumpxml", "100")
     assert "<name>100</name>" in xml
     assert "<uuid>7109d234-f5a8-30a6-5dd2-39ca85ce3958</uuid>" in xml

@@ -6,7 +6,7 @@ daemon.py. It is only as complete as the libvirt front-end needs: each
 Operation is translated into today's `queue.submit(name, veid, params)` (a
 set-* operation becomes today's "set" with plan_update's arguments), and the
 queries repeat what api/ computes today. Methods the libvirt front-end does not
-call (stats, job paging, watch, cancel) answer NOT_SUPPORTED.
+call (job paging, watch, cancel) answer NOT_SUPPORTED.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Any
 
 from openvzd import __version__
 from openvzd.api.convert import REASON_BY_WORD
+from openvzd.api.domains import default_host_dev
 from openvzd.api.host import capabilities_xml
 from openvzd.core import ops
 from openvzd.core.caller import Caller
@@ -24,6 +25,7 @@ from openvzd.core.facade import (
     DomainRef,
     DomainStats,
     DomainView,
+    InterfaceStats,
     JobPage,
     ListFilter,
     MemoryParameters,
@@ -36,7 +38,13 @@ from openvzd.runtime import Runtime
 from openvzd.vz.errors import ErrorKind, VzError
 from openvzd.vz.host import FIRST_FREE_VEID
 from openvzd.vz.plan import plan_define, plan_update, with_memory
-from openvzd.vz.proc import NodeInfo, read_beancounters, read_vestat
+from openvzd.vz.proc import (
+    NodeInfo,
+    read_beancounters,
+    read_net_dev,
+    read_vestat,
+    read_vzquota,
+)
 from openvzd.vz.spec import spec_from_config
 
 PAGE_KIB = 4
@@ -155,7 +163,44 @@ class InterimCore:
         return format_domain(self._spec(veid), running=running, domain_id=veid)
 
     def stats(self, veids: Sequence[int] = (), *, active_only: bool = False) -> list[DomainStats]:
-        raise _unsupported("stats")
+        """As api/domains.py's GetStats computes them today."""
+        runtime = self._runtime
+        proc = runtime.paths.proc
+        vestat, counters = read_vestat(proc), read_beancounters(proc)
+        quotas, devices = read_vzquota(proc), read_net_dev(proc)
+        found = []
+        for veid in list(veids) or sorted(runtime.host.containers):
+            view = self.domain(veid)
+            if active_only and view.id == -1:
+                continue
+            spec = self._spec(veid)
+            cpu = vestat.get(veid)
+            quota = quotas.get(veid)
+            interfaces = []
+            for interface in spec.interfaces:
+                host_dev = interface.host_dev or default_host_dev(veid, interface.guest_dev)
+                host_end = devices.get(host_dev)
+                if host_end is not None:  # the host end's rx is what the guest sent
+                    interfaces.append(InterfaceStats(host_dev, rx=host_end.tx, tx=host_end.rx))
+            own = counters.get(veid, [])
+            used = next((c.held * PAGE_KIB for c in own if c.resource == "physpages"), 0)
+            found.append(
+                DomainStats(
+                    domain=view,
+                    cpu_time_ns=cpu.total_ns if cpu else 0,
+                    cpu_user_ns=cpu.user_ns + cpu.nice_ns if cpu else 0,
+                    cpu_system_ns=cpu.system_ns if cpu else 0,
+                    uptime_seconds=cpu.uptime_seconds if cpu else 0.0,
+                    memory_used_kib=used,
+                    memory_limit_kib=spec.memory_kib,
+                    disk_used_kib=quota.used_kib if quota else 0,
+                    disk_soft_limit_kib=spec.disk_soft_kib,
+                    disk_hard_limit_kib=spec.disk_hard_kib,
+                    beancounters=tuple(own),
+                    interfaces=tuple(interfaces),
+                )
+            )
+        return found
 
     def memory_parameters(self, veid: int) -> MemoryParameters:
         spec = self._spec(veid)

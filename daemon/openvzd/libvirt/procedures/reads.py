@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from openvzd.core.facade import DomainRef, DomainView, ListFilter
+from openvzd.core.facade import DomainRef, DomainStats, DomainView, ListFilter
 from openvzd.libvirt.errors import CoreError, LibvirtError
 from openvzd.libvirt.numbers import (
     DOMAIN_LIST_MAX,
@@ -33,16 +33,22 @@ from openvzd.libvirt.procedures.registry import (
     MEMORY_UNLIMITED,
     MODIFY_CONFIG,
     MODIFY_LIVE,
+    TYPED_INT,
     TYPED_PARAM_ULLONG,
+    TYPED_STRING,
+    TYPED_UINT,
+    TYPED_ULLONG,
     VCPU_MAXIMUM,
     XML_INACTIVE,
+    TypedParam,
     flags_of,
     guarded,
     no_flags,
+    pack_typed_params,
     procedure,
     state_of,
 )
-from openvzd.libvirt.session import DomainKey, Session
+from openvzd.libvirt.session import NAME_MAX, DomainKey, Session
 from openvzd.libvirt.xdr import Packer, Unpacker
 
 # -- lists -------------------------------------------------------------------------
@@ -289,3 +295,121 @@ async def get_memory_parameters(session: Session, args: Unpacker, ret: Packer) -
         ret.i32(TYPED_PARAM_ULLONG)
         ret.u64(kib or MEMORY_UNLIMITED)
     ret.i32(len(chosen))
+
+
+# -- statistics ---------------------------------------------------------------------
+
+STATS_STATE, STATS_CPU, STATS_BALLOON, STATS_VCPU, STATS_INTERFACE = 1, 2, 4, 8, 16
+STATS_SERVED = STATS_STATE | STATS_CPU | STATS_BALLOON | STATS_VCPU | STATS_INTERFACE
+STATS_ENFORCE = 1 << 31
+STATS_KNOWN_FLAGS = (
+    LIST_ACTIVE
+    | LIST_INACTIVE
+    | LIST_PERSISTENT
+    | LIST_TRANSIENT
+    | LIST_RUNNING
+    | LIST_PAUSED
+    | LIST_SHUTOFF
+    | LIST_OTHER
+    | 1 << 29
+    | 1 << 30
+    | STATS_ENFORCE
+)
+STATS_LIST_FLAGS = 0xFF
+# virDomainMemoryStatTags, of what a container has.
+MEMORY_STAT_AVAILABLE, MEMORY_STAT_ACTUAL_BALLOON, MEMORY_STAT_RSS = 5, 6, 7
+MEMORY_STATS_MAX = 1024
+
+
+def _stats_params(stats: DomainStats, vcpus: int, groups: int) -> list[TypedParam]:
+    params: list[TypedParam] = []
+    if groups & STATS_STATE:
+        state, reason = state_of(stats.domain)
+        params += [("state.state", TYPED_INT, state), ("state.reason", TYPED_INT, reason)]
+    if groups & STATS_CPU:
+        params += [
+            ("cpu.time", TYPED_ULLONG, stats.cpu_time_ns),
+            ("cpu.user", TYPED_ULLONG, stats.cpu_user_ns),
+            ("cpu.system", TYPED_ULLONG, stats.cpu_system_ns),
+        ]
+    if groups & STATS_BALLOON:
+        params += [
+            ("balloon.current", TYPED_ULLONG, stats.memory_limit_kib),
+            ("balloon.maximum", TYPED_ULLONG, stats.memory_limit_kib),
+            ("balloon.rss", TYPED_ULLONG, stats.memory_used_kib),
+        ]
+    if groups & STATS_VCPU:
+        params += [("vcpu.current", TYPED_UINT, vcpus), ("vcpu.maximum", TYPED_UINT, vcpus)]
+    if groups & STATS_INTERFACE:
+        params.append(("net.count", TYPED_UINT, len(stats.interfaces)))
+        for number, interface in enumerate(stats.interfaces):
+            params.append((f"net.{number}.name", TYPED_STRING, interface.device))
+            for direction, counters in (("rx", interface.rx), ("tx", interface.tx)):
+                for what, value in zip(("bytes", "pkts", "errs", "drop"), counters, strict=True):
+                    params.append((f"net.{number}.{direction}.{what}", TYPED_ULLONG, value))
+    return params
+
+
+@procedure(Proc.CONNECT_GET_ALL_DOMAIN_STATS)
+async def get_all_domain_stats(session: Session, args: Unpacker, ret: Packer) -> None:
+    """remote_nonnull_domain doms<>, unsigned stats, unsigned flags ->
+    remote_domain_stats_record retStats<> (virsh domstats; virt-manager polls it)."""
+    keys = args.array(lambda: DomainKey.unpack(args), DOMAIN_LIST_MAX)
+    groups = args.u32()
+    flags = flags_of(args, STATS_KNOWN_FLAGS, "virConnectGetAllDomainStats")
+    if groups & ~STATS_SERVED and flags & STATS_ENFORCE:
+        raise LibvirtError(
+            ErrorCode.NO_SUPPORT,
+            f"statistics 0x{groups & ~STATS_SERVED:x} are not kept for containers",
+        )
+    groups = groups & STATS_SERVED or STATS_SERVED
+    if keys:
+        veids = [session.resolve(key) for key in keys]
+    else:
+        listed = session.core.list_domains()
+        veids = [v.veid for v in listed if _matches(v, flags & STATS_LIST_FLAGS)]
+    records = session.core.stats(veids) if veids else []
+    ret.u32(len(records))
+    for stats in records:
+        DomainKey.of(stats.domain).pack(ret)
+        vcpus = session.core.info(stats.domain.veid).vcpus if groups & STATS_VCPU else 0
+        pack_typed_params(ret, _stats_params(stats, vcpus, groups))
+
+
+@procedure(Proc.DOMAIN_MEMORY_STATS)
+async def memory_stats(session: Session, args: Unpacker, ret: Packer) -> None:
+    """dom, unsigned maxStats, unsigned flags -> remote_domain_memory_stat stats<>
+    ({int tag, unsigned hyper val}, KiB) (virsh dommemstat)."""
+    veid = session.resolve(DomainKey.unpack(args))
+    most = args.u32()
+    no_flags(args, "virDomainMemoryStats")
+    if most > MEMORY_STATS_MAX:
+        raise LibvirtError(ErrorCode.RPC, f"maxStats must be at most {MEMORY_STATS_MAX}")
+    (stats,) = session.core.stats([veid])
+    values = [
+        (MEMORY_STAT_ACTUAL_BALLOON, stats.memory_limit_kib),
+        (MEMORY_STAT_AVAILABLE, stats.memory_limit_kib),
+        (MEMORY_STAT_RSS, stats.memory_used_kib),
+    ][:most]
+    ret.u32(len(values))
+    for tag, kib in values:
+        ret.i32(tag)
+        ret.u64(kib)
+
+
+@procedure(Proc.DOMAIN_INTERFACE_STATS)
+async def interface_stats(session: Session, args: Unpacker, ret: Packer) -> None:
+    """dom, remote_nonnull_string device -> rx bytes, packets, errs, drop, tx the same
+    (hyper each), as the guest counts them (virsh domifstat DOMAIN vethCTID.N)."""
+    veid = session.resolve(DomainKey.unpack(args))
+    device = args.string(NAME_MAX)
+    (stats,) = session.core.stats([veid])
+    for interface in stats.interfaces:
+        if interface.device == device:
+            for value in (*interface.rx, *interface.tx):
+                ret.i64(value)
+            return
+    raise LibvirtError(
+        ErrorCode.INVALID_ARG,
+        f"invalid path, '{device}' is not a known interface of a running container {veid}",
+    )

@@ -103,3 +103,30 @@ def guarded(call: Callable[[], object]) -> object:
         return call()
     except CoreError as err:
         raise from_kind(err.kind, err.message) from None
+
+
+# virTypedParameterType: the value's XDR form follows its type number.
+TYPED_INT, TYPED_UINT, TYPED_LLONG, TYPED_ULLONG, TYPED_DOUBLE, TYPED_BOOLEAN, TYPED_STRING = range(
+    1, 8
+)
+TypedParam = tuple[str, int, int | float | str]
+
+
+def pack_typed_params(ret: Packer, params: list[TypedParam]) -> None:
+    """remote_typed_param params<>: {string field, int type, the value by type}."""
+    ret.u32(len(params))
+    for name, kind, value in params:
+        ret.string(name)
+        ret.i32(kind)
+        if kind in (TYPED_INT, TYPED_BOOLEAN):
+            ret.i32(int(value))
+        elif kind == TYPED_UINT:
+            ret.u32(int(value))
+        elif kind == TYPED_LLONG:
+            ret.i64(int(value))
+        elif kind == TYPED_ULLONG:
+            ret.u64(int(value))
+        elif kind == TYPED_DOUBLE:
+            ret.f64(float(value))
+        else:
+            ret.string(str(value))
