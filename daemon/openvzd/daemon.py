@@ -206,7 +206,10 @@ class Daemon:
         # INTERIM: the core helper's Core replaces InterimCore at merge.
         core = InterimCore(self.runtime, self.queue, self.events)
         self._libvirt = LibvirtFrontEnd(
-            core, max_connections_per_uid=settings.max_connections_per_uid
+            core,
+            max_connections_per_uid=settings.max_connections_per_uid,
+            keepalive_interval=settings.keepalive_interval,
+            keepalive_count=settings.keepalive_count,
         )
         await self._libvirt.start_unix(
             settings.rw_path, settings.ro_path, settings.rw_mode, settings.ro_mode

@@ -6,6 +6,8 @@ closes; the daemon keeps serving."""
 from __future__ import annotations
 
 import struct
+import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -220,3 +222,50 @@ def test_events_for_callback_and_legacy_registrations(libvirt_daemon: DaemonProc
             ).error_code
             is None
         )
+
+
+@pytest.fixture
+def impatient_daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DaemonProcess]:
+    sim_dir = tmp_path_factory.mktemp("libvirt-keepalive")
+    prepare_host(sim_dir)
+    (sim_dir / "openvzd.toml").write_text(
+        "[libvirt]\nkeepalive_interval = 0.3\nkeepalive_count = 2\n"
+    )
+    with running_daemon(sim_dir) as daemon:
+        yield daemon
+
+
+def _asks_for_keepalive(client: WireClient) -> None:
+    client.open()
+    feature = Packer()
+    feature.i32(10)  # VIR_DRV_FEATURE_PROGRAM_KEEPALIVE
+    assert client.call(Proc.CONNECT_SUPPORTS_FEATURE, feature.data()).error_code is None
+
+
+def _answer_pings(client: WireClient, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    pong = Header(KEEPALIVE_PROGRAM, 1, KEEPALIVE_PONG, MessageType.MESSAGE, 0, Status.OK)
+    while time.monotonic() < deadline:
+        ping = client.receive()
+        assert ping is not None and ping.header.procedure == KEEPALIVE_PING
+        client.send_raw(encode_packet(pong))
+
+
+def test_a_silent_client_is_pinged_then_dropped(impatient_daemon: DaemonProcess) -> None:
+    socket_path = libvirt_sockets(impatient_daemon)[0]
+    with WireClient(socket_path) as silent, WireClient(socket_path) as alive:
+        _asks_for_keepalive(silent)
+        _asks_for_keepalive(alive)
+        # The other client answers every PING meanwhile, and keeps its connection.
+        answering = threading.Thread(target=_answer_pings, args=(alive, 2.0))
+        answering.start()
+        pings = 0
+        while (message := silent.receive()) is not None:
+            assert (message.header.program, message.header.procedure) == (
+                KEEPALIVE_PROGRAM,
+                KEEPALIVE_PING,
+            )
+            pings += 1
+        answering.join(timeout=30)
+        assert pings >= 1
+        assert alive.call(Proc.CONNECT_GET_HOSTNAME).error_code is None

@@ -22,6 +22,7 @@ import os
 import socket
 import stat
 import struct
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -113,8 +114,16 @@ def prepare_socket_path(path: Path) -> None:
 
 
 class LibvirtFrontEnd:
-    def __init__(self, core: CoreFacade, *, max_connections_per_uid: int = 0) -> None:
+    def __init__(
+        self,
+        core: CoreFacade,
+        *,
+        max_connections_per_uid: int = 0,
+        keepalive_interval: float = 30.0,
+        keepalive_count: int = 5,
+    ) -> None:
         self._core = core
+        self._keepalive = (keepalive_interval, keepalive_count)
         self._limiter = ConnectionLimiter(max_connections_per_uid)
         self._sessions: set[Session] = set()
         self._servers: list[asyncio.Server] = []
@@ -204,7 +213,9 @@ class LibvirtFrontEnd:
         )
         self._sessions.add(session)
         calls = asyncio.Semaphore(CALLS_PER_CONNECTION)
-        running: set[asyncio.Task[None]] = set()
+        running: set[asyncio.Task[None]] = {
+            asyncio.create_task(self._keep_alive(session, writer), name="libvirt-keepalive")
+        }
         try:
             await self._read_calls(reader, writer, session, calls, running)
         except (FramingError, TimeoutError) as err:
@@ -235,6 +246,7 @@ class LibvirtFrontEnd:
                 return
             length = packet_length(prefix)
             packet = await asyncio.wait_for(reader.readexactly(length - 4), PACKET_BODY_TIMEOUT)
+            session.last_heard = time.monotonic()
             header = parse_header(packet)
             body = packet[HEADER_SIZE:]
             if header.program == KEEPALIVE_PROGRAM:
@@ -277,6 +289,27 @@ class LibvirtFrontEnd:
                 running.discard(finished)
 
             call.add_done_callback(done)
+
+    async def _keep_alive(self, session: Session, writer: asyncio.StreamWriter) -> None:
+        """As libvirtd does: a client silent for an interval gets a PING (it answers
+        PONG); one silent for `count` more intervals is gone (a dead peer, a cut
+        network) and its connection is dropped. Clients that never asked about
+        keepalive are not pinged."""
+        interval, count = self._keepalive
+        while True:
+            await asyncio.sleep(interval)
+            silent = time.monotonic() - session.last_heard
+            if not session.speaks_keepalive or silent < interval:
+                continue
+            if silent >= interval * (count + 1):
+                log.info(
+                    "libvirt: %s did not answer keepalive for %.0f s; closing",
+                    session.caller.describe(),
+                    silent,
+                )
+                writer.transport.abort()
+                return
+            session.send(encode_packet(message_header(KEEPALIVE_PING, KEEPALIVE_PROGRAM)))
 
     async def _call(self, session: Session, header: Header, body: bytes) -> None:
         number = header.procedure

@@ -8,6 +8,7 @@ here are journaled, queued and evented exactly as the gRPC front-end's are.
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -85,6 +86,9 @@ class Session:
     authenticated: bool = True
     # Set by the call that completes a SASL login: the stream is wrapped after its reply.
     secure_layer_pending: bool = False
+    # The client asked about keepalive (feature 10), so it answers our PINGs.
+    speaks_keepalive: bool = False
+    last_heard: float = field(default_factory=time.monotonic)
 
     def finish_login(self, identity: str, read_only: bool) -> None:
         self.caller = Caller("sasl", name=identity, read_only=read_only)

@@ -25,8 +25,12 @@ rw_mode = 0o600
 # Every mutating procedure is refused here with VIR_ERR_OPERATION_DENIED.
 ro_path = "/run/libvirt/virtopenvzd-sock-ro"
 ro_mode = 0o666
-# Connections one uid may hold open at once on these sockets; 0 = no limit.
+# Connections one uid (or TLS DN, or SASL principal) may hold open at once; 0 = no limit.
 max_connections_per_uid = 64
+# A client silent this many seconds gets a keepalive PING; one silent for
+# keepalive_count more intervals is taken for gone and dropped (as libvirtd does).
+keepalive_interval = 30.0
+keepalive_count = 5
 # libvirt's TLS listener (openvz://HOST/system, libvirt's port is 16514); 0 = off.
 # It uses [tls]'s certificate files and DN allow-lists.
 tls_port = 0
@@ -47,6 +51,8 @@ class LibvirtSettings:
     ro_path: Path = SYSTEM_RO_SOCKET
     ro_mode: int = 0o666
     max_connections_per_uid: int = 64
+    keepalive_interval: float = 30.0
+    keepalive_count: int = 5
     tls_port: int = 0
     tls_address: str = "0.0.0.0"
     sasl_port: int = 0

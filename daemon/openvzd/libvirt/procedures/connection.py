@@ -10,6 +10,7 @@ from openvzd.libvirt.numbers import (
     AUTH_TYPE_NONE,
     AUTH_TYPE_SASL,
     ErrorCode,
+    Feature,
     Proc,
 )
 from openvzd.libvirt.procedures.registry import (
@@ -82,7 +83,10 @@ async def sasl_step(session: Session, args: Unpacker, ret: Packer) -> None:
 @procedure(Proc.CONNECT_SUPPORTS_FEATURE, before_open=True)
 async def supports_feature(session: Session, args: Unpacker, ret: Packer) -> None:
     """int feature -> int supported"""
-    ret.i32(1 if args.i32() in SUPPORTED_FEATURES else 0)
+    feature = args.i32()
+    if feature == Feature.PROGRAM_KEEPALIVE:
+        session.speaks_keepalive = True
+    ret.i32(1 if feature in SUPPORTED_FEATURES else 0)
 
 
 @procedure(Proc.CONNECT_OPEN, before_open=True)
