@@ -220,8 +220,8 @@ class LibvirtFrontEnd:
             await self._read_calls(reader, writer, session, calls, running)
         except (FramingError, TimeoutError) as err:
             log.info("libvirt: closing the connection of %s: %s", caller.describe(), err)
-        except (ConnectionError, asyncio.IncompleteReadError):
-            pass
+        except (OSError, asyncio.IncompleteReadError):
+            pass  # the peer went away (reset, TLS error): nothing to answer
         finally:
             for call in running:
                 call.cancel()
