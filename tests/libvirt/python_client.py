@@ -52,6 +52,15 @@ def main():
     report("lookup", by_name=by_name.name(), by_uuid=by_uuid.name(), id=by_name.ID())
     report("info", info=by_name.info(), state=by_name.state())
     report("xml", has_name=f"<name>{name}</name>" in by_name.XMLDesc(0))
+    by_name.setAutostart(1)
+    stats = conn.getAllDomainStats(libvirt.VIR_DOMAIN_STATS_STATE, 0)
+    report(
+        "host-and-stats",
+        node=conn.getInfo(),
+        autostart=by_name.autostart(),
+        stats={dom.name(): values for dom, values in stats},
+        memory=by_name.memoryStats(),
+    )
     by_name.destroy()
     report("destroy", state=by_name.state())
 

@@ -62,6 +62,11 @@ def test_libvirt_python_end_to_end(libvirt_daemon: DaemonProcess) -> None:
     assert info[0] == VIR_DOMAIN_RUNNING and info[1] == 278528 and info[3] == 1
     assert steps["info"]["state"] == [VIR_DOMAIN_RUNNING, 1]
     assert steps["xml"]["has_name"] is True
+    host = steps["host-and-stats"]
+    assert len(host["node"]) == 8 and host["node"][2] >= 1  # model, memory, cpus, ...
+    assert host["autostart"] == 1
+    assert host["stats"]["140"] == {"state.state": VIR_DOMAIN_RUNNING, "state.reason": 1}
+    assert host["memory"]["actual"] == 278528 and host["memory"]["rss"] > 0
     # The reason (destroyed, 2) is the core's to remember; the interim core says shutdown.
     assert steps["destroy"]["state"][0] == VIR_DOMAIN_SHUTOFF
 
