@@ -46,6 +46,7 @@ soak: $(VENV)/.installed-test
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check daemon client vzsim tests bench scripts
 	$(BIN)/mypy daemon/openvzd client/openvz
+	$(BIN)/python scripts/check_layers.py
 
 # Benchmarks print ratios against baselines measured in the same run; the bench
 # extra (matplotlib) draws bench/out/scale.png.

@@ -59,6 +59,13 @@ max_workers = 8
 history_limit = 10000
 # Seconds SIGTERM waits for running tool runs before the daemon exits.
 stop_grace = 60
+# Jobs that may wait on one container's lane, and in all; past either a submit is
+# refused (RESOURCE_EXHAUSTED) until some have run.
+max_queued_per_lane = 10000
+max_queued = 100000
+# Archived jobs (past history_limit) kept at most this many, and this many days.
+archive_max_jobs = 100000
+archive_max_age_days = 90
 
 [sockets]
 # The read-write socket: every call allowed. Mode and group of the socket file.
@@ -145,6 +152,10 @@ class Jobs:
     max_workers: int = 8
     history_limit: int = 10000
     stop_grace: float = 60.0
+    max_queued_per_lane: int = 10000
+    max_queued: int = 100000
+    archive_max_jobs: int = 100000
+    archive_max_age_days: int = 90
 
 
 @dataclass(slots=True)
@@ -279,8 +290,9 @@ def parse_config(text: str, origin: str = "<config>") -> Config:
                 raise ConfigError(f"{origin}: unknown key {key!r} in [{section}]; known: {known}")
             default = getattr(target, key)
             setattr(target, key, _coerce(section, key, value, default))
-    if config.jobs.max_workers < 1:
-        raise ConfigError(f"{origin}: [jobs] max_workers must be at least 1")
+    for key in ("max_workers", "max_queued_per_lane", "max_queued", "archive_max_jobs"):
+        if getattr(config.jobs, key) < 1:
+            raise ConfigError(f"{origin}: [jobs] {key} must be at least 1")
     for key in ("max_message_bytes", "max_concurrent_rpcs", "max_calls_per_client"):
         if getattr(config.limits, key) < 1:
             raise ConfigError(f"{origin}: [limits] {key} must be at least 1")

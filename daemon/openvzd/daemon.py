@@ -33,7 +33,7 @@ from openvz.v1 import (
 
 from openvzd.access import Level, ReadOnlyInterceptor
 from openvzd.api.domains import DomainsService
-from openvzd.api.errors import RequestDecoder
+from openvzd.api.errors import ErrorStatus, RequestDecoder
 from openvzd.api.events import EventsService
 from openvzd.api.host import HostService
 from openvzd.api.jobs import JobsService
@@ -45,8 +45,8 @@ from openvzd.config import (
     ConfigError,
     differences,
 )
-from openvzd.events import EventBus
-from openvzd.jobs import HOST_LANE, Job, JobContext, JobQueue
+from openvzd.core.service import Core
+from openvzd.identity import CallerInterceptor
 from openvzd.listeners import (
     InstanceLock,
     InstanceLocked,
@@ -55,8 +55,6 @@ from openvzd.listeners import (
     server_options,
 )
 from openvzd.monitor import HostMonitor
-from openvzd.operations import Operations
-from openvzd.runtime import Runtime
 from openvzd.simhost import SimulationError, ensure_simulated_host
 from openvzd.tour import print_tour, write_example
 from openvzd.vz.errors import VzError
@@ -69,7 +67,6 @@ def _live_tls_key(section: str, key: str) -> bool:
     return section == "tls" and key in TLS_LIVE_KEYS
 
 
-EVENT_SEQ_MARGIN = 100_000
 EVENT_SEQ_SAVE_INTERVAL = 5.0
 
 SERVICE_NAMES = (
@@ -106,38 +103,11 @@ class Daemon:
         config = self.config
         self._lock.acquire()
         config.paths.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        self.runtime = runtime = await Runtime.create(config)
-        self.queue = queue = JobQueue(
-            config.journal_path,
-            self._execute,
-            max_workers=config.jobs.max_workers,
-            history_limit=config.jobs.history_limit,
-        )
-        last_seq = int(queue.meta("last_event_seq") or 0)
-        # Past anything a client of the previous run may have seen, even after a crash.
-        self.events = events = EventBus(first_seq=last_seq + EVENT_SEQ_MARGIN + 1)
-        self.operations = operations = Operations(runtime, events)
-        queue.on_change = operations.job_changed
-        await runtime.host.refresh()
-        interrupted = await queue.load()
-        for job in interrupted:
-            log.warning(
-                "job %s (%s) was interrupted by a daemon stop; reading the container back",
-                job.id,
-                job.operation,
-                extra={"veid": job.veid, "job_id": job.id},
-            )
-            if job.veid == HOST_LANE:
-                # Which container it was making is not journaled: read them all.
-                operations.publish(await runtime.host.refresh(), "external")
-                continue
-            # Its vzctl outlives the daemon; the lane stays closed until it is done.
-            if not await runtime.host.wait_unlocked(
-                job.veid, runtime.runner.timeout_for(job.operation)
-            ):
-                log.error("container %s is still locked by another process", job.veid)
-            await operations.reconcile(job.veid)
-        queue.run()
+        self.core = core = await Core.open(config)
+        self.runtime = runtime = core.runtime
+        self.queue = queue = core.queue
+        self.events = core.bus
+        core.start()
         self._servers = [self._make_server(Level.READ_WRITE), self._make_server(Level.READ_ONLY)]
         bind_unix(self._servers[0], config.rw_socket, config.sockets.rw_mode, config.rw_gid())
         bind_unix(self._servers[1], config.ro_socket, config.sockets.ro_mode, None)
@@ -146,7 +116,7 @@ class Daemon:
         await self._start_remote()
         await self._start_libvirt()
         self.monitor = monitor = HostMonitor(
-            runtime, operations, queue, config.monitor.refresh_interval
+            runtime, core.executors, queue, config.monitor.refresh_interval
         )
         self._tasks = [
             asyncio.create_task(monitor.run(), name="host-monitor"),
@@ -157,9 +127,6 @@ class Daemon:
         status = f"serving {len(runtime.host.containers)} containers on {config.rw_socket}"
         self.notifier.ready(status)
         log.info("%s (ready in %.2f s)", status, time.monotonic() - started)
-
-    async def _execute(self, job: Job, ctx: JobContext) -> dict[str, Any] | None:
-        return await self.operations.execute(job, ctx)
 
     async def _save_event_seq(self) -> None:
         while True:
@@ -200,13 +167,10 @@ class Daemon:
         settings = self.config.libvirt
         if not settings.enabled:
             return
-        from openvzd.core.interim import InterimCore
         from openvzd.libvirt.server import LibvirtFrontEnd
 
-        # INTERIM: the core helper's Core replaces InterimCore at merge.
-        core = InterimCore(self.runtime, self.queue, self.events)
         self._libvirt = LibvirtFrontEnd(
-            core,
+            self.core,
             max_connections_per_uid=settings.max_connections_per_uid,
             keepalive_interval=settings.keepalive_interval,
             keepalive_count=settings.keepalive_count,
@@ -287,7 +251,12 @@ class Daemon:
         # Runs already under way keep their runner; every later one takes the new.
         runtime.runner = runtime.host.runner = ToolRunner(tools, config.timeouts.as_dict())
         self.queue.set_limits(
-            max_workers=config.jobs.max_workers, history_limit=config.jobs.history_limit
+            max_workers=config.jobs.max_workers,
+            history_limit=config.jobs.history_limit,
+            max_queued_per_lane=config.jobs.max_queued_per_lane,
+            max_queued=config.jobs.max_queued,
+            archive_max_jobs=config.jobs.archive_max_jobs,
+            archive_max_age_days=config.jobs.archive_max_age_days,
         )
         self.monitor.set_interval(config.monitor.refresh_interval)
         if not self._debug:
@@ -306,12 +275,11 @@ class Daemon:
             log.info("SIGHUP: TLS certificates reloaded for new connections")
 
     def _add_servicers(self, server: grpc.aio.Server) -> None:
-        domains_pb2_grpc.add_DomainsServicer_to_server(
-            DomainsService(self.runtime, self.queue), server
-        )
-        jobs_pb2_grpc.add_JobsServicer_to_server(JobsService(self.queue), server)
-        events_pb2_grpc.add_EventsServicer_to_server(EventsService(self.events), server)
-        host_pb2_grpc.add_HostServicer_to_server(HostService(self.runtime), server)
+        core = self.core
+        domains_pb2_grpc.add_DomainsServicer_to_server(DomainsService(core), server)
+        jobs_pb2_grpc.add_JobsServicer_to_server(JobsService(core), server)
+        events_pb2_grpc.add_EventsServicer_to_server(EventsService(core), server)
+        host_pb2_grpc.add_HostServicer_to_server(HostService(core, self.config), server)
         health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
         reflection.enable_server_reflection(SERVICE_NAMES, server)
 
@@ -319,7 +287,11 @@ class Daemon:
         interceptors: list[grpc.aio.ServerInterceptor] = []
         if level is Level.READ_ONLY:
             interceptors.append(ReadOnlyInterceptor("the read-only socket"))
-        interceptors.append(RequestDecoder())
+        interceptors += [
+            RequestDecoder(),
+            CallerInterceptor("unix", read_only=level is Level.READ_ONLY),
+            ErrorStatus(),
+        ]
         limits = self.config.limits
         server = grpc.aio.server(
             interceptors=interceptors,
@@ -359,8 +331,7 @@ class Daemon:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        self.queue.set_meta("last_event_seq", str(self.events.last_seq))
-        await self.queue.stop(self.config.jobs.stop_grace)
+        await self.core.stop(self.config.jobs.stop_grace)
         self._lock.release()
         log.info("stopped; containers were left as they are")
 

@@ -1,11 +1,10 @@
-"""The job queue: every change, journaled before it is acknowledged, run on its
-container's lane.
+"""The scheduler: every change, journaled (journal.py) before it is
+acknowledged, run on its container's lane.
 
 Invariants (after Ganeti's jqueue):
-- A job is in the SQLite journal (WAL, synchronous=FULL) before submit() returns,
-  and marked RUNNING there before its tool runs. So after a crash a QUEUED job
-  never ran and runs now, and a RUNNING one may have run: it becomes INTERRUPTED
-  and is never run again.
+- A job is in the journal before submit() returns, and marked RUNNING there
+  before its executor runs. So after a crash a QUEUED job never ran and runs now,
+  and a RUNNING one may have run: it becomes INTERRUPTED and is never run again.
 - Jobs of one VEID run one at a time in submission order; different VEIDs run in
   parallel up to max_workers; VEID 0 is the host-wide lane.
 - The host lane is exclusive, like Ganeti's big lock: container jobs hold it shared,
@@ -16,106 +15,53 @@ Invariants (after Ganeti's jqueue):
 - A submit identical to the job last in line on its lane (still QUEUED) returns
   that job (two `start 101` run once); a submit with a known idempotency key returns the job
   that key made.
+- The queue is bounded per lane and in total ([jobs] max_queued_per_lane,
+  max_queued): past either, a submit is refused with RESOURCE_EXHAUSTED.
+
+The scheduler knows operations only by name and params; what a job does is its
+executor's (core/executors.py). The object a job was submitted with (its
+intent, which may hold a secret) is kept in memory only and handed to the
+executor through the JobContext; after a restart it is None.
 """
 
 from __future__ import annotations
 
 import asyncio
-import enum
+import builtins
 import itertools
 import json
 import logging
-import sqlite3
 import time
 import uuid
 from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
-from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from openvzd.core.caller import DAEMON, Caller
+from openvzd.journal import Job, JobError, JobState, Journal
+from openvzd.vz.errors import ErrorKind, OpenvzError
+
+__all__ = ["HOST_LANE", "Job", "JobContext", "JobError", "JobQueue", "JobState"]
+
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
 HOST_LANE = 0
-
-
-class JobState(enum.Enum):
-    QUEUED = "queued"
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-    INTERRUPTED = "interrupted"
-
-    @property
-    def finished(self) -> bool:
-        return self not in (JobState.QUEUED, JobState.RUNNING)
-
-
-@dataclass(slots=True)
-class JobError:
-    kind: str
-    message: str
-    tool: str = ""
-    exit_code: int = 0
-
-
-@dataclass(slots=True)
-class Job:
-    id: str
-    operation: str
-    veid: int
-    params: dict[str, Any]
-    state: JobState = JobState.QUEUED
-    progress_percent: int = 0
-    progress_step: str = ""
-    error: JobError | None = None
-    result: dict[str, Any] | None = None
-    created: float = field(default_factory=time.time)
-    started: float | None = None
-    finished: float | None = None
-    idempotency_key: str | None = None
-    cancellable: bool = True
-    not_cancellable_reason: str = ""
-
-    def snapshot(self) -> Job:
-        return replace(self, params=dict(self.params))
-
-
-class JobFailure(Exception):
-    """Raised by an executor to fail its job with a kind and a message."""
-
-    def __init__(self, kind: str, message: str, tool: str = "", exit_code: int = 0) -> None:
-        super().__init__(message)
-        self.kind = kind
-        self.message = message
-        self.tool = tool
-        self.exit_code = exit_code
-
-
-class UnknownJob(KeyError):
-    pass
-
-
-class NotCancellable(Exception):
-    pass
-
-
-class JobConflict(Exception):
-    """An idempotency key reused for a different request."""
-
-
-class ShuttingDown(Exception):
-    pass
+MAX_IDEMPOTENCY_KEY_BYTES = 128
+DEFAULT_MAX_QUEUED_PER_LANE = 10_000
+DEFAULT_MAX_QUEUED = 100_000
+DEFAULT_ARCHIVE_MAX_JOBS = 100_000
+DEFAULT_ARCHIVE_MAX_AGE_DAYS = 90.0
 
 
 class JobContext:
-    """What an executor may tell its job while it runs."""
+    """What an executor may tell its job while it runs, and the intent it was
+    submitted with (None when it was read back from the journal)."""
 
-    def __init__(self, queue: JobQueue, job: Job) -> None:
+    def __init__(self, queue: JobQueue, job: Job, intent: object | None) -> None:
         self._queue = queue
         self.job = job
+        self.intent = intent
 
     def progress(self, percent: int, step: str) -> None:
         self.job.progress_percent = max(0, min(100, percent))
@@ -129,27 +75,11 @@ class JobContext:
 
 Executor = Callable[[Job, JobContext], Awaitable[dict[str, Any] | None]]
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS jobs (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    id TEXT UNIQUE NOT NULL,
-    operation TEXT NOT NULL,
-    veid INTEGER NOT NULL,
-    params TEXT NOT NULL,
-    state TEXT NOT NULL,
-    error TEXT,
-    result TEXT,
-    created REAL NOT NULL,
-    started REAL,
-    finished REAL,
-    idempotency_key TEXT UNIQUE
-);
-CREATE TABLE IF NOT EXISTS archive (
-    id TEXT PRIMARY KEY, veid INTEGER NOT NULL, record TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS jobs_state ON jobs (state);
-"""
+
+def no_such_job(job_id: str) -> OpenvzError:
+    return OpenvzError(
+        ErrorKind.NOT_FOUND, f"no job {job_id!r}; `ovzsh jobs` lists the jobs this daemon knows"
+    )
 
 
 def _request_key(operation: str, veid: int, params: dict[str, Any]) -> str:
@@ -164,24 +94,27 @@ class JobQueue:
         *,
         max_workers: int = 8,
         history_limit: int = 10_000,
+        max_queued_per_lane: int = DEFAULT_MAX_QUEUED_PER_LANE,
+        max_queued: int = DEFAULT_MAX_QUEUED,
+        archive_max_jobs: int = DEFAULT_ARCHIVE_MAX_JOBS,
+        archive_max_age_days: float = DEFAULT_ARCHIVE_MAX_AGE_DAYS,
     ) -> None:
-        self._path = journal_path
         self._executor = executor
+        self._archive_max_jobs = archive_max_jobs
+        self._archive_max_age_days = archive_max_age_days
         self._max_workers = max_workers
         self._history_limit = history_limit
-        self._db = sqlite3.connect(journal_path, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.executescript(_SCHEMA)
-        self._db.execute(
-            "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
-        )
+        self._max_queued_per_lane = max_queued_per_lane
+        self._max_queued = max_queued
+        self.journal = Journal(journal_path)
         self._jobs: dict[str, Job] = {}
         self._by_key: dict[str, str] = {}
         self._lanes: OrderedDict[int, deque[str]] = OrderedDict()
         self._busy_lanes: set[int] = set()
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._watchers: dict[str, asyncio.Event] = {}
+        # What each queued job was submitted with, in memory only (it may hold a secret).
+        self._intents: dict[str, object] = {}
         self._accepting = False
         self._finished_since_trim = 0
         # Submission order (memory only): the host lane's rule compares it.
@@ -199,21 +132,16 @@ class JobQueue:
         Nothing runs until run() is called, so the caller can first wait for the
         interrupted jobs' tools (which outlive the daemon) and read their containers."""
         interrupted: list[Job] = []
-        rows = self._db.execute(
-            "SELECT id, operation, veid, params, state, error, result, created, started, "
-            "finished, idempotency_key FROM jobs ORDER BY seq"
-        ).fetchall()
-        for row in rows:
-            job = _job_from_row(row)
+        for job in self.journal.load():
             if job.state is JobState.RUNNING:
                 job.state = JobState.INTERRUPTED
                 job.finished = time.time()
                 job.error = JobError(
-                    "INTERRUPTED",
+                    ErrorKind.INTERRUPTED,
                     "openvzd stopped while this job ran; it was not run again and the "
                     "container's state was read back from the host",
                 )
-                self._persist_end(job)
+                self.journal.record_end(job)
                 interrupted.append(job)
             self._jobs[job.id] = job
             if job.idempotency_key:
@@ -240,16 +168,15 @@ class JobQueue:
             if pending:
                 await asyncio.wait(pending, timeout=10)
         # Jobs still marked RUNNING are found so at the next start: interrupted.
-        self._db.close()
+        self.journal.close()
 
     # -- meta ------------------------------------------------------------------
 
     def meta(self, key: str) -> str | None:
-        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return None if row is None else str(row[0])
+        return self.journal.meta(key)
 
     def set_meta(self, key: str, value: str) -> None:
-        self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+        self.journal.set_meta(key, value)
 
     # -- submit ------------------------------------------------------------------
 
@@ -259,11 +186,24 @@ class JobQueue:
         veid: int,
         params: dict[str, Any] | None = None,
         *,
+        caller: Caller = DAEMON,
         idempotency_key: str | None = None,
         mergeable: bool = True,
+        intent: object | None = None,
     ) -> Job:
+        """Journal and queue a job; `intent` is what its executor gets (memory only)."""
         if not self._accepting:
-            raise ShuttingDown("openvzd is stopping and accepts no new jobs; retry once it is back")
+            raise OpenvzError(
+                ErrorKind.BUSY, "openvzd is stopping and accepts no new jobs; retry once it is back"
+            )
+        if idempotency_key is not None and (
+            len(idempotency_key.encode()) > MAX_IDEMPOTENCY_KEY_BYTES
+        ):
+            raise OpenvzError(
+                ErrorKind.BAD_ARGUMENT,
+                f"the idempotency key is {len(idempotency_key.encode())} bytes long; "
+                f"use one of at most {MAX_IDEMPOTENCY_KEY_BYTES} bytes (a UUID, for example)",
+            )
         params = params or {}
         key = _request_key(operation, veid, params)
         if idempotency_key:
@@ -271,9 +211,10 @@ class JobQueue:
             job = self._jobs.get(self._by_key.get(idempotency_key, ""))
             if job is not None:
                 if _request_key(job.operation, job.veid, job.params) != key:
-                    raise JobConflict(
+                    raise OpenvzError(
+                        ErrorKind.ALREADY_EXISTS,
                         f"idempotency key {idempotency_key!r} was used for a different request "
-                        f"({job.operation} on {job.veid}); use a new key for a new request"
+                        f"({job.operation} on {job.veid}); use a new key for a new request",
                     )
                 return job
         lane = self._lanes.get(veid)
@@ -286,21 +227,19 @@ class JobQueue:
                     # (kept in memory only: the journal holds one key per job).
                     self._by_key[idempotency_key] = queued.id
                 return queued
-        job = Job(uuid.uuid4().hex, operation, veid, params, idempotency_key=idempotency_key)
-        self._db.execute(
-            "INSERT INTO jobs (id, operation, veid, params, state, created, idempotency_key) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (
-                job.id,
-                operation,
-                veid,
-                json.dumps(params),
-                job.state.value,
-                job.created,
-                idempotency_key,
-            ),
+        self._check_room(veid)
+        job = Job(
+            uuid.uuid4().hex,
+            operation,
+            veid,
+            params,
+            caller=caller,
+            idempotency_key=idempotency_key,
         )
+        self.journal.insert(job)
         self._jobs[job.id] = job
+        if intent is not None:
+            self._intents[job.id] = intent
         if idempotency_key:
             self._by_key[idempotency_key] = job.id
         self._order[job.id] = next(self._next_order)
@@ -309,11 +248,41 @@ class JobQueue:
         self._pump()
         return job
 
-    def set_limits(self, *, max_workers: int, history_limit: int) -> None:
+    def _check_room(self, veid: int) -> None:
+        on_lane = len(self._lanes.get(veid, ()))
+        if on_lane >= self._max_queued_per_lane:
+            raise OpenvzError(
+                ErrorKind.RESOURCE_EXHAUSTED,
+                f"container {veid} already has {on_lane} jobs queued, the most one lane holds "
+                f"([jobs] max_queued_per_lane = {self._max_queued_per_lane}); wait for some "
+                "to finish",
+            )
+        total = sum(len(lane) for lane in self._lanes.values())
+        if total >= self._max_queued:
+            raise OpenvzError(
+                ErrorKind.RESOURCE_EXHAUSTED,
+                f"{total} jobs are queued, the most openvzd holds ([jobs] max_queued = "
+                f"{self._max_queued}); wait for some to finish",
+            )
+
+    def set_limits(
+        self,
+        *,
+        max_workers: int,
+        history_limit: int,
+        max_queued_per_lane: int = DEFAULT_MAX_QUEUED_PER_LANE,
+        max_queued: int = DEFAULT_MAX_QUEUED,
+        archive_max_jobs: int = DEFAULT_ARCHIVE_MAX_JOBS,
+        archive_max_age_days: float = DEFAULT_ARCHIVE_MAX_AGE_DAYS,
+    ) -> None:
         """Apply a reloaded [jobs] section: more workers start queued jobs at once;
         fewer let running jobs finish and start no new ones until below the limit."""
         self._max_workers = max_workers
         self._history_limit = history_limit
+        self._max_queued_per_lane = max_queued_per_lane
+        self._max_queued = max_queued
+        self._archive_max_jobs = archive_max_jobs
+        self._archive_max_age_days = archive_max_age_days
         self._pump()
 
     # -- queries -------------------------------------------------------------------
@@ -322,16 +291,57 @@ class JobQueue:
         return self._jobs.get(job_id)
 
     def list(
-        self, veid: int | None = None, states: Iterable[JobState] | None = None, limit: int = 100
+        self,
+        veid: int | None = None,
+        states: Iterable[JobState] | None = None,
+        limit: int = 100,
+        after: str = "",
     ) -> list[Job]:
+        """Newest first, at most `limit`; with `after` (a job's id), those older than it."""
         wanted = set(states) if states else None
         found: list[Job] = []
-        for job in reversed(self._jobs.values()):
+        jobs = reversed(self._jobs.values())
+        if after:
+            if after not in self._jobs:
+                raise OpenvzError(
+                    ErrorKind.BAD_ARGUMENT,
+                    f"page_token {after!r} names no job this daemon still lists (archived, or "
+                    "never one); list again from the first page",
+                )
+            for job in jobs:
+                if job.id == after:
+                    break
+        for job in jobs:
             if (veid is None or job.veid == veid) and (wanted is None or job.state in wanted):
                 found.append(job)
                 if len(found) >= limit:
                     break
         return found
+
+    def queued_from_journal(self) -> builtins.list[Job]:
+        """Queued jobs read back from the journal (no intent in memory): their
+        executor rebuilds the operation from name and params, if it can."""
+        return [
+            job
+            for job in self._jobs.values()
+            if job.state is JobState.QUEUED and job.id not in self._intents
+        ]
+
+    def abandon(self, job_id: str, reason: str) -> Job:
+        """End a queued job INTERRUPTED, with why it cannot run."""
+        job = self._jobs[job_id]
+        lane = self._lanes.get(job.veid)
+        if lane is not None and job_id in lane:
+            lane.remove(job_id)
+        self._order.pop(job_id, None)
+        job.state = JobState.INTERRUPTED
+        job.finished = time.time()
+        job.cancellable = False
+        job.not_cancellable_reason = "it has finished"
+        job.error = JobError(ErrorKind.INTERRUPTED, reason)
+        self.journal.record_end(job)
+        self._changed(job)
+        return job
 
     def busy_lanes(self) -> set[int]:
         """Lanes with a job running or queued."""
@@ -349,7 +359,7 @@ class JobQueue:
     async def wait(self, job_id: str, timeout: float | None = None) -> Job:
         job = self._jobs.get(job_id)
         if job is None:
-            raise UnknownJob(job_id)
+            raise no_such_job(job_id)
         deadline = None if timeout is None else time.monotonic() + timeout
         while not job.state.finished:
             event = self._watchers.setdefault(job_id, asyncio.Event())
@@ -366,7 +376,7 @@ class JobQueue:
         """Snapshots of the job now and at each change until it ends (or timeout)."""
         job = self._jobs.get(job_id)
         if job is None:
-            raise UnknownJob(job_id)
+            raise no_such_job(job_id)
         deadline = None if timeout is None else time.monotonic() + timeout
         yield job.snapshot()
         while not job.state.finished:
@@ -385,25 +395,29 @@ class JobQueue:
     async def cancel(self, job_id: str) -> Job:
         job = self._jobs.get(job_id)
         if job is None:
-            raise UnknownJob(job_id)
+            raise no_such_job(job_id)
         if job.state.finished:
-            raise NotCancellable(f"job {job_id} already finished: {job.state.value}")
+            raise OpenvzError(
+                ErrorKind.WRONG_STATE, f"job {job_id} already finished: {job.state.value}"
+            )
         if job.state is JobState.QUEUED:
             lane = self._lanes.get(job.veid)
             if lane is not None and job_id in lane:
                 lane.remove(job_id)
             self._order.pop(job_id, None)
+            self._intents.pop(job_id, None)
             job.state = JobState.CANCELLED
             job.finished = time.time()
-            job.error = JobError("CANCELLED", "cancelled before it started")
-            self._persist_end(job)
+            job.error = JobError(ErrorKind.CANCELLED, "cancelled before it started")
+            self.journal.record_end(job)
             self._changed(job)
             self._pump()  # a cancelled host-wide job no longer holds back the others
             return job
         if not job.cancellable:
-            raise NotCancellable(
+            raise OpenvzError(
+                ErrorKind.WRONG_STATE,
                 f"job {job_id} cannot be cancelled now: {job.not_cancellable_reason}; "
-                "it will run to its end"
+                "it will run to its end",
             )
         task = self._tasks.get(job_id)
         if task is not None:
@@ -443,12 +457,9 @@ class JobQueue:
         self._bump_generation(job.veid)
         job.state = JobState.RUNNING
         job.started = time.time()
-        self._db.execute(
-            "UPDATE jobs SET state = ?, started = ? WHERE id = ?",
-            (job.state.value, job.started, job.id),
-        )
+        self.journal.mark_running(job)
         self._changed(job)
-        context = JobContext(self, job)
+        context = JobContext(self, job, self._intents.pop(job.id, None))
         try:
             job.result = await self._executor(job, context)
             job.state = JobState.SUCCEEDED
@@ -456,7 +467,7 @@ class JobQueue:
         except asyncio.CancelledError:
             job.state = JobState.CANCELLED if self._accepting else JobState.INTERRUPTED
             job.error = JobError(
-                job.state.name,
+                ErrorKind[job.state.name],
                 "cancelled while it ran; the tool run was stopped"
                 if self._accepting
                 else "openvzd stopped before this job finished",
@@ -464,7 +475,7 @@ class JobQueue:
         except Exception as failure:
             job.state = JobState.FAILED
             job.error = _error_of(failure)
-            if job.error.kind == "INTERNAL" and not hasattr(failure, "kind"):
+            if not isinstance(failure, OpenvzError):
                 log.exception(
                     "job %s failed unexpectedly", job.id, extra={"veid": job.veid, "job_id": job.id}
                 )
@@ -473,7 +484,7 @@ class JobQueue:
             job.cancellable = False
             job.not_cancellable_reason = "it has finished"
             if self._accepting or job.state is not JobState.INTERRUPTED:
-                self._persist_end(job)
+                self.journal.record_end(job)
             self._busy_lanes.discard(job.veid)
             self._tasks.pop(job.id, None)
             self._bump_generation(job.veid)
@@ -483,17 +494,6 @@ class JobQueue:
 
     def _bump_generation(self, veid: int) -> None:
         self._lane_generation[veid] = self._lane_generation.get(veid, 0) + 1
-
-    def _persist_end(self, job: Job) -> None:
-        error = None if job.error is None else json.dumps(asdict(job.error))
-        try:
-            self._db.execute(
-                "UPDATE jobs SET state = ?, error = ?, result = ?, started = ?, finished = ? "
-                "WHERE id = ?",
-                (job.state.value, error, json.dumps(job.result), job.started, job.finished, job.id),
-            )
-        except sqlite3.ProgrammingError:
-            log.warning("journal closed before job %s's end was written", job.id)
 
     def _changed(self, job: Job) -> None:
         event = self._watchers.pop(job.id, None)
@@ -513,12 +513,11 @@ class JobQueue:
         if excess <= 0:
             return
         old = finished[:excess]
-        with self._db:
-            self._db.executemany(
-                "INSERT OR REPLACE INTO archive VALUES (?, ?, ?)",
-                [(j.id, j.veid, json.dumps(_record(j))) for j in old],
-            )
-            self._db.executemany("DELETE FROM jobs WHERE id = ?", [(j.id,) for j in old])
+        self.journal.archive(old)
+        self.journal.prune_archive(
+            max_jobs=self._archive_max_jobs,
+            max_age_seconds=self._archive_max_age_days * 86400,
+        )
         for job in old:
             del self._jobs[job.id]
             if job.idempotency_key:
@@ -536,45 +535,11 @@ def may_start(veid: int, order: int, host_waits_since: int | None, running: int)
 
 
 def _error_of(failure: BaseException) -> JobError:
-    kind = getattr(failure, "kind", None)
-    if kind is None:
-        return JobError("INTERNAL", f"{type(failure).__name__}: {failure}")
+    if isinstance(failure, OpenvzError):
+        return JobError(failure.kind, failure.message, failure.tool, failure.exit_code)
+    # A fault of the daemon: its text may quote anything, so only the type is shown
+    # (the traceback is in the log).
     return JobError(
-        str(getattr(kind, "name", kind)),
-        str(getattr(failure, "message", failure)),
-        str(getattr(failure, "tool", "") or ""),
-        int(getattr(failure, "exit_code", 0) or 0),
-    )
-
-
-def _record(job: Job) -> dict[str, Any]:
-    return {
-        "id": job.id,
-        "operation": job.operation,
-        "veid": job.veid,
-        "params": job.params,
-        "state": job.state.value,
-        "error": None if job.error is None else job.error.message,
-        "created": job.created,
-        "started": job.started,
-        "finished": job.finished,
-    }
-
-
-def _job_from_row(row: tuple[Any, ...]) -> Job:
-    (job_id, operation, veid, params, state, error, result, created, started, finished, key) = row
-    parsed_error = json.loads(error) if error else None
-    return Job(
-        id=job_id,
-        operation=operation,
-        veid=veid,
-        params=json.loads(params),
-        state=JobState(state),
-        error=JobError(**parsed_error) if parsed_error else None,
-        result=json.loads(result) if result else None,
-        created=created,
-        started=started,
-        finished=finished,
-        idempotency_key=key,
-        cancellable=JobState(state) is JobState.QUEUED,
+        ErrorKind.INTERNAL,
+        f"openvzd failed unexpectedly ({type(failure).__name__}); its log has the details",
     )

@@ -11,8 +11,8 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from openvzd.core.executors import Executors
 from openvzd.jobs import HOST_LANE, JobQueue
-from openvzd.operations import Operations
 from openvzd.runtime import Runtime
 from openvzd.vz.errors import VzError
 
@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 
 class HostMonitor:
     def __init__(
-        self, runtime: Runtime, operations: Operations, queue: JobQueue, interval: float
+        self, runtime: Runtime, operations: Executors, queue: JobQueue, interval: float
     ) -> None:
         self._runtime = runtime
         self._operations = operations

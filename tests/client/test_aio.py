@@ -87,8 +87,13 @@ async def test_async_queries_changes_and_errors(tmp_path: Path) -> None:
             assert (await conn.node_info()).cpus > 0 and await conn.hostname()
             assert all(check.name for check in await conn.host_check())
             jobs = await conn.list_jobs(156)
-            # Newest first: hostname, memory, autostart (all `vzctl set`), then define.
-            assert [j.message.operation for j in jobs] == ["set", "set", "set", "define"]
+            # Newest first, each named by its operation.
+            assert [j.message.operation for j in jobs] == [
+                "set-hostname",
+                "set-memory-parameters",
+                "set-autostart",
+                "define",
+            ]
             assert (await conn.job(jobs[0].id)).state == "succeeded"
             with pytest.raises(openvz.NotFound):
                 await conn.lookup_by_id(4242)

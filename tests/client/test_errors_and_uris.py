@@ -18,6 +18,7 @@ from openvz.errors import (
 from openvz.uri import parse_uri
 from openvz.v1 import common_pb2
 from openvzd.api.errors import STATUS_BY_KIND
+from openvzd.core.errors import ErrorKind
 
 EXPECTED_CLASS = {
     "CANCELLED": openvz.Cancelled,
@@ -49,7 +50,7 @@ def test_every_status_code_has_its_own_error_class(code: grpc.StatusCode) -> Non
 
 
 def test_the_job_error_table_is_the_daemons() -> None:
-    assert STATUS_BY_JOB_ERROR_KIND == STATUS_BY_KIND
+    assert {kind.name: code for kind, code in STATUS_BY_KIND.items()} == STATUS_BY_JOB_ERROR_KIND
     assert set(ERROR_BY_CODE) == set(grpc.StatusCode) - {grpc.StatusCode.OK}
 
 
@@ -65,7 +66,7 @@ def test_every_job_error_kind_maps_like_a_call_would(kind: str) -> None:
         error=common_pb2.JobError(kind=common_pb2.ErrorKind.Value(kind), message="vzctl said no"),
     )
     error = job_error(job)
-    code = STATUS_BY_KIND[kind.removeprefix("ERROR_KIND_")]
+    code = STATUS_BY_KIND[ErrorKind[kind.removeprefix("ERROR_KIND_")]]
     assert type(error) is EXPECTED_CLASS[code.name]
     assert (error.code, error.job_id, error.message) == (code, "j1", "vzctl said no")
 

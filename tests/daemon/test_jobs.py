@@ -10,12 +10,11 @@ from typing import Any
 import pytest
 from openvzd.jobs import (
     Job,
-    JobConflict,
     JobContext,
     JobQueue,
     JobState,
-    NotCancellable,
 )
+from openvzd.vz.errors import ErrorKind, OpenvzError
 
 
 class Recorder:
@@ -85,8 +84,9 @@ async def test_merging_and_idempotency_keys(tmp_path: Path) -> None:
     assert queue.submit("stop", 101).id == queued.id != running.id
     keyed = queue.submit("start", 102, idempotency_key="k")
     assert queue.submit("start", 102, idempotency_key="k").id == keyed.id
-    with pytest.raises(JobConflict):
+    with pytest.raises(OpenvzError, match="different request") as conflict:
         queue.submit("stop", 102, idempotency_key="k")
+    assert conflict.value.kind is ErrorKind.ALREADY_EXISTS
     for job in (running, queued, keyed):
         await queue.wait(job.id, 5)
     assert queue.submit("start", 102, idempotency_key="k").state is JobState.SUCCEEDED
@@ -103,10 +103,11 @@ async def test_cancel_queued_running_and_refused(tmp_path: Path) -> None:
     assert cancelled.state is JobState.CANCELLED
     stuck = queue.submit("create", 102, {"seconds": 0.5, "uncancellable": True})
     await asyncio.sleep(0.1)
-    with pytest.raises(NotCancellable, match="writing the private area"):
+    with pytest.raises(OpenvzError, match="writing the private area") as refused:
         await queue.cancel(stuck.id)
+    assert refused.value.kind is ErrorKind.WRONG_STATE
     assert (await queue.wait(stuck.id, 5)).state is JobState.SUCCEEDED
-    with pytest.raises(NotCancellable, match="already finished"):
+    with pytest.raises(OpenvzError, match="already finished"):
         await queue.cancel(stuck.id)
     await queue.stop(5)
 

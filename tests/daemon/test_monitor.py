@@ -10,10 +10,10 @@ import sys
 from pathlib import Path
 
 from openvzd.config import simulated_config
+from openvzd.core.executors import Executors
 from openvzd.events import Event, EventBus, LifecycleEvent
 from openvzd.jobs import JobQueue, JobState
 from openvzd.monitor import HostMonitor
-from openvzd.operations import Operations
 from openvzd.runtime import Runtime
 
 BIN = Path(sys.executable).parent
@@ -42,7 +42,7 @@ async def test_a_job_during_the_monitors_vzlist_is_not_external(tmp_path: Path) 
     config.paths.state_dir.mkdir(parents=True)
     runtime = await Runtime.create(config)
     events = EventBus()
-    operations = Operations(runtime, events)
+    operations = Executors(runtime, events)
     queue = JobQueue(config.journal_path, operations.execute)
     await queue.load()
     await runtime.host.refresh()
@@ -59,7 +59,8 @@ async def test_a_job_during_the_monitors_vzlist_is_not_external(tmp_path: Path) 
     look = asyncio.create_task(monitor.look())
     await asyncio.sleep(0.7)  # vzlist has answered "stopped" and is still running
     job = queue.submit("start", 501)
-    assert (await asyncio.wait_for(queue.wait(job.id), 30)).state is JobState.SUCCEEDED
+    done = await asyncio.wait_for(queue.wait(job.id), 30)
+    assert done.state is JobState.SUCCEEDED, done.error
     await asyncio.wait_for(look, 30)
     slow.unlink()
     await asyncio.sleep(0.05)

@@ -11,7 +11,8 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 from openvz.v1 import domains_pb2, host_pb2
-from openvzd.api.convert import beancounter_to_proto, guest_interface_to_proto
+from openvzd.api.convert import beancounter_to_proto, interface_stats_to_proto
+from openvzd.core.service import guest_interface
 from openvzd.vz.proc import (
     read_beancounters,
     read_hostname,
@@ -85,7 +86,7 @@ def read_all(files: dict[str, str | bytes]) -> None:
         for row in rows:
             beancounter_to_proto(row)
     for name, host_end in interfaces.items():
-        guest_interface_to_proto(name, host_end)
+        interface_stats_to_proto(guest_interface(name, host_end))
     for veid, quota in quotas.items():
         assert veid >= 0
         domains_pb2.DomainStats(

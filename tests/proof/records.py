@@ -28,10 +28,28 @@ COMMANDS_OF_OPERATION: dict[str, frozenset[str]] = {
     "define": frozenset({"create", "set", "destroy"}),
     "create": frozenset({"create", "set", "start", "destroy"}),
     "undefine": frozenset({"umount", "destroy"}),
-    "set": frozenset({"set"}),
+    "set": frozenset({"set"}),  # a journal of openvzd before jobs carried intent
     "suspend": frozenset({"chkpnt"}),
     "resume": frozenset({"chkpnt"}),
 }
+# Planned when they run: one `vzctl set`, or none when there is nothing to change.
+SET_OPERATIONS = (
+    "set-memory",
+    "set-memory-parameters",
+    "set-vcpus",
+    "set-autostart",
+    "set-hostname",
+    "set-nameservers",
+    "set-user-password",
+    "attach-interface",
+    "attach-ip",
+    "detach-interface",
+    "detach-ip",
+    "update-interface",
+    "update-ip",
+    "update-filesystem",
+)
+COMMANDS_OF_OPERATION.update({name: frozenset({"set"}) for name in SET_OPERATIONS})
 # The command that does a job's work: a SUCCEEDED job ran it exactly once, with exit 0.
 MAIN_COMMAND = {
     "start": "start",

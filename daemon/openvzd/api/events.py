@@ -9,20 +9,17 @@ import grpc
 from openvz.v1 import events_pb2, events_pb2_grpc
 
 from openvzd.api.convert import event_to_proto
-from openvzd.api.errors import abort
-from openvzd.events import EventBus
+from openvzd.core.facade import CoreFacade
 
 
 class EventsService(events_pb2_grpc.EventsServicer):
-    def __init__(self, bus: EventBus) -> None:
-        self._bus = bus
+    def __init__(self, core: CoreFacade) -> None:
+        self._core = core
 
     async def Watch(
         self, request: events_pb2.WatchRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> AsyncIterator[events_pb2.Event]:
-        if any(veid <= 0 for veid in request.veids):
-            await abort(context, "BAD_ARGUMENT", "veids must be container IDs (positive numbers)")
-        subscription = self._bus.subscribe(
+        subscription = self._core.events(
             request.after_seq,
             include_jobs=request.include_jobs,
             veids=frozenset(request.veids) or None,

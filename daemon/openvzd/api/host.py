@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import platform
 from typing import Any
 
 import grpc
-from lxml import etree
 from openvz.v1 import host_pb2, host_pb2_grpc
 
-from openvzd import __version__
+from openvzd.config import Config
+from openvzd.core.facade import CoreFacade
 from openvzd.hostcheck import run_checks
-from openvzd.runtime import Runtime
 
 PROTOCOL_VERSION = 1
 _CHECK_RESULT = {
@@ -21,45 +19,32 @@ _CHECK_RESULT = {
 }
 
 
-def capabilities_xml(runtime: Runtime) -> str:
-    root = etree.Element("capabilities")
-    host = etree.SubElement(root, "host")
-    cpu = etree.SubElement(host, "cpu")
-    etree.SubElement(cpu, "arch").text = platform.machine() or "x86_64"
-    guest = etree.SubElement(root, "guest")
-    etree.SubElement(guest, "os_type").text = "exe"
-    arch = etree.SubElement(guest, "arch", name=platform.machine() or "x86_64")
-    etree.SubElement(arch, "wordsize").text = "64"
-    etree.SubElement(arch, "emulator").text = str(runtime.config.tools.vzctl)
-    etree.SubElement(arch, "domain", type="openvz")
-    return etree.tostring(root, pretty_print=True, encoding="unicode")
-
-
 class HostService(host_pb2_grpc.HostServicer):
-    def __init__(self, runtime: Runtime) -> None:
-        self._runtime = runtime
+    def __init__(self, core: CoreFacade, config: Config) -> None:
+        self._core = core
+        self._config = config
 
     async def GetVersion(
         self, request: host_pb2.VersionRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> host_pb2.Version:
-        version = self._runtime.vzctl_version
+        version = self._core.version()
         return host_pb2.Version(
-            daemon=__version__,
+            daemon=version.daemon,
             protocol=PROTOCOL_VERSION,
-            vzctl=version.text,
-            vzctl_flavour=version.flavour,
-            simulated=self._runtime.config.simulated,
+            vzctl=version.vzctl,
+            vzctl_flavour=version.vzctl_flavour,
+            simulated=version.simulated,
         )
 
     async def GetHostname(
         self, request: host_pb2.HostnameRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> host_pb2.Hostname:
-        return host_pb2.Hostname(hostname=self._runtime.hostname)
+        return host_pb2.Hostname(hostname=self._core.hostname())
 
     async def GetNodeInfo(
         self, request: host_pb2.NodeInfoRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> host_pb2.NodeInfo:
-        node = self._runtime.node
+        node = self._core.node_info()
         return host_pb2.NodeInfo(
             model=node.model,
             memory_kib=node.memory_kib,
@@ -75,12 +60,12 @@ class HostService(host_pb2_grpc.HostServicer):
     async def GetCapabilities(
         self, request: host_pb2.CapabilitiesRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> host_pb2.Capabilities:
-        return host_pb2.Capabilities(xml=capabilities_xml(self._runtime))
+        return host_pb2.Capabilities(xml=self._core.capabilities_xml())
 
     async def Check(
         self, request: host_pb2.CheckRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> host_pb2.CheckReport:
-        checks = await run_checks(self._runtime.config)
+        checks = await run_checks(self._config)
         return host_pb2.CheckReport(
             checks=[
                 host_pb2.HostCheck(

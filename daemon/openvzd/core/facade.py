@@ -2,7 +2,7 @@
 libvirt/): the queries, one submit for every operation, the jobs and the events.
 
 This Protocol is the contract between the core and its front-ends; `Core`
-(core/__init__.py) implements it and mypy checks that it does. A front-end
+(core/service.py) implements it and mypy checks that it does. A front-end
 decodes its request, authorizes it (access level from its socket or identity),
 builds a Caller and, for a change, an Operation (core/ops.py), calls the core,
 and encodes the answer. It knows nothing of vzctl, config files or the journal.
@@ -22,7 +22,10 @@ from openvzd.core.caller import Caller
 from openvzd.core.ops import Operation
 from openvzd.events import Event
 from openvzd.jobs import Job, JobState
-from openvzd.vz.proc import BeanCounter, NodeInfo
+
+# Re-exported: front-ends type against them without importing vz/.
+from openvzd.vz.proc import BeanCounter as BeanCounter
+from openvzd.vz.proc import NodeInfo as NodeInfo
 
 
 @dataclass(frozen=True, slots=True)

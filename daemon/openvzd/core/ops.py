@@ -9,6 +9,10 @@ compose: each applies to the result of the one before.
 
 `veid` is the lane: 0 (HOST_LANE) for host-wide work, such as a define that
 picks the next free ID.
+
+A job is named by `job_name` (NAME, or for a device operation the verb and the
+device's kind: attach-interface, detach-ip, update-filesystem), in the API and
+the journal; `from_record` rebuilds the operation from that name and params().
 """
 
 from __future__ import annotations
@@ -39,6 +43,18 @@ class Operation:
     @property
     def holds_secret(self) -> bool:
         return any(isinstance(getattr(self, f.name), Secret) for f in dataclasses.fields(self))
+
+    @property
+    def job_name(self) -> str:
+        return self.NAME
+
+    @property
+    def secrets(self) -> tuple[Secret, ...]:
+        return tuple(
+            value
+            for f in dataclasses.fields(self)
+            if isinstance(value := getattr(self, f.name), Secret)
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,19 +173,28 @@ class AttachDevice(Operation):
     attach-ip, attach-filesystem), see `name`."""
 
     NAME: ClassVar[str] = "attach-device"
+    VERB: ClassVar[str] = "attach"
     MERGEABLE: ClassVar[bool] = False
     device_xml: str = ""
-    kind: str = ""  # "interface", "ip", "filesystem", ...: the job is attach-<kind>
+    # "interface" (a veth on a bridge), "ip" (venet addresses), "filesystem" (the
+    # root's limits): the job is attach-<kind>. Set by the core's submit from the XML.
+    kind: str = ""
+
+    @property
+    def job_name(self) -> str:
+        return f"{self.VERB}-{self.kind}" if self.kind else self.NAME
 
 
 @dataclass(frozen=True, slots=True)
 class DetachDevice(AttachDevice):
     NAME: ClassVar[str] = "detach-device"
+    VERB: ClassVar[str] = "detach"
 
 
 @dataclass(frozen=True, slots=True)
 class UpdateDevice(AttachDevice):
     NAME: ClassVar[str] = "update-device"
+    VERB: ClassVar[str] = "update"
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,3 +203,72 @@ class Migrate(Operation):
     destination: str = ""
     online: bool = False
     keep_source: bool = False
+
+
+DEVICE_KINDS = ("interface", "ip", "filesystem")
+_TUPLE_FIELDS = frozenset({"nameservers", "search_domains"})
+
+
+# Listed rather than found through __subclasses__(): dataclass(slots=True)
+# replaces each class, and the replaced one lingers among the subclasses.
+ALL_OPERATIONS: tuple[type[Operation], ...] = (
+    Define,
+    Create,
+    Undefine,
+    Start,
+    Shutdown,
+    Destroy,
+    Reboot,
+    Suspend,
+    Resume,
+    SetAutostart,
+    SetVcpus,
+    SetMemory,
+    SetMemoryParameters,
+    SetHostname,
+    SetNameservers,
+    SetUserPassword,
+    AttachDevice,
+    DetachDevice,
+    UpdateDevice,
+    Migrate,
+)
+
+
+def _by_job_name() -> dict[str, type[Operation]]:
+    found: dict[str, type[Operation]] = {}
+    for cls in ALL_OPERATIONS:
+        found[cls.NAME] = cls
+        if issubclass(cls, AttachDevice):
+            for kind in DEVICE_KINDS:
+                found[f"{cls.VERB}-{kind}"] = cls
+    return found
+
+
+_BY_JOB_NAME = _by_job_name()
+
+
+class NotReplayable(ValueError):
+    """A journaled job that cannot be rebuilt: its secret was never stored, or its
+    name is no operation of this openvzd."""
+
+
+def from_record(name: str, veid: int, params: dict[str, Any]) -> Operation:
+    """The operation a journaled job (job_name, veid, params()) was submitted as."""
+    cls = _BY_JOB_NAME.get(name)
+    if cls is None:
+        raise NotReplayable(
+            f"{name!r} is no operation of this openvzd (a job journaled by an older version "
+            "as vzctl arguments); submit the change again"
+        )
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    values: dict[str, Any] = {}
+    for key, value in params.items():
+        if key not in fields:
+            raise NotReplayable(f"{name} has no parameter {key!r}; submit the change again")
+        if value == MARKER and fields[key].type in ("Secret", Secret):
+            raise NotReplayable(
+                f"its {key} was never stored (a secret is kept in memory only); submit it again"
+            )
+        values[key] = tuple(value) if key in _TUPLE_FIELDS else value
+    return cls(veid=veid, **values)

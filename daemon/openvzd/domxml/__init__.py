@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from lxml import etree
 
-from openvzd.domxml.devices import device_args, parse_devices, update_device_spec
+from openvzd.domxml.devices import device_args, device_kind, parse_devices, update_device_spec
 from openvzd.domxml.format import METADATA_NS, format_domain
 from openvzd.domxml.xmlsafe import safe_parse, size_kib
 from openvzd.vz.errors import bad_argument
@@ -30,6 +30,7 @@ from openvzd.vz.spec import (
 
 __all__ = [
     "device_args",
+    "device_kind",
     "format_domain",
     "parse_domain",
     "safe_parse",

@@ -173,6 +173,19 @@ def _one_device(xml: str, allowed: tuple[str, ...]) -> etree._Element:
     return element
 
 
+def device_kind(xml: str, veid: int, *, update: bool = False) -> str:
+    """Check one device's XML as far as it can be without the container's config
+    (its grammar), and name its kind: "interface" (a veth on a bridge), "ip"
+    (venet addresses) or "filesystem" (the root's limits; only for an update)."""
+    element = _one_device(xml, ("interface", "filesystem") if update else ("interface",))
+    probe = ContainerSpec(veid=veid)
+    if element.tag == "filesystem":
+        _parse_filesystem(element, probe)
+        return "filesystem"
+    _parse_interface(element, probe)
+    return "ip" if element.get("type") == "ethernet" else "interface"
+
+
 def device_args(xml: str, current: ContainerSpec, *, attach: bool) -> list[str]:
     """vzctl set options that attach or detach one <interface> of a container."""
     wrapper = ContainerSpec(veid=current.veid)

@@ -2,34 +2,31 @@
 
 A LibvirtError becomes a REPLY with status ERROR and a `remote_error` body; the
 client raises it as virError with the same code (python's libvirtError,
-virsh's "error: ..."). The kind names are those of the core's errors
-(vz/errors.py ErrorKind, and the job records' `error.kind`).
+virsh's "error: ..."). Every failure the core reports is an OpenvzError whose
+kind (core/errors.py's ErrorKind, the names of common.proto) says what to do;
+the table below is the one place those kinds become libvirt's codes.
 """
 
 from __future__ import annotations
 
+from openvzd.core.errors import ErrorKind, OpenvzError
 from openvzd.libvirt.numbers import ErrorCode, ErrorDomain
 
-# The error type the CoreFacade raises, named here once for the whole front-end.
-# Today's is vz/errors.py's VzError; the core helper's one error type replaces it.
-from openvzd.vz.errors import VzError as CoreError
+__all__ = ["LibvirtError", "OpenvzError", "from_kind", "not_supported", "read_only"]
 
-__all__ = ["CoreError", "LibvirtError", "from_kind", "not_supported", "read_only"]
-
-CODE_BY_KIND = {
-    "NOT_FOUND": ErrorCode.NO_DOMAIN,
-    "WRONG_STATE": ErrorCode.OPERATION_INVALID,
-    "ALREADY_EXISTS": ErrorCode.DOM_EXIST,
-    "BUSY": ErrorCode.RESOURCE_BUSY,
-    "BAD_ARGUMENT": ErrorCode.INVALID_ARG,
-    "RESOURCE_EXHAUSTED": ErrorCode.OPERATION_FAILED,
-    "TOOL_MISSING": ErrorCode.OPERATION_FAILED,
-    "TIMED_OUT": ErrorCode.OPERATION_TIMEOUT,
-    "INTERNAL": ErrorCode.INTERNAL_ERROR,
-    "NOT_SUPPORTED": ErrorCode.CONFIG_UNSUPPORTED,
-    "PERMISSION_DENIED": ErrorCode.OPERATION_DENIED,
-    "CANCELLED": ErrorCode.OPERATION_FAILED,
-    "INTERRUPTED": ErrorCode.OPERATION_FAILED,
+CODE_BY_KIND: dict[ErrorKind, ErrorCode] = {
+    ErrorKind.NOT_FOUND: ErrorCode.NO_DOMAIN,
+    ErrorKind.WRONG_STATE: ErrorCode.OPERATION_INVALID,
+    ErrorKind.ALREADY_EXISTS: ErrorCode.DOM_EXIST,
+    ErrorKind.BUSY: ErrorCode.RESOURCE_BUSY,
+    ErrorKind.BAD_ARGUMENT: ErrorCode.INVALID_ARG,
+    ErrorKind.RESOURCE_EXHAUSTED: ErrorCode.OPERATION_FAILED,
+    ErrorKind.TOOL_MISSING: ErrorCode.OPERATION_FAILED,
+    ErrorKind.TIMED_OUT: ErrorCode.OPERATION_TIMEOUT,
+    ErrorKind.INTERNAL: ErrorCode.INTERNAL_ERROR,
+    ErrorKind.NOT_SUPPORTED: ErrorCode.CONFIG_UNSUPPORTED,
+    ErrorKind.CANCELLED: ErrorCode.OPERATION_ABORTED,
+    ErrorKind.INTERRUPTED: ErrorCode.OPERATION_FAILED,
 }
 
 
@@ -43,15 +40,14 @@ class LibvirtError(Exception):
         self.domain = domain
 
 
-def from_kind(kind: object, message: str, *, making_domain: bool = False) -> LibvirtError:
-    """The libvirt error for a core error kind (an enum member or its name).
+def from_kind(kind: ErrorKind, message: str, *, making_domain: bool = False) -> LibvirtError:
+    """The libvirt error for a core error kind.
 
     While a define or create runs, "not found" names something the XML refers
     to (an OS template, a config sample), not a missing domain: a client that
     sees NO_DOMAIN there would look for the wrong cause.
     """
-    name = str(getattr(kind, "name", kind))
-    code = CODE_BY_KIND.get(name, ErrorCode.INTERNAL_ERROR)
+    code = CODE_BY_KIND[kind]
     if making_domain and code is ErrorCode.NO_DOMAIN:
         code = ErrorCode.OPERATION_FAILED
     return LibvirtError(code, message)

@@ -30,7 +30,7 @@ from pathlib import Path
 from openvzd.core.caller import Caller
 from openvzd.core.facade import CoreFacade
 from openvzd.events import LifecycleEvent
-from openvzd.libvirt.errors import CoreError, LibvirtError, from_kind, unknown_procedure
+from openvzd.libvirt.errors import LibvirtError, OpenvzError, from_kind, unknown_procedure
 from openvzd.libvirt.events import lifecycle_numbers, lifecycle_packet
 from openvzd.libvirt.numbers import ErrorCode, ErrorDomain, Proc
 from openvzd.libvirt.procedures import PROCEDURES
@@ -338,7 +338,7 @@ class LibvirtFrontEnd:
                 LibvirtError(ErrorCode.RPC, f"cannot decode the arguments of {name}: {err}"),
             )
             return
-        except CoreError as err:
+        except OpenvzError as err:
             self._reply_error(session, header, from_kind(err.kind, err.message))
             return
         except Exception:
@@ -387,7 +387,7 @@ class LibvirtFrontEnd:
             key: DomainKey | None
             try:
                 key = known[payload.veid] = DomainKey.of(core.domain(payload.veid))
-            except CoreError:
+            except OpenvzError:
                 key = known.get(payload.veid)
             if payload.kind == "UNDEFINED":
                 known.pop(payload.veid, None)

@@ -18,7 +18,7 @@ from openvzd.core.caller import Caller
 from openvzd.core.facade import CoreFacade, DomainRef, DomainView
 from openvzd.core.ops import Define, Operation
 from openvzd.jobs import JobState
-from openvzd.libvirt.errors import CoreError, LibvirtError, from_kind, read_only
+from openvzd.libvirt.errors import LibvirtError, OpenvzError, from_kind, read_only
 from openvzd.libvirt.numbers import ErrorCode
 from openvzd.libvirt.xdr import Packer, Unpacker, XdrError
 
@@ -115,7 +115,7 @@ class Session:
             if view.uuid == wanted:
                 return view
             return self.core.domain(self.core.resolve(DomainRef(uuid=wanted)))
-        except CoreError as err:
+        except OpenvzError as err:
             raise LibvirtError(
                 ErrorCode.NO_DOMAIN,
                 f"Domain not found: no domain with matching uuid '{wanted}' ({key.name})",
@@ -132,7 +132,7 @@ class Session:
         try:
             job = self.core.submit(operation, self.caller)
             job = await self.core.wait(job.id)
-        except CoreError as err:
+        except OpenvzError as err:
             raise from_kind(err.kind, err.message, making_domain=making) from None
         if job.state is not JobState.SUCCEEDED:
             if job.error is not None:

@@ -20,7 +20,7 @@ from typing import Any, TypeAlias
 import grpc
 
 from openvzd.access import Level, is_read
-from openvzd.api.errors import RequestDecoder
+from openvzd.api.errors import ErrorStatus, RequestDecoder
 from openvzd.listeners import keepalive_options
 from openvzd.remote.certs import ServerCertificates, check_server_certificates
 from openvzd.remote.identity import level_for
@@ -227,7 +227,7 @@ async def start_tls_server(
         log.warning("[tls] allowed_dn and readonly_dn are empty: every TLS client is refused")
     guard = TlsAccessInterceptor(settings.allowed_dn, settings.readonly_dn)
     server = grpc.aio.server(
-        interceptors=[guard, RequestDecoder()],
+        interceptors=[guard, RequestDecoder(), ErrorStatus()],
         options=tls_server_options(settings, max_message_bytes),
         maximum_concurrent_rpcs=max_concurrent_rpcs,
     )

@@ -1,4 +1,10 @@
-"""Errors of the OpenVZ tools, as kinds a client can act on.
+"""The one error type of the daemon, with the kinds a client can act on.
+
+OpenvzError is raised wherever a request is refused or a tool fails, from vz/
+up to the core; each front-end maps its kind to a wire status in one place
+(api/errors.py for gRPC). The kinds are exactly the names of common.proto's
+ErrorKind (a test checks both ways). It lives in vz/, the lowest layer, so vz/
+imports nothing above it.
 
 vzctl's exit codes are the only contract worth relying on (spec §11.1): the
 messages vary between versions. Each code maps to a kind; the tool's own message
@@ -21,11 +27,16 @@ class ErrorKind(enum.Enum):
     TOOL_MISSING = "tool missing"
     TIMED_OUT = "timed out"
     INTERNAL = "internal"
+    CANCELLED = "cancelled"
+    INTERRUPTED = "interrupted"
     NOT_SUPPORTED = "not supported"
 
 
-class VzError(Exception):
-    """A failed or refused operation on the host, with the kind that says what to do."""
+class OpenvzError(Exception):
+    """A failed or refused operation, with the kind that says what to do.
+
+    `message` is shown to the caller as it is: whoever raises it makes sure it
+    holds no secret (the runner puts the argv in redacted)."""
 
     def __init__(
         self,
@@ -46,8 +57,12 @@ class VzError(Exception):
         self.stderr = stderr
 
 
-def bad_argument(message: str) -> VzError:
-    return VzError(ErrorKind.BAD_ARGUMENT, message)
+# The name vz/ has always used; both name the one type.
+VzError = OpenvzError
+
+
+def bad_argument(message: str) -> OpenvzError:
+    return OpenvzError(ErrorKind.BAD_ARGUMENT, message)
 
 
 # Legacy vzctl exit codes (include/vzerror.h, spec §1.8) by the kind they mean.

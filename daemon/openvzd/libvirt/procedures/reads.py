@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 from openvzd.core.facade import DomainRef, DomainStats, DomainView, ListFilter
-from openvzd.libvirt.errors import CoreError, LibvirtError
+from openvzd.libvirt.errors import LibvirtError, OpenvzError
 from openvzd.libvirt.numbers import (
     DOMAIN_LIST_MAX,
     DomainState,
@@ -143,7 +143,7 @@ async def list_defined_domains(session: Session, args: Unpacker, ret: Packer) ->
 def _lookup(session: Session, ref: DomainRef, what: str) -> DomainKey:
     try:
         return DomainKey.of(session.core.domain(session.core.resolve(ref)))
-    except CoreError:
+    except OpenvzError:
         raise LibvirtError(ErrorCode.NO_DOMAIN, f"Domain not found: {what}") from None
 
 
@@ -164,7 +164,7 @@ async def lookup_by_id(session: Session, args: Unpacker, ret: Packer) -> None:
     wanted = args.i32()
     try:
         view = session.core.domain(session.core.resolve(DomainRef(id=wanted)))
-    except CoreError:
+    except OpenvzError:
         view = None
     # A libvirt ID names a running domain only.
     if view is None or view.id != wanted:

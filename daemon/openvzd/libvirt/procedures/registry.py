@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from openvzd.core.facade import DomainView
-from openvzd.libvirt.errors import CoreError, LibvirtError, from_kind
+from openvzd.libvirt.errors import LibvirtError, OpenvzError, from_kind
 from openvzd.libvirt.numbers import (
     REASON_BY_STATE_AND_WORD,
     STATE_BY_WORD,
@@ -101,7 +101,7 @@ def state_of(view: DomainView) -> tuple[int, int]:
 def guarded(call: Callable[[], object]) -> object:
     try:
         return call()
-    except CoreError as err:
+    except OpenvzError as err:
         raise from_kind(err.kind, err.message) from None
 
 
