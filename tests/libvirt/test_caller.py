@@ -1,8 +1,8 @@
 """Who the libvirt front-end says is calling: the kernel's peer credentials of
 the connecting process, and the socket's access level, handed to the core with
-every operation. The front-end runs in-process here, on a core that records
-what it is asked (the real core records the Caller on the job; that is the core's
-test)."""
+every operation. First in-process, on a core that records what it is asked (so
+a refused call is seen not to reach it at all); then through the real daemon,
+where the job read back over gRPC's Jobs.List carries that caller."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+from openvz.v1 import common_pb2, jobs_pb2, jobs_pb2_grpc
 from openvzd.core.caller import Caller
 from openvzd.core.facade import DomainRef, DomainView
 from openvzd.core.ops import Operation, Start
@@ -21,6 +22,8 @@ from openvzd.libvirt.numbers import ErrorCode, Proc
 from openvzd.libvirt.server import LibvirtFrontEnd
 from openvzd.libvirt.xdr import Packer
 
+from tests.daemon_process import DaemonProcess
+from tests.libvirt.conftest import domain_xml, libvirt_sockets
 from tests.libvirt.wire import WireClient
 
 UUID = "7109d234-f5a8-30a6-5dd2-39ca85ce3958"
@@ -82,3 +85,26 @@ async def test_peer_credentials_become_the_jobs_caller(tmp_path: Path) -> None:
     assert caller == Caller(
         "libvirt", uid=os.getuid(), gid=os.getgid(), pid=os.getpid(), read_only=False
     )
+
+
+def test_a_job_through_the_real_daemon_records_the_libvirt_caller(
+    libvirt_daemon: DaemonProcess,
+) -> None:
+    rw, _ = libvirt_sockets(libvirt_daemon)
+    with WireClient(rw) as client:
+        client.open()
+        xml = Packer()
+        xml.string(domain_xml(171))
+        defined = client.call(Proc.DOMAIN_DEFINE_XML, xml.data())
+        assert defined.error_code is None, defined.error_message
+        started = client.call(Proc.DOMAIN_CREATE, defined.body)
+        assert started.error_code is None, started.error_message
+    with libvirt_daemon.channel(read_only=True) as channel:
+        jobs = jobs_pb2_grpc.JobsStub(channel).List(jobs_pb2.ListJobsRequest(veid=171)).jobs
+    assert sorted(job.operation for job in jobs) == ["define", "start"]
+    for job in jobs:
+        assert job.state == common_pb2.JOB_STATE_SUCCEEDED, job
+        assert job.caller.transport == "libvirt"
+        assert job.caller.uid == os.getuid() and job.caller.gid == os.getgid()
+        assert job.caller.pid == os.getpid()
+        assert not job.caller.read_only
