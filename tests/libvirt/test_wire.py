@@ -8,7 +8,9 @@ import json
 from pathlib import Path
 
 import pytest
-from openvzd.libvirt.numbers import Proc
+from openvzd.core.errors import ErrorKind
+from openvzd.libvirt.errors import CODE_BY_KIND, from_kind
+from openvzd.libvirt.numbers import ErrorCode, Proc
 from openvzd.libvirt.protocol import (
     PACKET_MAX,
     REMOTE_PROGRAM,
@@ -36,6 +38,15 @@ def test_every_procedure_number_is_libvirts() -> None:
     assert len(table) > 400
     for proc in Proc:
         assert table[proc.value] == f"REMOTE_PROC_{proc.name}", proc
+
+
+def test_every_core_error_kind_has_a_libvirt_code() -> None:
+    assert set(CODE_BY_KIND) == set(ErrorKind)
+    assert from_kind(ErrorKind.NOT_FOUND, "gone").code is ErrorCode.NO_DOMAIN
+    assert from_kind(ErrorKind.ALREADY_EXISTS, "taken").code is ErrorCode.DOM_EXIST
+    # A define that names a missing template did not miss a domain.
+    missing = from_kind(ErrorKind.NOT_FOUND, "no template", making_domain=True)
+    assert missing.code is ErrorCode.OPERATION_FAILED and missing.message == "no template"
 
 
 def test_primitives_round_trip() -> None:
