@@ -3,6 +3,7 @@
 (every import statement, also those under TYPE_CHECKING or inside functions).
 
   openvzd.api    imports neither openvzd.vz nor openvzd.domxml (front-ends know no vzctl)
+  openvzd.libvirt  the same: the second front-end reaches OpenVZ only through the core
   openvzd.core   imports neither grpc nor openvzd.api (the core knows no wire)
   openvzd.vz     imports nothing of openvzd outside openvzd.vz
   openvz         (the client) imports nothing of openvzd
@@ -46,6 +47,7 @@ class Rule:
 
 RULES = (
     Rule("openvzd.api", ("openvzd.vz", "openvzd.domxml")),
+    Rule("openvzd.libvirt", ("openvzd.vz", "openvzd.domxml")),
     Rule("openvzd.core", ("grpc", "openvzd.api")),
     Rule("openvzd.vz", ("openvzd",), allowed=("openvzd.vz",)),
     Rule("openvz", ("openvzd",)),

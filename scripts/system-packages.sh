@@ -6,12 +6,15 @@
 # build (journal fields; sd_notify needs nothing), and without it the daemon logs
 # plain lines to stderr instead.
 # "test" adds what the tests run for real: libvirt's schemas (libvirt0),
-# systemd-analyze, OpenSSH's sshd and an MIT Kerberos KDC.
+# systemd-analyze, OpenSSH's sshd, an MIT Kerberos KDC, and Debian's own libvirt
+# clients (virsh, and python3-libvirt for /usr/bin/python3) for the libvirt front-end,
+# with the nc their ssh transport runs on the remote side and Cyrus SASL's GSSAPI plugin.
 set -euo pipefail
 
 want=(pkg-config libsystemd-dev)
 if [ "${1:-run}" = test ]; then
-  want+=(libvirt0 systemd openssh-server openssh-client krb5-kdc krb5-admin-server krb5-user libkrb5-dev)
+  want+=(libvirt0 systemd openssh-server openssh-client krb5-kdc krb5-admin-server krb5-user libkrb5-dev
+    libvirt-clients python3-libvirt netcat-openbsd libsasl2-modules-gssapi-mit)
 fi
 python=${PYTHON:-python3}
 if [ "$(command -v "$python")" = /usr/bin/python3 ] || [ "$(command -v "$python")" = /usr/bin/python3.11 ]; then

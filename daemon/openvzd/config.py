@@ -16,6 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from openvzd.libvirt.settings import (
+    LIBVIRT_DEFAULTS_DOC,
+    SYSTEM_RO_SOCKET,
+    SYSTEM_RW_SOCKET,
+    LibvirtSettings,
+)
 from openvzd.remote.settings import REMOTE_DEFAULTS_DOC, SaslSettings, TlsSettings
 
 DEFAULT_CONFIG_PATH = Path("/etc/openvzd/openvzd.toml")
@@ -136,11 +142,12 @@ level = "info"
 """
 # The remote listeners' sections live with their code (openvzd.remote.settings).
 DEFAULTS_DOC += "\n" + REMOTE_DEFAULTS_DOC
+DEFAULTS_DOC += "\n" + LIBVIRT_DEFAULTS_DOC
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
 MOUNT_ROOT = re.compile(r"(/[A-Za-z0-9_.-]+)+/?\Z", re.ASCII)
 LIVE_SECTIONS = ("timeouts", "jobs", "monitor", "log", "tools", "storage")
-RESTART_SECTIONS = ("paths", "sockets", "limits", "tls", "sasl")
+RESTART_SECTIONS = ("paths", "sockets", "limits", "tls", "sasl", "libvirt")
 # The [tls] keys SIGHUP applies: new TLS connections get the new files and lists.
 TLS_LIVE_KEYS = ("ca_file", "cert_file", "key_file", "allowed_dn", "readonly_dn", "crl_file")
 
@@ -240,6 +247,7 @@ class Config:
     log: Log = field(default_factory=Log)
     tls: TlsSettings = field(default_factory=TlsSettings)
     sasl: SaslSettings = field(default_factory=SaslSettings)
+    libvirt: LibvirtSettings = field(default_factory=LibvirtSettings)
     simulated: bool = False
 
     def socket_path(self, name: str) -> Path:
@@ -282,6 +290,7 @@ _SECTIONS: dict[str, type] = {
     "log": Log,
     "tls": TlsSettings,
     "sasl": SaslSettings,
+    "libvirt": LibvirtSettings,
 }
 
 
@@ -438,4 +447,10 @@ def simulated_config(sim_dir: Path, config_file: Path | None = None) -> Config:
     _layer(config, sim_dir / "openvzd.toml", must_exist=False)
     if config_file is not None:
         _layer(config, config_file, must_exist=True)
+    # The libvirt sockets live in DIR/run/libvirt unless the overlay moved them.
+    libvirt = config.libvirt
+    if libvirt.rw_path == SYSTEM_RW_SOCKET:
+        libvirt.rw_path = sim_dir / "run" / "libvirt" / SYSTEM_RW_SOCKET.name
+    if libvirt.ro_path == SYSTEM_RO_SOCKET:
+        libvirt.ro_path = sim_dir / "run" / "libvirt" / SYSTEM_RO_SOCKET.name
     return config

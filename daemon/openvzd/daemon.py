@@ -100,6 +100,7 @@ class Daemon:
             config.limits.max_call_rate_per_caller, overrides=uncapped_uids()
         )
         self.private_sockets: dict[Level, Path] = {}
+        self._libvirt: Any = None
 
     async def start(self) -> None:
         started = time.monotonic()
@@ -113,6 +114,7 @@ class Daemon:
         core.start()
         await self._open_unix_sockets()
         await self._start_remote()
+        await self._start_libvirt()
         self.monitor = monitor = HostMonitor(
             runtime, core.executors, queue, config.monitor.refresh_interval
         )
@@ -191,6 +193,36 @@ class Daemon:
             except SaslConfigError as err:
                 raise ConfigError(f"[sasl]: {err}") from None
             log.info("TCP+SASL listener on %s:%d", config.sasl.address, self._sasl.port)
+
+    async def _start_libvirt(self) -> None:
+        """libvirt's protocol on its own sockets, a second front-end on the core."""
+        settings = self.config.libvirt
+        if not settings.enabled:
+            return
+        from openvzd.libvirt.server import LibvirtFrontEnd
+
+        self._libvirt = LibvirtFrontEnd(
+            self.core,
+            max_connections_per_uid=settings.max_connections_per_uid,
+            keepalive_interval=settings.keepalive_interval,
+            keepalive_count=settings.keepalive_count,
+        )
+        await self._libvirt.start_unix(
+            settings.rw_path, settings.ro_path, settings.rw_mode, settings.ro_mode
+        )
+        if settings.tls_port:
+            from openvzd.remote.certs import CertificateProblem
+
+            try:
+                await self._libvirt.start_tls(
+                    self.config.tls, settings.tls_address, settings.tls_port
+                )
+            except CertificateProblem as err:
+                raise ConfigError(f"[libvirt] tls_port uses [tls]'s files: {err}") from None
+        if settings.sasl_port:
+            await self._libvirt.start_sasl(
+                self.config.sasl, settings.sasl_address, settings.sasl_port
+            )
 
     def reload(self) -> None:
         """SIGHUP: re-read the configuration and apply what can change live, then
@@ -303,6 +335,8 @@ class Daemon:
     async def stop_listeners(self) -> None:
         """After a failed start: stop the listeners that did start, which grpc would
         otherwise try to stop when collected, after the loop is gone (tracebacks)."""
+        if self._libvirt is not None:
+            await self._libvirt.stop()
         if self._sasl is not None:
             await self._sasl.stop()
         if self._tls is not None:
@@ -317,6 +351,8 @@ class Daemon:
         self.events.close()
         # Before the servers stop: each client is told why its session ended.
         await self.core.sessions.close()
+        if self._libvirt is not None:
+            await self._libvirt.stop()
         if self._sasl is not None:
             await self._sasl.stop()
         if self._tls is not None:

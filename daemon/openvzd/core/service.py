@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import logging
 import platform
+import time
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from lxml import etree
@@ -41,6 +43,8 @@ from openvzd.sessions import ConsoleSession, ExecSession, ExecSpec, SessionManag
 from openvzd.vz.errors import ErrorKind, OpenvzError
 from openvzd.vz.proc import (
     ALL_CPUS,
+    BeanCounter,
+    CpuTime,
     CpuTimes,
     InterfaceCounters,
     NodeInfo,
@@ -56,6 +60,13 @@ log = logging.getLogger(__name__)
 
 PAGE_KIB = 4
 LIST_CACHE_ENTRIES = 16
+# How long info() answers from one read of /proc/vz/vestat and user_beancounters.
+# A client's listAllDomains() and then info() of each would otherwise re-read and
+# re-parse both files, which grow with the host, once per domain: quadratic in the
+# number of containers. Short enough that CPU-time sampling (virt-top, exporters,
+# every second or more) sees fresh counters; a change to the host model (a start
+# or stop) also ends the snapshot.
+PROC_SNAPSHOT_SECONDS = 0.5
 EVENT_SEQ_MARGIN = 100_000
 DEFAULT_JOB_PAGE = 100
 MAX_JOB_PAGE = 1000
@@ -65,6 +76,14 @@ MAX_JOB_PAGE_BYTES = 1 << 20
 JOB_FIXED_BYTES = 256
 
 ALL_DOMAINS = ListFilter()
+
+
+@dataclass(frozen=True, slots=True)
+class _ProcSnapshot:
+    taken: float
+    model_version: int
+    vestat: dict[int, CpuTime]
+    beancounters: dict[int, list[BeanCounter]]
 
 
 class Core:
@@ -79,6 +98,7 @@ class Core:
         # Exec and console: never queued; recorded beside the jobs, without their data.
         self.sessions = sessions
         self._list_cache: dict[tuple[ListFilter, int], list[DomainView]] = {}
+        self._proc_snapshot: _ProcSnapshot | None = None
 
     @classmethod
     async def open(cls, config: Config) -> Core:
@@ -281,12 +301,26 @@ class Core:
             container.values, veid, self.runtime.uuid_of(veid), container.config.title
         )
 
+    def _proc_counters(self) -> _ProcSnapshot:
+        now = time.monotonic()
+        version = self.runtime.host.version
+        snapshot = self._proc_snapshot
+        if (
+            snapshot is None
+            or snapshot.model_version != version
+            or now - snapshot.taken >= PROC_SNAPSHOT_SECONDS
+        ):
+            proc = self.runtime.paths.proc
+            snapshot = _ProcSnapshot(now, version, read_vestat(proc), read_beancounters(proc))
+            self._proc_snapshot = snapshot
+        return snapshot
+
     def info(self, veid: int) -> DomainInfo:
         spec = self._spec(veid)
-        proc = self.runtime.paths.proc
-        cpu = read_vestat(proc).get(veid)
+        counters = self._proc_counters()
+        cpu = counters.vestat.get(veid)
         used = 0
-        for counter in read_beancounters(proc).get(veid, []):
+        for counter in counters.beancounters.get(veid, []):
             if counter.resource == "physpages":
                 used = counter.held * PAGE_KIB
         return DomainInfo(
