@@ -265,4 +265,3 @@ class DomainsService(domains_pb2_grpc.DomainsServicer):
         self, request_iterator: Any, context: Context
     ) -> None:
         await self._sessions.console(request_iterator, context)
-
