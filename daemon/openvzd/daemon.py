@@ -44,7 +44,7 @@ from openvzd.config import (
 from openvzd.core.service import Core
 from openvzd.discovery import enable_reflection, set_serving
 from openvzd.identity import CallerCapInterceptor
-from openvzd.limiter import PerKeyLimiter, RateLimiter
+from openvzd.limiter import PerKeyLimiter, RateLimiter, uncapped_uids
 from openvzd.listeners import (
     InstanceLock,
     InstanceLocked,
@@ -53,7 +53,7 @@ from openvzd.listeners import (
 )
 from openvzd.monitor import HostMonitor
 from openvzd.notify import SystemdNotifier
-from openvzd.relay import UnixFront, private_dir, uncapped_uids
+from openvzd.relay import UnixFront, private_dir
 from openvzd.simhost import SimulationError, ensure_simulated_host
 from openvzd.statedir import ensure_private
 from openvzd.tour import print_tour, write_example

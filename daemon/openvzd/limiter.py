@@ -5,11 +5,20 @@ libvirt one included) counts the same way.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Hashable, Mapping
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 K = TypeVar("K", bound=Hashable)
+
+ROOT_UID = 0
+
+
+def uncapped_uids() -> dict[Any, int]:
+    """The per-key limit overrides (0: no limit) of the uids that own the daemon:
+    root, and the uid it runs as (an `openvzd --simulate` of an ordinary user)."""
+    return {ROOT_UID: 0, os.getuid(): 0}
 
 
 class PerKeyLimiter(Generic[K]):

@@ -25,7 +25,7 @@ import pwd
 import socket
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, cast
+from typing import cast
 
 from openvzd.access import Level
 from openvzd.core.caller import Caller
@@ -41,14 +41,7 @@ log = logging.getLogger(__name__)
 # Seconds a new unix client has to send its first bytes (a gRPC client sends its
 # connection preface at once); a silent one would hold a place of its uid.
 FIRST_BYTES_TIMEOUT = 10.0
-ROOT_UID = 0
 _BACKLOG = 1024
-
-
-def uncapped_uids() -> dict[Any, int]:
-    """The per-key limit overrides (0: no limit) of the uids that own the daemon:
-    root, and the uid it runs as (an `openvzd --simulate` of an ordinary user)."""
-    return {ROOT_UID: 0, os.getuid(): 0}
 
 
 def private_dir(run_dir: Path) -> Path:

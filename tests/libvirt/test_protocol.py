@@ -5,10 +5,14 @@ closes; the daemon keeps serving."""
 
 from __future__ import annotations
 
+import os
+import shutil
 import struct
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from openvz.v1 import common_pb2, domains_pb2, domains_pb2_grpc
@@ -133,27 +137,52 @@ def name_argument(text: str) -> bytes:
     return packer.data()
 
 
+NOBODY_UID = 65534
+VIR_CONNECT_RO = 1
+
+
 @pytest.fixture
-def capped_daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DaemonProcess]:
-    sim_dir = tmp_path_factory.mktemp("libvirt-capped")
+def capped_daemon() -> Iterator[DaemonProcess]:
+    # Outside pytest's root-only tmp folders: nobody must reach the read-only socket.
+    scratch = Path(tempfile.mkdtemp(prefix="openvzd-libvirt-capped-"))
+    scratch.chmod(0o755)
+    sim_dir = scratch / "sim"
+    sim_dir.mkdir()
     prepare_host(sim_dir)
     (sim_dir / "openvzd.toml").write_text("[libvirt]\nmax_connections_per_uid = 2\n")
-    with running_daemon(sim_dir) as daemon:
-        yield daemon
+    try:
+        with running_daemon(sim_dir) as daemon:
+            yield daemon
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def connect_as(uid: int, socket_path: Path) -> WireClient:
+    """A connection whose peer credentials (taken at connect) carry uid."""
+    os.seteuid(uid)
+    try:
+        return WireClient(socket_path)
+    finally:
+        os.seteuid(0)
 
 
 def test_connections_per_uid_are_capped(capped_daemon: DaemonProcess) -> None:
-    socket_path = libvirt_sockets(capped_daemon)[0]
-    first, second = WireClient(socket_path), WireClient(socket_path)
+    """nobody's third connection is closed unanswered; root, which owns the daemon,
+    is not capped, as on openvzd's own sockets."""
+    socket_path = libvirt_sockets(capped_daemon)[1]
+    first, second = connect_as(NOBODY_UID, socket_path), connect_as(NOBODY_UID, socket_path)
+    roots = [WireClient(socket_path) for _ in range(3)]
     try:
-        first.open()
-        second.open()
-        with WireClient(socket_path) as third:
+        first.open(VIR_CONNECT_RO)
+        second.open(VIR_CONNECT_RO)
+        with connect_as(NOBODY_UID, socket_path) as third:
             third.send_call(Proc.AUTH_LIST)
             assert third.receive() is None
+        for root in roots:
+            root.open(VIR_CONNECT_RO)
     finally:
-        first.close()
-        second.close()
+        for client in (first, second, *roots):
+            client.close()
     still_serving(capped_daemon)
 
 

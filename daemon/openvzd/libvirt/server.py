@@ -19,17 +19,16 @@ import contextlib
 import functools
 import logging
 import os
-import socket
 import stat
 import struct
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from openvzd.core.caller import Caller
 from openvzd.core.facade import CoreFacade
 from openvzd.events import LifecycleEvent
+from openvzd.identity import peer_credentials
 from openvzd.libvirt.errors import LibvirtError, OpenvzError, from_kind, unknown_procedure
 from openvzd.libvirt.events import lifecycle_numbers, lifecycle_packet
 from openvzd.libvirt.numbers import ErrorCode, ErrorDomain, Proc
@@ -56,6 +55,7 @@ from openvzd.libvirt.protocol import (
 from openvzd.libvirt.sasl import SaslLogin
 from openvzd.libvirt.session import DomainKey, Session
 from openvzd.libvirt.xdr import Packer, Unpacker, XdrError
+from openvzd.limiter import PerKeyLimiter, uncapped_uids
 from openvzd.remote.settings import SaslSettings, TlsSettings
 
 log = logging.getLogger(__name__)
@@ -67,37 +67,6 @@ PACKET_BODY_TIMEOUT = 30.0
 SEND_BACKLOG_MAX = 64 * 1024 * 1024
 _PEERCRED = struct.Struct("3i")
 PROCEDURE_NAMES = {proc.value: proc.name for proc in Proc}
-
-
-@dataclass(slots=True)
-class ConnectionLimiter:
-    """At most `per_uid` connections at once from one uid, or one certificate DN
-    (0: no limit). Interim:
-    the access helper's reusable per-uid limiter replaces this at merge."""
-
-    per_uid: int
-    _open: dict[str, int] = field(default_factory=dict)
-
-    def acquire(self, who: str) -> bool:
-        count = self._open.get(who, 0)
-        if self.per_uid and count >= self.per_uid:
-            return False
-        self._open[who] = count + 1
-        return True
-
-    def release(self, who: str) -> None:
-        count = self._open.get(who, 0) - 1
-        if count > 0:
-            self._open[who] = count
-        else:
-            self._open.pop(who, None)
-
-
-def peer_credentials(sock: socket.socket) -> tuple[int, int, int]:
-    """(pid, uid, gid) of the process at the other end of a unix socket."""
-    raw = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _PEERCRED.size)
-    pid, uid, gid = _PEERCRED.unpack(raw)
-    return pid, uid, gid
 
 
 def prepare_socket_path(path: Path) -> None:
@@ -124,7 +93,12 @@ class LibvirtFrontEnd:
     ) -> None:
         self._core = core
         self._keepalive = (keepalive_interval, keepalive_count)
-        self._limiter = ConnectionLimiter(max_connections_per_uid)
+        # As on openvzd's own sockets, the uids that own the daemon are not capped.
+        self._limiter: PerKeyLimiter[str] = PerKeyLimiter(
+            max_connections_per_uid,
+            what="libvirt connections",
+            overrides={f"uid {uid}": limit for uid, limit in uncapped_uids().items()},
+        )
         self._sessions: set[Session] = set()
         self._servers: list[asyncio.Server] = []
         self.tls_port = 0
@@ -198,8 +172,9 @@ class LibvirtFrontEnd:
             pid, uid, gid = peer_credentials(writer.get_extra_info("socket"))
             caller = Caller("libvirt", uid, gid, pid, read_only=read_only)
         limit_key = f"uid {caller.uid}" if caller.uid is not None else f"name {caller.name}"
-        if not self._limiter.acquire(limit_key):
-            log.warning("libvirt: refused a connection from %s: too many open", caller.describe())
+        refused = self._limiter.acquire(limit_key, caller.describe)
+        if refused is not None:
+            log.warning("libvirt: refused a connection: %s", refused)
             writer.close()
             return
         session = Session(

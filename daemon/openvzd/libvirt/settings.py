@@ -26,6 +26,7 @@ rw_mode = 0o600
 ro_path = "/run/libvirt/virtopenvzd-sock-ro"
 ro_mode = 0o666
 # Connections one uid (or TLS DN, or SASL principal) may hold open at once; 0 = no limit.
+# Root and the uid openvzd runs as are not capped, as on openvzd's own sockets.
 max_connections_per_uid = 64
 # A client silent this many seconds gets a keepalive PING; one silent for
 # keepalive_count more intervals is taken for gone and dropped (as libvirtd does).
