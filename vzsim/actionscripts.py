@@ -1,4 +1,4 @@
-"""Per-CT and global action scripts in /etc/vz/conf (spec §1.2); a failure is exit 79.
+"""Per-CT and global action scripts in /etc/vz/conf (openvz-tools.md §1.2); a failure is exit 79.
 
 Each script runs with /bin/bash, env VEID and VE_CONFFILE. VE_CONFFILE is the config's
 real path under ROOT (not /etc/vz/conf/CTID.conf) so a script can source it.

@@ -1,4 +1,4 @@
-"""chkpnt/suspend and restore/resume, plus start's restore-from-dump path (spec §9)."""
+"""chkpnt/suspend and restore/resume, plus start's restore-from-dump path (openvz-tools.md §9)."""
 
 from __future__ import annotations
 

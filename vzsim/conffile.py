@@ -1,11 +1,12 @@
-"""vzctl's config file rules (spec §3.1): first key wins, in-place rewrites, atomic saves."""
+"""vzctl's config file rules (openvz-tools.md §3.1): first key wins, in-place rewrites, atomic
+saves."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-# The order vzctl appends keys that are not in the file yet (spec §3.3).
+# The order vzctl appends keys that are not in the file yet (openvz-tools.md §3.3).
 UBC_KEYS = (
     "KMEMSIZE",
     "LOCKEDPAGES",

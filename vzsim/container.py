@@ -20,7 +20,7 @@ class Container:
         self.config = conffile.read_config(self.conf_path)
 
     def value(self, key: str, default: str = "") -> str:
-        """CTID.conf overrides vz.conf (spec §3.1 merge order)."""
+        """CTID.conf overrides vz.conf (openvz-tools.md §3.1 merge order)."""
         if self.config is not None and key in self.config:
             return self.config[key]
         return self.host.global_value(key, default)
@@ -57,7 +57,7 @@ class Container:
         return self.value("IP_ADDRESS").split()
 
     def update_config(self, changes: dict[str, str]) -> None:
-        """Save `changes` into CTID.conf keeping every other line (spec §1.4)."""
+        """Save `changes` into CTID.conf keeping every other line (openvz-tools.md §1.4)."""
         try:
             text = self.conf_path.read_text(encoding="utf-8", errors="surrogateescape")
         except FileNotFoundError:

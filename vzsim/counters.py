@@ -1,4 +1,4 @@
-"""The host's /proc/net/dev and /proc/vz/vzquota (spec §6.1, §7.4), rendered with the
+"""The host's /proc/net/dev and /proc/vz/vzquota (openvz-tools.md §6.1, §7.4), rendered with the
 other /proc files.
 
 /proc/net/dev is the host's view: lo, the physical NIC, venet0, the bridges and, for

@@ -83,7 +83,7 @@ class Host:
             return set()
 
     def resolve_name(self, name: str) -> int | None:
-        """The CT a names/ link points at, if its config agrees (spec §3.5)."""
+        """The CT a names/ link points at, if its config agrees (openvz-tools.md §3.5)."""
         link = self.names_dir / name
         try:
             target = os.readlink(link)

@@ -1,4 +1,4 @@
-"""The simulated kernel: which CTs run, and the /proc files that show it (spec §7).
+"""The simulated kernel: which CTs run, and the /proc files that show it (openvz-tools.md §7).
 
 The kernel's memory is ROOT/.vzsim/running.json ({CTID: RunningCT fields}); the /proc
 files are rendered from it under the host lock and replaced by rename, so readers always

@@ -1,4 +1,5 @@
-"""vzctl create, destroy, start, stop, restart, status, mount and umount (spec §1.2, §5)."""
+"""vzctl create, destroy, start, stop, restart, status, mount and umount (openvz-tools.md §1.2,
+§5)."""
 
 from __future__ import annotations
 

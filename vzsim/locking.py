@@ -1,4 +1,5 @@
-"""The per-CT lock file vzctl uses (spec §1.7) and a host-wide lock for shared /proc files."""
+"""The per-CT lock file vzctl uses (openvz-tools.md §1.7) and a host-wide lock for shared /proc
+files."""
 
 from __future__ import annotations
 

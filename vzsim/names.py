@@ -1,4 +1,4 @@
-"""CT names: NAME= in CTID.conf plus the /etc/vz/names/NAME symlink (spec §3.5)."""
+"""CT names: NAME= in CTID.conf plus the /etc/vz/names/NAME symlink (openvz-tools.md §3.5)."""
 
 from __future__ import annotations
 

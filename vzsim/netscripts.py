@@ -1,4 +1,4 @@
-"""Stand-ins for /usr/sbin/vznetcfg and /usr/sbin/vznetaddbr (spec §6.3).
+"""Stand-ins for /usr/sbin/vznetcfg and /usr/sbin/vznetaddbr (openvz-tools.md §6.3).
 
 A bridge is ROOT/.vzsim/bridges/NAME; attaching a veth appends it there, which is the
 record of "which veth joined which bridge".

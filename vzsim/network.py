@@ -1,4 +1,4 @@
-"""venet addresses, NETIF (veth) entries and the vznetcfg hook (spec §1.3, §6)."""
+"""venet addresses, NETIF (veth) entries and the vznetcfg hook (openvz-tools.md §1.3, §6)."""
 
 from __future__ import annotations
 
@@ -104,7 +104,7 @@ def netif_from_add(ctid: int, spec: str, hostname: str, modern: bool) -> dict[st
 
 
 def run_vznetcfg(host: Host, ctid: int, veth: str, console: Console) -> None:
-    """What /usr/sbin/vznetcfg does for `init veth VETH` (spec §6.3); failure is 130."""
+    """What /usr/sbin/vznetcfg does for `init veth VETH` (openvz-tools.md §6.3); failure is 130."""
     conf = conffile.read_config(host.path(VZNET_CONF)) or {}
     script = conf.get("EXTERNAL_SCRIPT", "")
     if not script:

@@ -1,4 +1,4 @@
-"""The version-visible differences between vzctl 3.0.23 and 4.x (spec §11 item 11)."""
+"""The version-visible differences between vzctl 3.0.23 and 4.x (openvz-tools.md §11 item 11)."""
 
 from __future__ import annotations
 

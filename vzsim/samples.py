@@ -1,4 +1,5 @@
-"""Stock files of an OpenVZ host: vz.conf and the ve-*.conf-sample configs (spec §3.2, §3.4)."""
+"""Stock files of an OpenVZ host: vz.conf and the ve-*.conf-sample configs (openvz-tools.md §3.2,
+§3.4)."""
 
 from __future__ import annotations
 

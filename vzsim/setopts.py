@@ -1,4 +1,4 @@
-"""Parsing `vzctl set` options into config changes and live actions (spec §1.3)."""
+"""Parsing `vzctl set` options into config changes and live actions (openvz-tools.md §1.3)."""
 
 from __future__ import annotations
 
@@ -48,7 +48,7 @@ LIST_ADD_OPTIONS = {
 }
 LIST_DEL_OPTIONS = {"netdev_del": "NETDEV", "pci_del": "PCI"}
 VETH_EDIT_OPTIONS = ("mac", "host_ifname", "host_mac", "bridge", "mac_filter")
-# Options whose change needs a restart of a running CT (spec §1.4).
+# Options whose change needs a restart of a running CT (openvz-tools.md §1.4).
 RESTART_KEYS = {
     "CAPABILITY": "capability",
     "IPTABLES": "iptables",

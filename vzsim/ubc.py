@@ -1,4 +1,5 @@
-"""User beancounter parameters: units, size suffixes, barrier:limit values (spec §1.3, §3.3)."""
+"""User beancounter parameters: units, size suffixes, barrier:limit values (openvz-tools.md §1.3,
+§3.3)."""
 
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ ITEM_PARAMS = (
     "numiptent",
     "avnumproc",
 )
-# The kernel's row order in /proc/user_beancounters, dummy rows included (spec §7.3).
+# The kernel's row order in /proc/user_beancounters, dummy rows included (openvz-tools.md §7.3).
 PROC_ROWS = (
     "kmemsize",
     "lockedpages",

@@ -1,4 +1,5 @@
-"""The vzctl stand-in: global flags, command and CTID checks, the CT lock, dispatch (spec §1.1)."""
+"""The vzctl stand-in: global flags, command and CTID checks, the CT lock, dispatch
+(openvz-tools.md §1.1)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The vzlist stand-in (spec §2): selection, fields, table/JSON output, exit codes."""
+"""The vzlist stand-in (openvz-tools.md §2): selection, fields, table/JSON output, exit codes."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""vzlist fields: header, printf width and where each value comes from (spec §2.2, §2.4)."""
+"""vzlist fields: header, printf width and where each value comes from (openvz-tools.md §2.2,
+§2.4)."""
 
 from __future__ import annotations
 

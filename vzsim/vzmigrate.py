@@ -1,5 +1,5 @@
-"""The vzmigrate stand-in (spec §8). DEST is another simulated ROOT, not a host reached by
-ssh; every remote step runs DEST's own vzctl, as the real script does over ssh."""
+"""The vzmigrate stand-in (openvz-tools.md §8). DEST is another simulated ROOT, not a host
+reached by ssh; every remote step runs DEST's own vzctl, as the real script does over ssh."""
 
 from __future__ import annotations
 

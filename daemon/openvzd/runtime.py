@@ -1,7 +1,7 @@
 """What the daemon knows of its host while it runs: the tools, the host model,
 the vzctl version and the node, and the few facts that only the daemon can
 remember (which containers it paused: vzlist cannot tell a frozen CT from a
-running one, spec §9.1; why each container is in its state, libvirt's reason)."""
+running one, openvz-tools.md §9.1; why each container is in its state, libvirt's reason)."""
 
 from __future__ import annotations
 

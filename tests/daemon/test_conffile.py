@@ -1,4 +1,4 @@
-"""CTID.conf by vzctl's rules (spec §3.1), in the forms of libvirt's own test data."""
+"""CTID.conf by vzctl's rules (openvz-tools.md §3.1), in the forms of libvirt's own test data."""
 
 from __future__ import annotations
 

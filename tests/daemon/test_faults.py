@@ -21,7 +21,7 @@ from tests.daemon_process import DaemonProcess, running_daemon, start_daemon
 from tests.proof.records import journal_jobs, reconcile, set_knobs, tool_runs
 from tests.proof.sim import prepare_host
 
-# vzctl exit code -> the status a client gets (spec §1.8 through api/errors.py).
+# vzctl exit code -> the status a client gets (openvz-tools.md §1.8 through api/errors.py).
 CODES = {
     5: grpc.StatusCode.FAILED_PRECONDITION,
     14: grpc.StatusCode.NOT_FOUND,
@@ -69,7 +69,7 @@ def test_each_exit_code_becomes_a_status_with_the_tools_message(
     assert f"exit code {code}" in details and "injected failure" in details
 
 
-# Every code of spec §1.8 (legacy vzctl's include/vzerror.h) but 0.
+# Every code of openvz-tools.md §1.8 (legacy vzctl's include/vzerror.h) but 0.
 DOCUMENTED_EXIT_CODES = [
     *(1, 2, 3, *range(5, 19), 20, 21, 22, 23, 24, 27, 28, 29, *range(31, 37), 40, 41),
     *(43, 44, *range(46, 56), *range(60, 69), *range(70, 75), 77, 78, 79, 82, 85, 86, 87, 89, 91),

@@ -36,7 +36,8 @@ CALL_TIMEOUT = 600.0
 READ_SHARE = 0.6
 LIFECYCLE_SHARE = 0.3  # the rest define or undefine the client's own IDs
 READS = ("List", "Lookup", "GetInfo", "GetXML")
-# A start of a running container exits 32; a stop of a stopped one exits 0 (spec §1.8, §11).
+# A start of a running container exits 32; a stop of a stopped one exits 0 (openvz-tools.md §1.8,
+# §11).
 WRONG_STATE_EXIT = "exit code 32"
 NOT_RUNNING = "domain is not in running state"
 

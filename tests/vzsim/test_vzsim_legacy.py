@@ -1,4 +1,4 @@
-"""The 3.0.23 personality: what a client can see differ from 4.x (spec §11 item 11)."""
+"""The 3.0.23 personality: what a client can see differ from 4.x (openvz-tools.md §11 item 11)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""vzctl set: the exact CTID.conf writes and the running/stopped/--save outcomes (spec §1.3-1.4)."""
+"""vzctl set: the exact CTID.conf writes and the running/stopped/--save outcomes (openvz-tools.md
+§1.3-1.4)."""
 
 from __future__ import annotations
 

@@ -526,6 +526,6 @@ def guest_interface(device: str, host_end: InterfaceCounters) -> InterfaceStats:
 
 
 def default_host_dev(veid: int, guest_dev: str) -> str:
-    """vzctl's host-side name when NETIF has no host_ifname: vethCTID.N (spec §6.1)."""
+    """vzctl's host-side name when NETIF has no host_ifname: vethCTID.N (openvz-tools.md §6.1)."""
     digits = len(guest_dev) - len(guest_dev.rstrip("0123456789"))
     return f"veth{veid}.{guest_dev[-digits:] if digits else 0}"

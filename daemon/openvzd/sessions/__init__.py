@@ -1,6 +1,6 @@
 """Exec and console sessions: a person's way into a container, through the daemon.
 
-What the OpenVZ tools offer, and what this package relies on (spec §1.2, §1.7):
+What the OpenVZ tools offer, and what this package relies on (openvz-tools.md §1.2, §1.7):
 
 * `vzctl exec2 CTID CMD...` joins its arguments with spaces and runs the result
   with `bash -c` inside the container; its exit status is the command's own.

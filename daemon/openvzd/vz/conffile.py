@@ -1,6 +1,6 @@
 """CTID.conf and vz.conf, read by vzctl's rules and edited without losing a line.
 
-Reading follows spec §3.1: `KEY=value` lines (only \n ends one, as fgets reads),
+Reading follows openvz-tools.md §3.1: `KEY=value` lines (only \n ends one, as fgets reads),
 `#` comments, a quoted value runs to the last quote on the line (an unmatched
 quote skips the line), backslashes escape, and the FIRST occurrence of a key
 wins, as vzctl reads it (libvirt took the last one). A line that cannot be

@@ -6,7 +6,7 @@ up to the core; each front-end maps its kind to a wire status in one place
 ErrorKind (a test checks both ways). It lives in vz/, the lowest layer, so vz/
 imports nothing above it.
 
-vzctl's exit codes are the only contract worth relying on (spec §11.1): the
+vzctl's exit codes are the only contract worth relying on (openvz-tools.md §11.1): the
 messages vary between versions. Each code maps to a kind; the tool's own message
 travels with it so the person reading it learns what vzctl said.
 """
@@ -65,7 +65,7 @@ def bad_argument(message: str) -> OpenvzError:
     return OpenvzError(ErrorKind.BAD_ARGUMENT, message)
 
 
-# Legacy vzctl exit codes (include/vzerror.h, spec §1.8) by the kind they mean.
+# Legacy vzctl exit codes (include/vzerror.h, openvz-tools.md §1.8) by the kind they mean.
 _VZCTL_KINDS: dict[int, ErrorKind] = {
     5: ErrorKind.TOOL_MISSING,  # not an OpenVZ kernel: the host must change
     9: ErrorKind.BUSY,  # container locked
@@ -97,7 +97,7 @@ _VZCTL_KINDS: dict[int, ErrorKind] = {
     131: ErrorKind.ALREADY_EXISTS,  # name in use
 }
 
-# vzmigrate's own codes (spec §8).
+# vzmigrate's own codes (openvz-tools.md §8).
 _VZMIGRATE_KINDS: dict[int, ErrorKind] = {
     1: ErrorKind.BAD_ARGUMENT,
     2: ErrorKind.WRONG_STATE,

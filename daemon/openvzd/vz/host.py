@@ -25,7 +25,7 @@ from openvzd.vz.spec import MAX_VEID
 log = logging.getLogger(__name__)
 
 STATUSES = frozenset({"running", "stopped", "mounted", "suspended"})
-# 1-100 are reserved for OpenVZ by convention (spec §4); a picked ID starts above.
+# 1-100 are reserved for OpenVZ by convention (openvz-tools.md §4); a picked ID starts above.
 FIRST_FREE_VEID = 101
 # ASCII digits only: str.isdigit() also accepts '²' (int() refuses it) and other
 # scripts' digits; ten digits bound int() and cover every ID up to MAX_VEID.
@@ -227,7 +227,7 @@ class HostModel:
             )
 
     def lock_holder(self, veid: int) -> int | None:
-        """The pid in LOCKDIR/CTID.lck if that process is alive (spec §1.7)."""
+        """The pid in LOCKDIR/CTID.lck if that process is alive (openvz-tools.md §1.7)."""
         lockdir = read_config(self.paths.vz_conf).values.get("LOCKDIR", "/vz/lock")
         try:
             text = (self.paths.host_path(lockdir) / f"{veid}.lck").read_text()

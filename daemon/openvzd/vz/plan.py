@@ -7,7 +7,7 @@ on a VSwap host memory is --ram, swap_hard_limit - memory is --swap and
 min_guarantee is --vmguarpages' barrier; soft_limit has no VSwap counterpart
 (PHYSPAGES' barrier is always 0) and is refused. On a UBC host memory and
 soft_limit are --privvmpages' limit and barrier, min_guarantee --vmguarpages',
-as libvirt's driver sets them (spec §10); swap_hard_limit is refused.
+as libvirt's driver sets them (openvz-tools.md §10); swap_hard_limit is refused.
 """
 
 from __future__ import annotations

@@ -221,7 +221,7 @@ class DiskQuota:
 
 
 def read_vzquota(proc: Path) -> dict[int, DiskQuota]:
-    """proc/vz/vzquota (spec §7.4): a `CTID: path` line opens each block, then
+    """proc/vz/vzquota (openvz-tools.md §7.4): a `CTID: path` line opens each block, then
     `1k-blocks` and `inodes` lines of usage, soft, hard, time, expire."""
     result: dict[int, DiskQuota] = {}
     veid: int | None = None

@@ -4,7 +4,7 @@ Memory rule (so that dumpxml defines the same container again): on a VSwap host
 memory is PHYSPAGES' limit and swap_hard_limit is memory + SWAPPAGES' limit; on
 a UBC-only host memory is PRIVVMPAGES' limit and soft_limit its barrier (when
 lower). On both, min_guarantee is VMGUARPAGES' barrier, as libvirt maps it
-(spec §10). All sizes here are KiB. vz/plan.py turns a spec into vzctl runs.
+(openvz-tools.md §10). All sizes here are KiB. vz/plan.py turns a spec into vzctl runs.
 """
 
 from __future__ import annotations
@@ -149,7 +149,7 @@ def validate_title(text: str) -> str:
 
 
 def validate_guest_dev(name: str) -> int:
-    """N of a guest device ethN: its host end is vethCTID.N (spec §6.1)."""
+    """N of a guest device ethN: its host end is vethCTID.N (openvz-tools.md §6.1)."""
     match = _GUEST_IF.match(name)
     if not match:
         raise bad_argument(
@@ -226,7 +226,7 @@ def _pages_kib(values: Mapping[str, str], key: str, use_limit: bool) -> int:
 
 def parse_netif(text: str, veid: int = 0) -> list[Interface]:
     """NETIF: entries separated by ';', each 'key=value,...'. With veid, what
-    vzctl fills in is filled in the same way (spec §6.2): a missing host_ifname
+    vzctl fills in is filled in the same way (openvz-tools.md §6.2): a missing host_ifname
     is vethCTID.N, a missing host_mac copies mac."""
     interfaces = []
     for entry in text.split(";"):

@@ -197,7 +197,7 @@ class ShutdownExecutor(Executor[ops.Shutdown]):
 
     async def run(self, op: ops.Shutdown, ctx: JobContext) -> dict[str, Any] | None:
         """vzctl stop halts the guest and kills it only after STOP_TIMEOUT; vzctl has
-        no per-call timeout (spec §1.2, §1.3: --stop-timeout is a saved setting), so
+        no per-call timeout (openvz-tools.md §1.2, §1.3: --stop-timeout is a saved setting), so
         a requested bound is the daemon's: past it, the stop run is killed and
         `vzctl stop --fast` kills the container. The progress step says which path."""
         await check_running_at_run(self, op.veid, paused_ok=False)
@@ -455,7 +455,7 @@ class DefineExecutor(Executor[ops.Define]):
 
     async def clean_up(self, op: ops.Define, plan: Mapping[str, Any]) -> str:
         """A half-made container goes as vzctl removes one whose create failed
-        (spec §5.2 step 9): its private area (and the .tmp one it unpacks into) and
+        (openvz-tools.md §5.2 step 9): its private area (and the .tmp one it unpacks into) and
         its config. A type='mount' directory was never ours: only the config goes."""
         veid = int(plan.get("veid") or 0)
         if not veid:
