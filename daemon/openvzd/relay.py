@@ -32,6 +32,7 @@ from openvzd.core.caller import Caller
 from openvzd.identity import CALLERS, Callers, peer_credentials
 from openvzd.limiter import PerKeyLimiter
 from openvzd.remote.ssh_helper import SSH_PREAMBLE
+from openvzd.unixsock import listening_unix_socket
 
 log = logging.getLogger(__name__)
 
@@ -293,7 +294,7 @@ class UnixFront(_Front):
         old = os.umask(0o177)
         try:
             self._server = await asyncio.get_running_loop().create_unix_server(
-                lambda: _Accepted(self), str(path), backlog=_BACKLOG
+                lambda: _Accepted(self), sock=listening_unix_socket(path, _BACKLOG)
             )
         finally:
             os.umask(old)

@@ -57,6 +57,7 @@ from openvzd.libvirt.session import DomainKey, Session
 from openvzd.libvirt.xdr import Packer, Unpacker, XdrError
 from openvzd.limiter import PerKeyLimiter, uncapped_uids
 from openvzd.remote.settings import SaslSettings, TlsSettings
+from openvzd.unixsock import listening_unix_socket
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +115,8 @@ class LibvirtFrontEnd:
             old = os.umask(0o777)
             try:
                 server = await asyncio.start_unix_server(
-                    functools.partial(self.serve, read_only=read_only), path=str(path)
+                    functools.partial(self.serve, read_only=read_only),
+                    sock=listening_unix_socket(path),
                 )
             finally:
                 os.umask(old)
