@@ -120,6 +120,12 @@ def test_a_line_goes_in_its_echo_comes_out_and_finish_ends_the_console(
         aborted = stream_end(client, serial)
         assert (aborted.header.type, aborted.error_code) == (MessageType.REPLY, ErrorCode.RPC)
         assert "aborted at client request" in aborted.error_message
+        serial, reply = open_console(client, "101")
+        assert reply.error_code is None, reply.error_message
+        client.send_stream(Proc.DOMAIN_OPEN_CONSOLE, serial, 7)  # no such status
+        ended = stream_end(client, serial)
+        assert (ended.header.type, ended.error_code) == (MessageType.REPLY, ErrorCode.RPC)
+        assert "unexpected termination status" in ended.error_message
     assert wait_no_console_process(daemon) == []
 
 

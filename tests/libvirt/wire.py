@@ -65,7 +65,7 @@ class WireClient:
         self.sock.sendall(encode_packet(header, body))
         return serial
 
-    def send_stream(self, procedure: int, serial: int, status: Status, body: bytes = b"") -> None:
+    def send_stream(self, procedure: int, serial: int, status: int, body: bytes = b"") -> None:
         """A STREAM packet of the stream a call with this procedure and serial opened."""
         header = Header(REMOTE_PROGRAM, 1, procedure, MessageType.STREAM, serial, status)
         self.sock.sendall(encode_packet(header, body))

@@ -10,8 +10,9 @@ call's program, version, procedure and serial:
 - OK, from the client: finish. The console is detached and we confirm with an
   empty STREAM OK. (An OK the client did not ask for makes libvirt's client
   drop the whole connection, so we never send one first.)
-- ERROR, from the client: abort. The console is ended and, as libvirtd does,
-  answered with a REPLY/ERROR that its abort call waits for.
+- ERROR (or a status libvirt does not define), from the client: abort. The
+  console is ended and, as libvirtd does, answered with a REPLY/ERROR that its
+  abort call waits for.
 - ERROR, from us: a failure (the client sent more input than the console
   takes); the stream is then over and the client sends nothing more for it.
 
@@ -44,6 +45,7 @@ CLIENT_LEFT = "the libvirt client went away"
 class _End(enum.Enum):
     FINISH = "the client finished the stream"
     ABORT = "the client aborted the stream"
+    UNEXPECTED = "the client ended the stream with an unknown status"
     OVERRUN = "the client sent more input than the console took"
 
 
@@ -94,8 +96,10 @@ class ConsoleStream:
             self._input_waiting.set()
         elif status == Status.OK:
             self._end.set_result(_End.FINISH)
-        else:
+        elif status == Status.ERROR:
             self._end.set_result(_End.ABORT)
+        else:
+            self._end.set_result(_End.UNEXPECTED)
 
     async def _run(self) -> None:
         movers = [
@@ -121,6 +125,9 @@ class ConsoleStream:
         elif end is _End.ABORT:
             await self.console.abort(end.value)
             self._send_error(MessageType.REPLY, "stream aborted at client request")
+        elif end is _End.UNEXPECTED:
+            await self.console.abort(end.value)
+            self._send_error(MessageType.REPLY, "stream had an unexpected termination status")
         else:
             await self.console.abort(end.value)
             self._send_error(
