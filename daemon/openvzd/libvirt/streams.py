@@ -31,7 +31,6 @@ import enum
 import logging
 from collections.abc import Awaitable, Callable
 
-from openvzd.libvirt.errors import LibvirtError
 from openvzd.libvirt.numbers import ErrorCode, ErrorDomain
 from openvzd.libvirt.protocol import Header, MessageType, Status, encode_packet, pack_error
 from openvzd.sessions import ConsoleSession
@@ -168,8 +167,7 @@ class ConsoleStream:
         self._send_packet(encode_packet(header, body))
 
     def _send_error(self, kind: MessageType, message: str) -> None:
-        error = LibvirtError(ErrorCode.RPC, message, ErrorDomain.STREAMS)
-        self._send(kind, Status.ERROR, pack_error(error.code, error.domain, error.message))
+        self._send(kind, Status.ERROR, pack_error(ErrorCode.RPC, ErrorDomain.STREAMS, message))
 
 
 async def _stopped(tasks: list[asyncio.Task[None]]) -> None:
