@@ -65,6 +65,11 @@ class WireClient:
         self.sock.sendall(encode_packet(header, body))
         return serial
 
+    def send_stream(self, procedure: int, serial: int, status: int, body: bytes = b"") -> None:
+        """A STREAM packet of the stream a call with this procedure and serial opened."""
+        header = Header(REMOTE_PROGRAM, 1, procedure, MessageType.STREAM, serial, status)
+        self.sock.sendall(encode_packet(header, body))
+
     def send_raw(self, data: bytes) -> None:
         self.sock.sendall(data)
 
@@ -99,6 +104,14 @@ class WireClient:
             assert reply is not None, f"connection closed waiting for the reply to {procedure}"
             if reply.header.type == MessageType.REPLY and reply.header.serial == serial:
                 return reply
+
+    def next_for(self, serial: int) -> Reply:
+        """The next packet of the call or stream with this serial (events skipped)."""
+        while True:
+            packet = self.receive()
+            assert packet is not None, f"connection closed waiting for serial {serial}"
+            if packet.header.type != MessageType.MESSAGE and packet.header.serial == serial:
+                return packet
 
     def open(self, flags: int = 0) -> None:
         assert self.call(Proc.AUTH_LIST).error_code is None

@@ -122,6 +122,7 @@ class ErrorDomain(enum.IntEnum):
     RPC = 7
     REMOTE = 13
     OPENVZ = 14
+    STREAMS = 38
 
 
 ERROR_LEVEL_ERROR = 2

@@ -184,6 +184,7 @@ class LibvirtFrontEnd:
             caller,
             read_only,
             self._sender(writer),
+            writer.drain,
             secure=secure,
             login=login,
             authenticated=login is None,
@@ -202,6 +203,7 @@ class LibvirtFrontEnd:
         finally:
             for call in running:
                 call.cancel()
+            session.cancel_streams()
             self._sessions.discard(session)
             self._limiter.release(limit_key)
             writer.close()
@@ -230,9 +232,12 @@ class LibvirtFrontEnd:
                 if header.version == KEEPALIVE_VERSION and header.procedure == KEEPALIVE_PING:
                     session.send(encode_packet(message_header(KEEPALIVE_PONG, KEEPALIVE_PROGRAM)))
                 continue
+            if header.type == MessageType.STREAM:
+                session.receive_stream(header, body)
+                continue
             if header.type != MessageType.CALL:
-                # Streams and fd passing are not offered (console: unfinished);
-                # what is not a call gets no answer, as no reply is awaited for it.
+                # fd passing is not offered; what is not a call gets no answer,
+                # as no reply is awaited for it.
                 continue
             if header.program != REMOTE_PROGRAM or header.version != REMOTE_VERSION:
                 self._reply_error(
@@ -304,7 +309,7 @@ class LibvirtFrontEnd:
                 raise LibvirtError(ErrorCode.RPC, "connection not open", ErrorDomain.RPC)
             if known.mutating:
                 session.require_write(name)
-            await known.handler(session, Unpacker(body), result)
+            opened = await known.handler(session, Unpacker(body), result)
         except LibvirtError as err:
             self._reply_error(session, header, err)
             return
@@ -330,6 +335,10 @@ class LibvirtFrontEnd:
             session.send(encode_packet(reply_header(header), result.data()))
         except FramingError as err:
             self._reply_error(session, header, LibvirtError(ErrorCode.INTERNAL_ERROR, str(err)))
+            return
+        if opened is not None:
+            # No await since the reply was queued: the stream's first packet follows it.
+            session.start_stream(header, opened)
 
     @staticmethod
     def _reply_error(session: Session, header: Header, err: LibvirtError) -> None:

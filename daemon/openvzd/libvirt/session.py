@@ -8,9 +8,10 @@ here are journaled, queued and evented exactly as the gRPC front-end's are.
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -23,7 +24,9 @@ from openvzd.libvirt.numbers import ErrorCode
 from openvzd.libvirt.xdr import Packer, Unpacker, XdrError
 
 if TYPE_CHECKING:
+    from openvzd.libvirt.protocol import Header
     from openvzd.libvirt.sasl import SaslLogin
+    from openvzd.libvirt.streams import ConsoleStream
 
 UUID_SIZE = 16
 # The longest domain name a CTID or an OpenVZ NAME can be, with room to spare.
@@ -75,6 +78,8 @@ class Session:
     socket_read_only: bool
     # Sends one whole packet to this client (events, replies).
     send: Callable[[bytes], None]
+    # Waits until what was sent has (mostly) left for the client.
+    drain: Callable[[], Awaitable[None]]
     # Whether the connection is encrypted or local (virConnectIsSecure).
     secure: bool = True
     opened: bool = False
@@ -89,6 +94,9 @@ class Session:
     # The client asked about keepalive (feature 10), so it answers our PINGs.
     speaks_keepalive: bool = False
     last_heard: float = field(default_factory=time.monotonic)
+    # Open consoles by their open call's serial, which their STREAM packets carry.
+    streams: dict[int, ConsoleStream] = field(default_factory=dict)
+    stream_tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
     def finish_login(self, identity: str, read_only: bool) -> None:
         self.caller = Caller("sasl", name=identity, read_only=read_only)
@@ -103,6 +111,31 @@ class Session:
     def require_write(self, procedure: str) -> None:
         if self.read_only:
             raise read_only(procedure)
+
+    def start_stream(self, call: Header, stream: ConsoleStream) -> None:
+        """Serve the stream a call opened, once its reply is sent, until it ends."""
+        self.streams[call.serial] = stream
+        task = stream.start(call)
+        self.stream_tasks.add(task)
+
+        def ended(finished: asyncio.Task[None]) -> None:
+            self.stream_tasks.discard(finished)
+            if self.streams.get(call.serial) is stream:
+                del self.streams[call.serial]
+
+        task.add_done_callback(ended)
+
+    def receive_stream(self, packet: Header, body: bytes) -> None:
+        """A STREAM packet from the client; one for no open stream (what was in
+        flight when it ended) is dropped, as libvirtd does."""
+        stream = self.streams.get(packet.serial)
+        if stream is not None and stream.carries(packet):
+            stream.receive(packet.status, body)
+
+    def cancel_streams(self) -> None:
+        """The connection is gone: each console ends, without a word to the client."""
+        for task in self.stream_tasks:
+            task.cancel()
 
     # -- domains -------------------------------------------------------------
     def view(self, key: DomainKey) -> DomainView:

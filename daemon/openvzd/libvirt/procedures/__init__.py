@@ -6,8 +6,8 @@ Procedures not in PROCEDURES get libvirtd's own answer for a procedure it does
 not know (see errors.unknown_procedure), and the connection stays open.
 """
 
-from openvzd.libvirt.procedures import changes, connection, reads
+from openvzd.libvirt.procedures import changes, connection, console, reads
 from openvzd.libvirt.procedures.registry import PROCEDURES, Procedure
 
 # Importing the modules registers their procedures.
-__all__ = ["PROCEDURES", "Procedure", "changes", "connection", "reads"]
+__all__ = ["PROCEDURES", "Procedure", "changes", "connection", "console", "reads"]

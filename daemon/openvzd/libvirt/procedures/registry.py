@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from openvzd.core.facade import DomainView
 from openvzd.libvirt.errors import LibvirtError, OpenvzError, from_kind
@@ -19,7 +20,11 @@ from openvzd.libvirt.numbers import (
 from openvzd.libvirt.session import Session
 from openvzd.libvirt.xdr import Packer, Unpacker
 
-Handler = Callable[[Session, Unpacker, Packer], Awaitable[None]]
+if TYPE_CHECKING:
+    from openvzd.libvirt.streams import ConsoleStream
+
+# A handler that opens a stream returns it; the server starts it after the reply.
+Handler = Callable[[Session, Unpacker, Packer], Awaitable["ConsoleStream | None"]]
 
 # libvirt 9.0.0, what virConnectGetLibVersion reports for the library we stand in for.
 LIB_VERSION = 9_000_000
