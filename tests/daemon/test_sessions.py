@@ -252,7 +252,7 @@ def test_console_one_writer_at_a_time_and_force_takes_over(conn: openvz.Connecti
         assert busy.value.code is grpc.StatusCode.ABORTED
         second = dom.console(force=True)
         with second:
-            assert list(output) == [] or True  # what was in flight, then the end
+            list(output)  # drains what was in flight; iteration ends when it is taken over
             assert first.detached_reason is not None
             assert first.detached_reason.startswith("taken over by")
             more = iter(second)
