@@ -29,7 +29,7 @@ from openvzd.core.caller import Caller
 from openvzd.libvirt.errors import LibvirtError
 from openvzd.libvirt.numbers import ErrorCode
 from openvzd.remote.identity import level_for
-from openvzd.remote.mechanisms import acceptor_credentials
+from openvzd.remote.sasl_server import SaslConfigError, keytab_credentials
 from openvzd.remote.settings import SaslSettings
 
 if TYPE_CHECKING:
@@ -171,19 +171,9 @@ class SaslLogin:
 def gss_credentials(keytab: Path) -> Any:
     """Acceptor credentials from [sasl]'s keytab; OSError names what to fix."""
     try:
-        import gssapi  # noqa: F401 - the kerberos extra
-    except ImportError:
-        raise OSError(
-            "[libvirt] sasl_port needs the python gssapi package: pip install 'openvzd[kerberos]'"
-        ) from None
-    if not keytab.is_file():
-        raise OSError(f"[libvirt] sasl_port: [sasl] keytab {keytab} does not exist")
-    try:
-        credentials = acceptor_credentials(keytab)
-        credentials.inquire()
-    except Exception as err:  # gssapi raises many GSSError subclasses
-        raise OSError(f"[libvirt] sasl_port: cannot use the keytab {keytab}: {err}") from None
-    return credentials
+        return keytab_credentials(keytab)
+    except SaslConfigError as err:
+        raise OSError(f"[libvirt] sasl_port: {err}") from None
 
 
 async def start_libvirt_sasl(

@@ -322,7 +322,7 @@ async def start_sasl_server(
     check_sasl_settings(settings)
     gss_credentials = None
     if wire.GSSAPI in settings.mechanisms:
-        gss_credentials = _gss_credentials(settings.keytab)
+        gss_credentials = keytab_credentials(settings.keytab)
     if wire.SCRAM_SHA_256 in settings.mechanisms:
         try:
             ScramServerMechanism(settings.password_db, b"")
@@ -341,7 +341,8 @@ async def start_sasl_server(
     return listener
 
 
-def _gss_credentials(keytab: Path) -> Any:
+def keytab_credentials(keytab: Path) -> Any:
+    """GSSAPI acceptor credentials from [sasl]'s keytab; SaslConfigError names what to fix."""
     try:
         import gssapi  # noqa: F401 - the kerberos extra
     except ImportError:
