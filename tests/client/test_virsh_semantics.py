@@ -65,6 +65,19 @@ def test_a_container_on_br0_starts_on_the_default_simulated_host(
     assert ovzsh(daemon, "destroy", "104").returncode == 0
 
 
+def test_the_seeds_example_file_defines_verbatim_and_starts(tmp_path: Path) -> None:
+    """Container 104 with veth101.0 on br0, the file as it is, on a default host of its own."""
+    seed = Path(__file__).parent.parent / "data" / "domxml" / "seed-veth-on-104-in.xml"
+    with running_daemon(tmp_path / "sim") as daemon:
+        defined = ovzsh(daemon, "define", str(seed))
+        assert defined.returncode == 0, defined.stderr
+        started = ovzsh(daemon, "start", "104")
+        assert started.returncode == 0, started.stderr
+        bridge = daemon.host_root / ".vzsim" / "bridges" / "br0"
+        assert bridge.read_text() == "veth101.0\n"
+        assert ovzsh(daemon, "domstate", "104").stdout.startswith("running")
+
+
 def test_the_seeds_example_defines_and_starts(daemon: DaemonProcess, tmp_path: Path) -> None:
     # veth101.0 on container 105: vzctl takes any host_ifname, and libvirt passes it on.
     xml = with_bridge(example_xml(daemon, 105), "br0", "veth101.0")
