@@ -36,6 +36,7 @@ from openvzd.journal import SCHEMA_VERSION, Job, JobState, Journal
 from openvzd.vz.conffile import read_config, updated_text
 from openvzd.vz.spec import spec_from_config
 
+from tests.client.helpers import OVZSH, ovzsh_env, uri_of
 from tests.daemon_process import DaemonProcess, running_daemon, start_daemon
 from tests.proof.records import set_knobs, tool_runs
 from tests.proof.sim import define_xml, prepare_host
@@ -252,6 +253,34 @@ def test_retried_and_verified_jobs_left_the_host_where_they_say(
         if crash.retries and crash.operation == "start":
             starts = [r for r in runs if r.command == "start" and r.ctid == crash.veid]
             assert [r.exit for r in starts] == [0]
+
+
+def test_ovzsh_job_info_shows_what_recovery_did(
+    recovered: tuple[DaemonProcess, list[Crash]],
+) -> None:
+    daemon, crashes = recovered
+    retried = next(c for c in crashes if c.operation == "set-vcpus" and c.retries == 1)
+    interrupted = next(c for c in crashes if c.operation == "migrate")
+    shown = {}
+    for crash in (retried, interrupted):
+        result = subprocess.run(
+            [OVZSH, "-c", uri_of(daemon), "job-info", crash.job_id],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=ovzsh_env(),
+        )
+        assert result.returncode == 0, result.stderr
+        shown[crash.operation] = dict(
+            (name.strip(), value.strip())
+            for name, value in (line.split(":", 1) for line in result.stdout.splitlines() if line)
+        )
+    assert shown["set-vcpus"]["State"] == "succeeded"
+    assert "run again" in shown["set-vcpus"]["Recovery"]
+    assert shown["set-vcpus"]["Retries"] == "1"
+    # An interrupted job's error is recovery's finding: said once.
+    assert "cannot be read from this host" in shown["migrate"]["Error"]
+    assert "Recovery" not in shown["migrate"] and "Retries" not in shown["migrate"]
 
 
 def test_a_wait_opened_after_the_restart_returns_the_final_state_at_once(

@@ -107,8 +107,15 @@ def print_job(job: Job) -> None:
     for name in ("created", "started", "finished"):
         if m.HasField(name):
             rows.append((name.capitalize(), getattr(m, name).ToDatetime().isoformat() + "Z"))
+    if m.outcome:
+        rows.append(("Outcome", m.outcome))
     if m.error.message:
         rows.append(("Error", m.error.message))
+    # An interrupted job's error is what recovery found; a recovered one has no error.
+    if m.recovery and m.recovery != m.error.message:
+        rows.append(("Recovery", m.recovery))
+    if m.retries:
+        rows.append(("Retries", m.retries))
     if not job.done:
         rows.append(("Cancellable", "yes" if m.cancellable else f"no ({m.not_cancellable_reason})"))
     print_fields(rows, 15)
