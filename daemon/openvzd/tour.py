@@ -44,6 +44,12 @@ def print_tour(config: Config, sim_dir: Path) -> None:
     vzctl = shlex.quote(str(config.tools.vzctl))
     # Quoted for the shell it is pasted into, whatever the folder is called.
     uri = shlex.quote(f"openvz+unix:///system?socket={config.rw_socket}")
+    libvirt_uri = shlex.quote(f"openvz+unix:///system?socket={config.libvirt.rw_path}")
+    libvirt = (
+        f"\nlibvirt's clients use libvirt's socket: virsh -c {libvirt_uri} list --all\n"
+        if config.libvirt.enabled
+        else ""
+    )
     print(
         f"""
 openvzd is ready, serving the simulated OpenVZ host in {config.paths.host_root}
@@ -57,10 +63,11 @@ In another terminal, from this folder:
   {ovzsh} define {example}           # a container from a template
   {ovzsh} start 150                  # a job on container 150's lane
   {ovzsh} dominfo 150
+  {ovzsh} exec 150 -- echo hello from 150   # a command inside the container
   {ovzsh} dumpxml 150
   {ovzsh} event --loop --timeout 30  # lifecycle events; try `vzctl` by hand meanwhile:
   {vzctl} stop 150
-
+{libvirt}
 Ctrl-C stops the daemon; the containers keep their state.
 """,
         flush=True,
