@@ -57,6 +57,10 @@ bench: $(VENV)/.installed-test
 	$(BIN)/python bench/bench_daemon.py
 	PYTHONPATH=. $(BIN)/python bench/bench_remote.py
 	$(BIN)/python bench/bench_ovzsh.py
+	$(BIN)/python bench/bench_exec.py
+	$(BIN)/python bench/bench_relay.py
+	$(BIN)/python bench/bench_libvirt.py
+	$(BIN)/python bench/bench_flood.py
 
 stubs: $(VENV)/.installed-test
 	$(BIN)/python scripts/generate_stubs.py
