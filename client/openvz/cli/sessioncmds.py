@@ -44,7 +44,9 @@ def raw_terminal(fd: int) -> Iterator[bool]:
     import tty
 
     saved = termios.tcgetattr(fd)
-    tty.setraw(fd)
+    # TCSANOW, not setraw's default TCSAFLUSH: keys typed before raw mode (a quick
+    # Ctrl-] after the banner) are kept and read, not thrown away.
+    tty.setraw(fd, termios.TCSANOW)
     try:
         yield True
     finally:
