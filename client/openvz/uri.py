@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
-from openvz.errors import InvalidArgument
+from openvz.error_classes import InvalidArgument
 
 DEFAULT_URI = "openvz:///system"
 RUN_DIR = Path("/run/openvzd")
