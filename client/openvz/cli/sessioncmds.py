@@ -1,8 +1,10 @@
 """ovzsh's ways into a container: exec, enter and console.
 
 `ovzsh exec CT -- CMD ARGS` passes stdin and stdout (and stderr) through and
-leaves with the command's exit status; -t asks for a pty, and the local terminal
-is then in raw mode while the command runs, its size following the window.
+leaves with the command's exit status (on a local socket over the local exec
+channel, openvz.localexec, which needs no grpc; elsewhere over Domains.Exec);
+-t asks for a pty, and the local terminal is then in raw mode while the command
+runs, its size following the window.
 Without a pty, Ctrl-C (SIGINT), SIGTERM and SIGHUP are passed on to the command.
 `ovzsh enter CT` is an interactive shell (vzctl enter). `ovzsh console CT`
 attaches to the container's console; Ctrl-] leaves, as in virsh, and --force
@@ -24,6 +26,7 @@ from typing import TYPE_CHECKING
 from openvz.cli.base import DOMAIN, command, connect
 
 if TYPE_CHECKING:
+    from openvz.localexec import LocalExecSession
     from openvz.sessions import ConsoleSession, ExecSession
     from openvz.v1 import common_pb2
 
@@ -89,27 +92,43 @@ def domain_ref(text: str) -> common_pb2.DomainRef:
 
 
 def run_exec(args: argparse.Namespace, argv: list[str], pty: bool) -> int:
+    from openvz.uri import parse_uri
+
+    uri = parse_uri(args.connect)
+    env = dict(args.env or [])
+    size = terminal_size(0) if pty else None
+    if pty and "TERM" in os.environ:
+        env.setdefault("TERM", os.environ["TERM"])
+    cwd = args.cwd or ""
+    if uri.transport == "unix":
+        from openvz.localexec import LocalExecSession
+
+        path = str(uri.socket_path(args.readonly or uri.read_only))
+        local = LocalExecSession.start(
+            path, args.domain, argv, env=env, cwd=cwd, pty=pty, size=size
+        )
+        return _run_session(local, pty)
     from openvz.sessions import ExecSession
 
     with connect(args) as conn:
-        env = dict(args.env or [])
-        size = terminal_size(0) if pty else None
-        if pty and "TERM" in os.environ:
-            env.setdefault("TERM", os.environ["TERM"])
         session = ExecSession.start(
-            conn, domain_ref(args.domain), argv, env=env, cwd=args.cwd or "", pty=pty, size=size
+            conn, domain_ref(args.domain), argv, env=env, cwd=cwd, pty=pty, size=size
         )
-        with session, raw_terminal(0) if pty else contextlib.nullcontext(False):
-            _pass_on_signals(session, pty)
-            _start_input(lambda: read_input(0, session.write, session.close_stdin))
-            for stream, data in session:
-                write_all(2 if stream == "stderr" else 1, data)
-        if session.exit_reason:
-            print(f"\r\nerror: the session ended: {session.exit_reason}", file=sys.stderr)
-        return session.exit_status if session.exit_status is not None else EXIT_ERROR
+        return _run_session(session, pty)
 
 
-def _pass_on_signals(session: ExecSession, pty: bool) -> None:
+def _run_session(session: ExecSession | LocalExecSession, pty: bool) -> int:
+    with session, raw_terminal(0) if pty else contextlib.nullcontext(False):
+        _pass_on_signals(session, pty)
+        _start_input(lambda: read_input(0, session.write, session.close_stdin))
+        for stream, data in session:
+            write_all(2 if stream == "stderr" else 1, data)
+    if session.exit_reason:
+        print(f"\r\nerror: the session ended: {session.exit_reason}", file=sys.stderr)
+    return session.exit_status if session.exit_status is not None else EXIT_ERROR
+
+
+def _pass_on_signals(session: ExecSession | LocalExecSession, pty: bool) -> None:
     if pty:
         if os.isatty(0):
 
@@ -164,18 +183,18 @@ def _pair(text: str) -> tuple[str, str]:
     ],
 )
 def cmd_exec(args: argparse.Namespace) -> None:
-    from openvz.errors import InvalidArgument
+    from openvz.error_classes import InvalidArgument
 
-    argv = _options_after_domain(args, list(args.argv))
+    argv = options_after_domain(args, list(args.argv))
     if not argv:
         raise InvalidArgument("give the command after --: ovzsh exec CT -- CMD [ARG...]")
     _leave(run_exec(args, argv, args.tty))
 
 
-def _options_after_domain(args: argparse.Namespace, words: list[str]) -> list[str]:
+def options_after_domain(args: argparse.Namespace, words: list[str]) -> list[str]:
     """argparse leaves everything after the domain to argv: take exec's own options
     from its front, up to `--` or the first word that is not one; the rest is argv."""
-    from openvz.errors import InvalidArgument
+    from openvz.error_classes import InvalidArgument
 
     while words and words[0].startswith("-"):
         option = words.pop(0)
