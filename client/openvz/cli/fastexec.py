@@ -30,8 +30,6 @@ EXIT_ERROR = 1
 def local_exec_arguments(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]] | None:
     """ovzsh's arguments and the command's argv, when argv is a local exec this reads
     exactly as ovzsh's own parser; else None."""
-    from openvz.cli.sessioncmds import options_after_domain
-
     args = argparse.Namespace(
         connect=None, readonly=False, quiet=False, domain=None, tty=False, env=None, cwd=None
     )
@@ -52,7 +50,11 @@ def local_exec_arguments(argv: Sequence[str]) -> tuple[argparse.Namespace, list[
             return None
     if not words or words[0].startswith("-"):
         return None
+    from openvz.cli.sessioncmds import options_after_domain
+
     args.domain = words.pop(0)
+    if words[:1] == ["--"]:
+        del words[0]  # argparse drops a `--` right after the domain, and only that one
     try:
         command = options_after_domain(args, words)
         uri = parse_uri(args.connect)
