@@ -209,3 +209,35 @@ def test_ovzsh_exec_on_the_local_socket_imports_no_grpc(daemon: DaemonProcess) -
     assert "openvz.localexec" in fast
     assert not {name for name in fast if name.split(".")[0] in ("grpc", "google")}
     assert "grpc" in imported("domstate", "101")
+
+
+def test_a_daemon_stop_ends_the_session_and_ovzsh_says_why(tmp_path: Path) -> None:
+    marker = "sleep 2998.75"
+    with session_daemon(tmp_path / "sim") as own:
+        client = subprocess.Popen(
+            [
+                OVZSH,
+                "-c",
+                f"openvz+unix:///system?socket={own.rw_socket}",
+                "exec",
+                "101",
+                "--",
+                "sh",
+                "-c",
+                f"echo up; {marker}",
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        try:
+            assert client.stdout is not None
+            assert client.stdout.readline() == b"up\n"
+            assert own.stop() == 0
+            _, stderr = client.communicate(timeout=30)
+        finally:
+            client.kill()
+            client.wait(timeout=10)
+        assert client.returncode == 137
+        assert b"error: the session ended: the daemon stops" in stderr
+        assert _wait_gone(marker) == []
