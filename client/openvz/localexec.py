@@ -75,6 +75,7 @@ class LocalExecSession:
 
     def _started(self) -> None:
         """Wait for STARTED: a refusal comes before the terminal is touched, as in gRPC."""
+        self._skip_greeting()
         received = self._frame()
         if received is not None and received[0] == execwire.ERROR:
             self.close()
@@ -106,6 +107,23 @@ class LocalExecSession:
     def signal(self, number: int) -> None:
         self._send(execwire.SIGNAL, execwire.NUMBER.pack(number))
 
+    def _skip_greeting(self) -> None:
+        """Past the daemon's PREAMBLE, and grpc's bytes if they came first."""
+        limit = execwire.MAX_GREETING + len(execwire.PREAMBLE)
+        while not 0 <= (found := self._received.find(execwire.PREAMBLE)) <= execwire.MAX_GREETING:
+            data = self._receive() if found < 0 and len(self._received) < limit else b""
+            if not data:
+                self.close()
+                raise Error(f"openvzd at {self._path} does not speak the local exec channel")
+            self._received += data
+        del self._received[: found + len(execwire.PREAMBLE)]
+
+    def _receive(self) -> bytes:
+        try:
+            return self._sock.recv(RECEIVE_BYTES)
+        except OSError:
+            return b""
+
     def _frame(self) -> tuple[bytes, bytes] | None:
         """The daemon's next frame; None when it closed the connection."""
         header_size = execwire.HEADER.size
@@ -118,10 +136,7 @@ class LocalExecSession:
                     payload = bytes(self._received[header_size : header_size + length])
                     del self._received[: header_size + length]
                     return kind, payload
-            try:
-                data = self._sock.recv(RECEIVE_BYTES)
-            except OSError:
-                data = b""
+            data = self._receive()
             if not data:
                 return None
             self._received += data

@@ -133,8 +133,6 @@ class _Accepted(asyncio.Protocol):
         self._closed = False
         self._client_ended = False
         self.local: HandedOver | None = None
-        # grpc's SETTINGS, held back while the connection may yet be handed over.
-        self._held = bytearray()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)
@@ -163,18 +161,15 @@ class _Accepted(asyncio.Protocol):
         self.transport.close()
 
     def from_server(self, data: bytes) -> None:
-        if self._sniffing:
-            self._held += data
-        elif self.local is None:
+        # grpc speaks first (SETTINGS), and some clients wait for it: it is passed on at
+        # once. A local exec client skips what came before the daemon's own preamble.
+        if self.local is None:
             self.transport.write(data)
 
     def _stop_sniffing(self) -> None:
         self._sniffing = False
         if self._timer is not None:
             self._timer.cancel()
-        if self._held:
-            self.transport.write(bytes(self._held))
-            self._held.clear()
 
     def data_received(self, data: bytes) -> None:
         if self.local is not None:
@@ -190,7 +185,6 @@ class _Accepted(asyncio.Protocol):
         if any(len(first) < len(p) and p.startswith(first) for p in self.front.preambles):
             return  # maybe a preamble: wait for the rest
         if first.startswith(EXEC_PREAMBLE) and self.front.local_exec is not None:
-            self._held.clear()  # grpc's, for a connection it will never see
             self._stop_sniffing()
             self._hand_over(self.front.local_exec, first[len(EXEC_PREAMBLE) :])
             return

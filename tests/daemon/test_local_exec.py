@@ -38,11 +38,14 @@ def _connect(path: Path) -> socket.socket:
     return sock
 
 
-def _frames(sock: socket.socket) -> list[tuple[bytes, bytes]]:
-    """Every frame the daemon sends until it closes the connection."""
+def _frames(sock: socket.socket, greeted: bool = False) -> list[tuple[bytes, bytes]]:
+    """Every frame the daemon sends until it closes the connection (after its
+    preamble, and grpc's greeting if that came first, unless already read)."""
     received = b""
     while data := sock.recv(65536):
         received += data
+    if not greeted:
+        received = received.partition(execwire.PREAMBLE)[2]
     frames = []
     while received:
         kind, length = execwire.HEADER.unpack_from(received)
@@ -52,12 +55,20 @@ def _frames(sock: socket.socket) -> list[tuple[bytes, bytes]]:
     return frames
 
 
+def _read_until(sock: socket.socket, expected: bytes) -> None:
+    received = b""
+    while not received.endswith(expected):
+        data = sock.recv(1)
+        assert data, received
+        received += data
+
+
 def _request(**fields: object) -> bytes:
     return execwire.frame(execwire.REQUEST, json.dumps(fields).encode())
 
 
-def _refusal(sock: socket.socket) -> dict[str, str]:
-    frames = _frames(sock)
+def _refusal(sock: socket.socket, greeted: bool = False) -> dict[str, str]:
+    frames = _frames(sock, greeted)
     assert [kind for kind, _ in frames] == [execwire.ERROR]
     answer: dict[str, str] = json.loads(frames[0][1])
     return answer
@@ -124,9 +135,9 @@ def test_a_bad_frame_mid_session_ends_it_and_its_process(daemon: DaemonProcess) 
     marker = "sleep 3000.625"
     with _connect(daemon.rw_socket) as sock:
         sock.sendall(_request(domain="101", argv=["sh", "-c", f"{marker}; echo never"]))
-        assert sock.recv(execwire.HEADER.size) == execwire.frame(execwire.STARTED)
+        _read_until(sock, execwire.PREAMBLE + execwire.frame(execwire.STARTED))
         sock.sendall(execwire.frame(execwire.RESIZE, b"\0"))
-        answer = _refusal(sock)
+        answer = _refusal(sock, greeted=True)
     assert answer["status"] == "INVALID_ARGUMENT"
     assert "type b'W' and 1 bytes" in answer["message"]
     assert _wait_gone(marker) == []

@@ -125,6 +125,8 @@ class LocalExec:
         self._writable = asyncio.Event()
         self._writable.set()
         self._lost = False
+        # The first bytes the client reads past grpc's greeting, if that came first.
+        transport.write(execwire.PREAMBLE)
         self.task = asyncio.get_running_loop().create_task(self._serve())
 
     # -- what the relay passes on ---------------------------------------------------
