@@ -6,8 +6,8 @@ pay for importing grpc. openvz.errors maps gRPC statuses onto them.
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
 
+TYPE_CHECKING = False  # not typing's, which the fast path does not import
 if TYPE_CHECKING:
     import grpc
 

@@ -7,9 +7,9 @@ import argparse
 
 import pytest
 from openvz.cli.base import merge_named
+from openvz.cli.execio import options_after_domain
 from openvz.cli.fastexec import local_exec_arguments
 from openvz.cli.main import build_parser
-from openvz.cli.sessioncmds import options_after_domain
 
 LOCAL = "openvz+unix:///system?socket=/tmp/x.sock"
 FIELDS = ("connect", "readonly", "domain", "tty", "env", "cwd")
@@ -55,9 +55,9 @@ def _ovzsh_reads(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
 def test_the_plain_forms_are_read_as_ovzsh_reads_them(argv: list[str]) -> None:
     found = local_exec_arguments(argv)
     assert found is not None
-    fast, command = found
+    fast, _ = found
     full, full_command = _ovzsh_reads(argv)
-    assert command == full_command
+    assert fast.command == full_command
     assert {f: getattr(fast, f) for f in FIELDS} == {f: getattr(full, f) for f in FIELDS}
 
 

@@ -14,25 +14,36 @@ which then says what it always said.
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from collections.abc import Sequence
 
+from openvz.cli.execio import EXIT_ERROR, options_after_domain, run_local_exec
 from openvz.error_classes import Error
-from openvz.uri import parse_uri
+from openvz.uri import URI, parse_uri
 
 GLOBAL_FLAGS = {"-r": "readonly", "--readonly": "readonly", "-q": "quiet", "--quiet": "quiet"}
 CONNECT_OPTIONS = ("-c", "--connect")
-EXIT_ERROR = 1
 
 
-def local_exec_arguments(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]] | None:
-    """ovzsh's arguments and the command's argv, when argv is a local exec this reads
-    exactly as ovzsh's own parser; else None."""
-    args = argparse.Namespace(
-        connect=None, readonly=False, quiet=False, domain=None, tty=False, env=None, cwd=None
-    )
+class LocalExec:
+    """What ovzsh's parser would make of a local exec: its options and the command."""
+
+    def __init__(self) -> None:
+        self.connect: str | None = None
+        self.readonly = False
+        self.quiet = False
+        self.domain = ""
+        self.tty = False
+        self.env: list[tuple[str, str]] | None = None
+        self.cwd: str | None = None
+        self.command: list[str] = []
+
+
+def local_exec_arguments(argv: Sequence[str]) -> tuple[LocalExec, URI] | None:
+    """The local exec argv asks for and its URI, when ovzsh's own parser reads argv
+    exactly so; else None."""
+    args = LocalExec()
     words = list(argv)
     while True:
         if not words:
@@ -50,19 +61,17 @@ def local_exec_arguments(argv: Sequence[str]) -> tuple[argparse.Namespace, list[
             return None
     if not words or words[0].startswith("-"):
         return None
-    from openvz.cli.sessioncmds import options_after_domain
-
     args.domain = words.pop(0)
     if words[:1] == ["--"]:
         del words[0]  # argparse drops a `--` right after the domain, and only that one
     try:
-        command = options_after_domain(args, words)
+        args.command = options_after_domain(args, words)
         uri = parse_uri(args.connect)
     except Error:
         return None
-    if not command or uri.transport != "unix":
+    if not args.command or uri.transport != "unix":
         return None
-    return args, command
+    return args, uri
 
 
 def main() -> None:
@@ -73,11 +82,9 @@ def main() -> None:
 
         full_ovzsh()
         return
-    from openvz.cli.sessioncmds import run_exec
-
-    args, command = found
+    args, uri = found
     try:
-        status = run_exec(args, command, args.tty)
+        status = run_local_exec(uri, args.readonly, args.domain, args.command, args)
     except Error as err:
         print(f"error: {err.message}", file=sys.stderr)
         status = EXIT_ERROR
