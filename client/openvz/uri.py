@@ -14,11 +14,10 @@ openvzd-ro.sock unless PATH itself ends in -ro.sock.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
-from openvz.errors import InvalidArgument
+from openvz.error_classes import InvalidArgument
 
 DEFAULT_URI = "openvz:///system"
 RUN_DIR = Path("/run/openvzd")
@@ -27,14 +26,30 @@ RO_SOCKET = "openvzd-ro.sock"
 TRANSPORTS = {"": "unix-or-tls", "unix": "unix", "tcp": "tcp", "ssh": "ssh", "tls": "tls"}
 
 
-@dataclass(frozen=True)
 class URI:
-    text: str
-    transport: str  # unix, tls, tcp, ssh
-    user: str | None
-    host: str | None
-    port: int | None
-    params: dict[str, str] = field(default_factory=dict)
+    """A parsed URI (parse_uri makes them). A plain class, not a dataclass: importing
+    dataclasses (inspect, ast, ...) would cost `ovzsh exec`'s fast path ~7 ms."""
+
+    __slots__ = ("host", "params", "port", "text", "transport", "user")
+
+    def __init__(
+        self,
+        text: str,
+        transport: str,  # unix, tls, tcp, ssh
+        user: str | None,
+        host: str | None,
+        port: int | None,
+        params: dict[str, str],
+    ) -> None:
+        self.text = text
+        self.transport = transport
+        self.user = user
+        self.host = host
+        self.port = port
+        self.params = params
+
+    def __repr__(self) -> str:
+        return f"URI({self.text!r}, transport={self.transport!r})"
 
     @property
     def read_only(self) -> bool:

@@ -33,6 +33,7 @@ from openvzd.api.errors import ErrorStatus, RequestDecoder
 from openvzd.api.events import EventsService
 from openvzd.api.host import HostService
 from openvzd.api.jobs import JobsService
+from openvzd.api.local_exec import LocalExecService
 from openvzd.config import (
     LIVE_SECTIONS,
     RESTART_SECTIONS,
@@ -143,6 +144,7 @@ class Daemon:
             (Level.READ_ONLY, config.ro_socket, config.sockets.ro_mode, None),
         )
         self.private_sockets = {}
+        self.local_exec = LocalExecService(self.core, self.core.resolve)
         for level, public, mode, gid in sockets:
             server = self._make_server(level)
             self._servers.append(server)
@@ -150,7 +152,12 @@ class Daemon:
             bind_unix(server, self.private_sockets[level], 0o600, None)
             await server.start()
             front = UnixFront(
-                public, level, self.private_sockets[level], per_uid, limits.max_clients
+                public,
+                level,
+                self.private_sockets[level],
+                per_uid,
+                limits.max_clients,
+                local_exec=self.local_exec.accept,
             )
             self._fronts.append(front)
             await front.start(mode, gid)
@@ -361,6 +368,7 @@ class Daemon:
             front.close()
         await asyncio.gather(*(server.stop(grace=2.0) for server in self._servers))
         await asyncio.gather(*(front.stop() for front in self._fronts))
+        await self.local_exec.stop()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:

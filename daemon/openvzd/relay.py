@@ -9,6 +9,10 @@ of another. The TCP front does the same for the TLS listener, by source address,
 with the TLS handshake itself left to grpc (its handshake timeout counts from
 the moment the front connects, which is the moment of accept).
 
+A unix client may instead open with the local exec channel's preamble
+(openvz.execwire): its connection is then served in this process by the handler
+the front was given (api/local_exec.py), with the same Caller, under the same caps.
+
 The relay is two asyncio protocols that write what one receives straight into
 the other's transport, pausing the reader when the other side's buffer fills: no
 task per connection beyond its connect, and no copy in Python beyond asyncio's own.
@@ -25,7 +29,9 @@ import pwd
 import socket
 from collections.abc import Callable
 from pathlib import Path
-from typing import cast
+from typing import Protocol, cast
+
+from openvz.execwire import PREAMBLE as EXEC_PREAMBLE
 
 from openvzd.access import Level
 from openvzd.core.caller import Caller
@@ -43,6 +49,19 @@ log = logging.getLogger(__name__)
 # connection preface at once); a silent one would hold a place of its uid.
 FIRST_BYTES_TIMEOUT = 10.0
 _BACKLOG = 1024
+
+
+class HandedOver(Protocol):
+    """A connection served in the daemon instead of relayed: what the relay passes on."""
+
+    def data_received(self, data: bytes) -> None: ...
+    def eof_received(self) -> None: ...
+    def connection_lost(self) -> None: ...
+    def pause_writing(self) -> None: ...
+    def resume_writing(self) -> None: ...
+
+
+LocalExecHandler = Callable[[asyncio.Transport, Caller], HandedOver]
 
 
 def private_dir(run_dir: Path) -> Path:
@@ -69,15 +88,17 @@ class _Upstream(asyncio.Protocol):
         self.client = client
 
     def data_received(self, data: bytes) -> None:
-        self.client.transport.write(data)
+        self.client.from_server(data)
 
     def eof_received(self) -> bool:
         # The server is done: the connection is over once what it sent is delivered.
-        self.client.transport.close()
+        if self.client.local is None:
+            self.client.transport.close()
         return False
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self.client.transport.close()
+        if self.client.local is None:  # else the client's connection went elsewhere
+            self.client.transport.close()
 
     def pause_writing(self) -> None:
         self.client.transport.pause_reading()
@@ -93,7 +114,9 @@ class _Accepted(asyncio.Protocol):
 
     On a unix front the client's first bytes may be the ssh helper's preamble:
     they are held back until that is decided, and the registered caller becomes
-    the ssh one before any byte of the client's reaches grpc.
+    the ssh one before any byte of the client's reaches grpc. Or they may be the
+    local exec channel's: the connection is then handed over (`local`) and grpc
+    sees none of it.
     """
 
     transport: asyncio.Transport
@@ -109,6 +132,7 @@ class _Accepted(asyncio.Protocol):
         self._connecting: asyncio.Task[None] | None = None
         self._closed = False
         self._client_ended = False
+        self.local: HandedOver | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)
@@ -136,7 +160,21 @@ class _Accepted(asyncio.Protocol):
         )
         self.transport.close()
 
+    def from_server(self, data: bytes) -> None:
+        # grpc speaks first (SETTINGS), and some clients wait for it: it is passed on at
+        # once. A local exec client skips what came before the daemon's own preamble.
+        if self.local is None:
+            self.transport.write(data)
+
+    def _stop_sniffing(self) -> None:
+        self._sniffing = False
+        if self._timer is not None:
+            self._timer.cancel()
+
     def data_received(self, data: bytes) -> None:
+        if self.local is not None:
+            self.local.data_received(data)
+            return
         if self.upstream is not None and not self._sniffing:
             self.upstream.write(data)
             return
@@ -144,16 +182,31 @@ class _Accepted(asyncio.Protocol):
         if not self._sniffing:
             return
         first = bytes(self._buffer)
-        if len(first) < len(SSH_PREAMBLE) and SSH_PREAMBLE.startswith(first):
-            return  # maybe the helper's preamble: wait for the rest
-        self._sniffing = False
-        if self._timer is not None:
-            self._timer.cancel()
+        if any(len(first) < len(p) and p.startswith(first) for p in self.front.preambles):
+            return  # maybe a preamble: wait for the rest
+        if first.startswith(EXEC_PREAMBLE) and self.front.local_exec is not None:
+            self._stop_sniffing()
+            self._hand_over(self.front.local_exec, first[len(EXEC_PREAMBLE) :])
+            return
+        self._stop_sniffing()
         if first.startswith(SSH_PREAMBLE):
             self.front.callers.update(self._peer, self.front.caller(self.transport, ssh=True))
             del self._buffer[: len(SSH_PREAMBLE)]
         if self.upstream is not None:
             self._flush()
+
+    def _hand_over(self, handler: LocalExecHandler, rest: bytes) -> None:
+        """Serve the connection here: grpc never sees it, the caps stay taken."""
+        self._buffer.clear()
+        if self.upstream is not None:
+            self.upstream.close()
+            self.upstream = None
+        elif self._connecting is not None:
+            self._connecting.cancel()
+        self.front.callers.forget(self._peer)
+        self.local = handler(self.transport, self.front.caller(self.transport, ssh=False))
+        if rest:
+            self.local.data_received(rest)
 
     def _flush(self) -> None:
         if self._buffer and self.upstream is not None:
@@ -174,7 +227,7 @@ class _Accepted(asyncio.Protocol):
         except asyncio.CancelledError:
             sock.close()
             raise
-        if self._closed:
+        if self._closed or self.local is not None:
             transport.close()
             return
         self.upstream = transport
@@ -184,10 +237,11 @@ class _Accepted(asyncio.Protocol):
             transport.write_eof()
 
     def eof_received(self) -> bool:
+        if self.local is not None:
+            self.local.eof_received()
+            return True
         if self._sniffing:  # a client that said less than a preamble and stopped
-            self._sniffing = False
-            if self._timer is not None:
-                self._timer.cancel()
+            self._stop_sniffing()
         # The client has sent all it will (the ssh helper at the end of its stdin):
         # pass the end on, and keep the way back open until the server ends too.
         self._client_ended = True
@@ -199,6 +253,8 @@ class _Accepted(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._closed = True
         self.front.clients.discard(self)
+        if self.local is not None:
+            self.local.connection_lost()
         if self._timer is not None:
             self._timer.cancel()
         if self.upstream is not None:
@@ -212,11 +268,15 @@ class _Accepted(asyncio.Protocol):
             self._release = None
 
     def pause_writing(self) -> None:
-        if self.upstream is not None:
+        if self.local is not None:
+            self.local.pause_writing()
+        elif self.upstream is not None:
             self.upstream.pause_reading()
 
     def resume_writing(self) -> None:
-        if self.upstream is not None:
+        if self.local is not None:
+            self.local.resume_writing()
+        elif self.upstream is not None:
             self.upstream.resume_reading()
 
 
@@ -224,6 +284,8 @@ class _Front:
     """What the unix and TCP fronts share: admission, relaying, stop."""
 
     sniffs_preamble = False
+    preambles: tuple[bytes, ...] = ()
+    local_exec: LocalExecHandler | None = None
 
     def __init__(self, name: str, private_socket: Path, callers: Callers) -> None:
         self.name = name
@@ -272,8 +334,11 @@ class UnixFront(_Front):
         per_uid: PerKeyLimiter[int],
         max_clients: int,
         callers: Callers = CALLERS,
+        local_exec: LocalExecHandler | None = None,
     ) -> None:
         super().__init__(path.name, private_socket, callers)
+        self.local_exec = local_exec
+        self.preambles = (SSH_PREAMBLE, EXEC_PREAMBLE) if local_exec else (SSH_PREAMBLE,)
         self.path = path
         self.level = level
         self.per_uid = per_uid

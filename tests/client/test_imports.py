@@ -89,7 +89,7 @@ def test_json_and_host_stubs_come_with_the_commands_that_need_them(
 
 def test_the_library_alone_does_not_import_asyncio_flavour_or_transports() -> None:
     probe = (
-        "import sys, json, openvz;"
+        "import sys, json, openvz; openvz.open;"
         "print(json.dumps(sorted(m for m in sys.modules if m.startswith('openvz'))))"
     )
     result = subprocess.run(
@@ -99,3 +99,14 @@ def test_the_library_alone_does_not_import_asyncio_flavour_or_transports() -> No
     assert "openvz.connection" in modules
     lazy = ("openvz.aio", "openvz.transport", "openvz.cli")
     assert not {m for m in modules if m.startswith(lazy)}
+
+
+def test_importing_the_package_imports_no_grpc_until_a_name_is_used() -> None:
+    probe = (
+        "import sys, openvz; before = 'grpc' in sys.modules; openvz.Connection;"
+        "print(before, 'grpc' in sys.modules)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert result.stdout.split() == ["False", "True"]
