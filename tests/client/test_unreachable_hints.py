@@ -4,6 +4,7 @@ named as such (issue 16)."""
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import time
@@ -23,6 +24,7 @@ def ovzsh(uri: str, *args: str) -> subprocess.CompletedProcess[str]:
         text=True,
         timeout=60,
         check=False,
+        env={name: value for name, value in os.environ.items() if name != "GRPC_VERBOSITY"},
     )
 
 
@@ -78,6 +80,8 @@ allowed_dn = ["CN=admin,*"]
     assert refused.returncode == 1
     assert "the TLS handshake with openvzd at openvz://127.0.0.1:" in refused.stderr, refused.stderr
     assert "CA" in refused.stderr
+    # ovzsh's one line, without grpc's own log lines beside it.
+    assert refused.stderr.count("\n") == 1 and refused.stderr.startswith("error: "), refused.stderr
     assert START_HINT_WORD not in refused.stderr
 
     nobody = ovzsh(f"openvz://127.0.0.1:{free_port()}/system?pkipath={stranger}", "list")

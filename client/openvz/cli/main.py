@@ -9,9 +9,15 @@ Exit status is virsh's: 0 on success, 1 on any error, with `error: ...` on stder
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
+
+# grpc's own log lines ("Handshake failed ..." on a refused certificate) would stand
+# beside ovzsh's `error:` line, which already says what happened and what to do.
+# Set before grpc is first imported; GRPC_VERBOSITY in the environment still wins.
+os.environ.setdefault("GRPC_VERBOSITY", "NONE")
 
 from openvz.cli import (  # noqa: F401  (they fill COMMANDS)
     commands,
