@@ -273,6 +273,11 @@ def option_words(parser: argparse.ArgumentParser) -> list[str]:
     return sorted(words)
 
 
+def first_is_domain(command: argparse.ArgumentParser) -> bool:
+    positionals = [action for action in command._actions if not action.option_strings]
+    return bool(positionals) and positionals[0].dest == "domain"
+
+
 def ovzsh_completion() -> str:
     parser = ovzsh_parser()
     commands = subcommands(parser)
@@ -282,6 +287,10 @@ def ovzsh_completion() -> str:
     table = "\n".join(
         f'    [{name}]="{" ".join(option_words(command))}"'
         for name, command in sorted(commands.items())
+    )
+    # Commands whose first argument is a domain: it completes from the daemon's list.
+    takes_domain = " ".join(
+        f"[{name}]=1" for name, command in sorted(commands.items()) if first_is_domain(command)
     )
     valued = " ".join(
         option
@@ -298,12 +307,16 @@ _ovzsh_commands="help {" ".join(sorted(commands))}"
 declare -A _ovzsh_options=(
 {table}
 )
+declare -A _ovzsh_takes_domain=({takes_domain})
 
 _ovzsh() {{
     local cur=${{COMP_WORDS[COMP_CWORD]}} command="" i
+    local -a connection=()
     for ((i = 1; i < COMP_CWORD; i++)); do
         case ${{COMP_WORDS[i]}} in
+            -c|--connect) connection+=(-c "${{COMP_WORDS[i + 1]}}"); ((i++)) ;;
             {valued.replace(" ", "|") or "''"}) ((i++)) ;;
+            -r|--readonly) connection+=(-r) ;;
             -*) ;;
             *) command=${{COMP_WORDS[i]}}; break ;;
         esac
@@ -318,6 +331,10 @@ _ovzsh() {{
         mapfile -t COMPREPLY < <(compgen -W "$_ovzsh_commands" -- "$cur")
     elif [[ $cur == -* ]]; then
         mapfile -t COMPREPLY < <(compgen -W "${{_ovzsh_options[$command]}}" -- "$cur")
+    elif [[ -n ${{_ovzsh_takes_domain[$command]}} ]] && ((COMP_CWORD == i + 1)); then
+        local names
+        names=$(ovzsh "${{connection[@]}}" list --all --name 2>/dev/null)
+        mapfile -t COMPREPLY < <(compgen -W "$names" -- "$cur")
     else
         mapfile -t COMPREPLY < <(compgen -f -- "$cur")
     fi

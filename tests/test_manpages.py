@@ -4,6 +4,7 @@ well-formed: every ovzsh command, every openvzd option, every configuration key.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import shutil
 import subprocess
@@ -14,6 +15,9 @@ import pytest
 from openvz.cli.main import build_parser
 from openvzd.config import DEFAULTS_DOC
 from openvzd.main import _parser as openvzd_parser
+
+from tests.client.helpers import define
+from tests.daemon_process import BIN, running_daemon
 
 TOP = Path(__file__).resolve().parent.parent
 
@@ -95,6 +99,8 @@ def complete(built: Path, *words: str) -> list[str]:
         timeout=30,
         check=True,
         cwd=built,
+        # The domain names come from the ovzsh on PATH.
+        env={**os.environ, "PATH": f"{BIN}:{os.environ.get('PATH', '/usr/bin:/bin')}"},
     )
     return [line for line in result.stdout.splitlines() if line]
 
@@ -106,3 +112,24 @@ def test_bash_completes_commands_options_and_files(built: Path) -> None:
     assert complete(built, "--re") == ["--readonly"]
     assert "dominfo" in complete(built, "help", "domi")
     assert sorted(complete(built, "define", "man")) == ["man1", "man5", "man8"]
+
+
+def test_bash_completes_domain_names_from_the_daemon(built: Path, tmp_path: Path) -> None:
+    with running_daemon(tmp_path / "sim") as daemon:
+        uri = f"openvz+unix:///system?socket={daemon.rw_socket}"
+        for veid in (150, 151):
+            define(daemon, veid, tmp_path)
+        not_domains = complete(built, "-c", uri, "list", "")
+        listed = subprocess.run(
+            [str(BIN / "ovzsh"), "-c", uri, "list", "--all", "--name"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        ).stdout.split()
+        assert listed == ["150", "151"]
+        assert "150" not in not_domains  # list takes no domain
+        assert sorted(complete(built, "-c", uri, "dominfo", "")) == sorted(listed)
+        assert complete(built, "-c", uri, "dominfo", listed[0]) == [listed[0]]
+        # Past the domain, other words are not domain names.
+        assert listed[0] not in complete(built, "-c", uri, "dominfo", listed[0], "")
