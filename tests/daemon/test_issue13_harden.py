@@ -303,6 +303,9 @@ def test_undefine_leaves_a_directory_outside_the_roots_in_place(
     daemon: DaemonProcess, domains: domains_pb2_grpc.DomainsStub, veid: int, keep_storage: bool
 ) -> None:
     folder = _hand_edited_mount(daemon, domains, veid, f"/srv/www-{veid}")
+    # The empty mount point a start leaves behind (vzctl mount makes it).
+    mount_point = daemon.host_root / "vz" / "root" / str(veid)
+    mount_point.mkdir(parents=True, exist_ok=True)
     request = domains_pb2.UndefineRequest(domain=_ref(veid), keep_storage=keep_storage)
     job = domains.Undefine(request, timeout=60).job
     assert job.state == common_pb2.JOB_STATE_SUCCEEDED, job.error.message
@@ -310,6 +313,7 @@ def test_undefine_leaves_a_directory_outside_the_roots_in_place(
     assert (folder / "precious").read_text() == "host data"
     assert not list(folder.parent.glob(f"www-{veid}.undefined-*"))
     assert not _conf(daemon, veid).exists()
+    assert not mount_point.exists()  # its empty mount point goes, as vzctl destroy's
     _refused(lambda: domains.Lookup(_ref(veid), timeout=60), grpc.StatusCode.NOT_FOUND)
 
 

@@ -5,6 +5,7 @@ half-way destroys what it created."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import errno
 import logging
@@ -607,9 +608,14 @@ class UndefineExecutor(Executor[ops.Undefine]):
             await self.vzctl("stop", "umount", veid)
         private, removable = self._private_area(op.veid)
         if not removable:
-            # vzctl destroy always deletes VE_PRIVATE: only the config may go.
+            # vzctl destroy always deletes VE_PRIVATE: only the config may go, and
+            # the empty mount point vzctl destroy would remove with it.
             ctx.set_cancellable(False, "the container's config is being removed")
+            mount_point = self._default_mount_point(op.veid)
             self.runtime.paths.ct_conf(op.veid).unlink(missing_ok=True)
+            if mount_point is not None:
+                with contextlib.suppress(OSError):  # not empty, busy or gone: it stays
+                    os.rmdir(mount_point)
             log.warning(
                 "undefined %s and left its private area %s in place: openvzd did not create "
                 "it and it is not inside a private root",
@@ -650,6 +656,16 @@ class UndefineExecutor(Executor[ops.Undefine]):
             return private, False
         created = storage.has_created_marker(conf_text)
         return private, storage.may_remove(private, _private_roots(self.runtime, vz_conf), created)
+
+    def _default_mount_point(self, veid: int) -> Path | None:
+        """The container's VE_ROOT on the host when it is vz.conf's own (the
+        /vz/root/CTID kind): a VE_ROOT set elsewhere by hand is not touched."""
+        paths = self.runtime.paths
+        default = read_config(paths.vz_conf).values.get("VE_ROOT") or storage.DEFAULT_VE_ROOT
+        own = read_config(paths.ct_conf(veid)).values.get("VE_ROOT") or default
+        if expand_veid(own, veid) != expand_veid(default, veid):
+            return None
+        return paths.host_path(expand_veid(default, veid))
 
     def _keep_private_area(self, veid: int, private: str) -> str:
         """Move VE_PRIVATE aside as CTID.undefined-TIMESTAMP beside it, so that
