@@ -98,7 +98,12 @@ def test_the_seed_example_through_its_whole_life(libvirt_daemon: DaemonProcess) 
     assert ok(daemon, "domstate", "--reason", "104").strip() == "shut off (shutdown)"
     ok(daemon, "start", "104")
     ok(daemon, "destroy", "104")
-    assert ok(daemon, "domstate", "104").strip() == "shut off"
+    assert ok(daemon, "domstate", "--reason", "104").strip() == "shut off (destroyed)"
+    # define over an existing domain updates its definition, as libvirtd's does:
+    # the file's one vCPU replaces the two setvcpus gave it.
+    assert fields(ok(daemon, "dominfo", "104"))["CPU(s)"] == "2"
+    ok(daemon, "define", str(SEED_XML))
+    assert fields(ok(daemon, "dominfo", "104"))["CPU(s)"] == "1"
     ok(daemon, "undefine", "104")
     assert ok(daemon, "list", "--all").strip() == ""
 
