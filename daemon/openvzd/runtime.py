@@ -107,8 +107,14 @@ class Runtime:
         )
 
     def set_reason(self, veid: int, reason: str) -> None:
-        """Record why the container is in its present state (a job just put it there)."""
-        pair = (self.state_of(veid), reason)
+        """Record why the container is in its present state (a job just put it there).
+        Only a reason other than the state's usual one is kept, so the file (rewritten
+        whole) stays as small as the exceptions and a start writes nothing."""
+        state = self.state_of(veid)
+        if reason == REASON_BY_STATE.get(state):
+            self.forget_reason(veid)
+            return
+        pair = (state, reason)
         if self.reasons.get(veid) != pair:
             self.reasons[veid] = pair
             self._save_reasons()

@@ -5,6 +5,7 @@ kept across a restart, and define over an existing container (docs/libvirt-seman
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Iterator
@@ -120,9 +121,12 @@ def test_the_state_reason_outlives_a_restart_and_yields_to_an_outside_change(sim
         assert stub.Lookup(REF).state_reason == "shutdown"  # found so: no job said why
         _succeeds(channel, _call("Start", channel))
         assert stub.Lookup(REF).state_reason == "booted"
+        # A state's usual reason is not written down: only the exceptions are.
+        assert str(VEID) not in _recorded_reasons(daemon)
         for rpc in ("Suspend", "Resume"):
             _succeeds(channel, _call(rpc, channel))
         assert stub.Lookup(REF).state_reason == "unpaused"
+        assert _recorded_reasons(daemon)[str(VEID)] == ["running", "unpaused"]
         _succeeds(channel, _call("Destroy", channel))
     with running_daemon(sim) as daemon, daemon.channel() as channel:
         stub = domains_pb2_grpc.DomainsStub(channel)
@@ -135,6 +139,11 @@ def test_the_state_reason_outlives_a_restart_and_yields_to_an_outside_change(sim
         daemon.vzctl("stop", str(VEID))
         _wait_for_state(stub, domains_pb2.DOMAIN_STATE_SHUTOFF)
         assert stub.Lookup(REF).state_reason == "shutdown"
+
+
+def _recorded_reasons(daemon: DaemonProcess) -> dict[str, list[str]]:
+    reasons = daemon.sim_dir / "state" / "reasons.json"
+    return json.loads(reasons.read_text()) if reasons.exists() else {}
 
 
 def _wait_for_state(stub: domains_pb2_grpc.DomainsStub, state: int) -> None:
