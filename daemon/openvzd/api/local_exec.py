@@ -29,6 +29,7 @@ from openvzd.core.caller import Caller
 from openvzd.core.errors import ErrorKind, OpenvzError
 from openvzd.core.facade import DomainRef, SessionFacade
 from openvzd.sessions import ExecSession, ExecSpec, TerminalSize
+from openvzd.sessions.pump import pump_output
 
 log = logging.getLogger(__name__)
 
@@ -209,7 +210,7 @@ class LocalExec:
         session = await self._sessions.exec_session(self._resolve(ref), spec, self._caller)
         try:
             await self._send(execwire.STARTED)
-            failure = await self._relay(session)
+            failure = await pump_output(session.next_output, self._send_output, self._feed(session))
             if failure is not None:
                 await session.abort(f"refused request: {failure.message}")
                 raise failure
@@ -219,30 +220,9 @@ class LocalExec:
         finally:
             await session.abort(CLIENT_LEFT)
 
-    async def _relay(self, session: ExecSession) -> OpenvzError | None:
-        """Output to the client while the feeder passes its frames on; the feeder's
-        refusal, if it made one. ClientLeft when the client went away."""
-        feeding = asyncio.ensure_future(self._feed(session))
-        try:
-            while True:
-                reading = asyncio.ensure_future(session.next_output())
-                await asyncio.wait({reading, feeding}, return_when=asyncio.FIRST_COMPLETED)
-                error = feeding.exception() if feeding.done() else None
-                if error is not None:
-                    reading.cancel()
-                    if isinstance(error, OpenvzError):
-                        return error
-                    raise error
-                output = await reading
-                if output is None:
-                    return None
-                stream, data = output
-                await self._send(execwire.STDERR if stream == "stderr" else execwire.STDOUT, data)
-        finally:
-            if not feeding.done():
-                feeding.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await feeding
+    async def _send_output(self, output: tuple[str, bytes]) -> None:
+        stream, data = output
+        await self._send(execwire.STDERR if stream == "stderr" else execwire.STDOUT, data)
 
     async def _feed(self, session: ExecSession) -> None:
         """The client's frames to the session until the client goes away (ClientLeft)."""

@@ -11,8 +11,6 @@ session is ended in `finally`, which kills and reaps its process group.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -25,6 +23,7 @@ from openvzd.core.errors import ErrorKind, OpenvzError
 from openvzd.core.facade import SessionFacade
 from openvzd.identity import caller_of
 from openvzd.sessions import ConsoleSession, ExecSession, ExecSpec, TerminalSize
+from openvzd.sessions.pump import pump_output
 
 Context = grpc.aio.ServicerContext[Any, Any]
 CLIENT_LEFT = "the client went away"
@@ -78,11 +77,10 @@ class SessionCalls:
             await context.write(
                 domains_pb2.ExecReply(started=domains_pb2.ExecStarted(session_id=session.id))
             )
-            failure = await _relay(
+            failure = await pump_output(
                 session.next_output,
-                _exec_frame,
+                lambda frame: context.write(_exec_frame(frame)),
                 _feed_exec(requests, session),
-                context,
             )
             if failure is not None:
                 await session.abort(f"refused request: {failure.message}")
@@ -109,11 +107,10 @@ class SessionCalls:
                     attached=domains_pb2.ConsoleAttached(session_id=session.id)
                 )
             )
-            failure = await _relay(
+            failure = await pump_output(
                 session.next_output,
-                lambda data: domains_pb2.ConsoleReply(output=data),
+                lambda data: context.write(domains_pb2.ConsoleReply(output=data)),
                 _feed_console(requests, session),
-                context,
             )
             if failure is not None:
                 await session.abort(f"refused request: {failure.message}")
@@ -147,40 +144,6 @@ def _exec_frame(frame: tuple[str, bytes]) -> domains_pb2.ExecReply:
     if stream == "stderr":
         return domains_pb2.ExecReply(stderr=data)
     return domains_pb2.ExecReply(stdout=data)
-
-
-async def _relay(
-    next_output: Callable[[], Any],
-    to_reply: Callable[[Any], Any],
-    feeder: Any,
-    context: Context,
-) -> OpenvzError | None:
-    """Send output until it is over while the feeder passes requests on; the feeder's
-    refusal, if it made one (the output is then cut short)."""
-    feeding = asyncio.ensure_future(feeder)
-    try:
-        while True:
-            reading = asyncio.ensure_future(next_output())
-            await asyncio.wait({reading, feeding}, return_when=asyncio.FIRST_COMPLETED)
-            while not reading.done():
-                if feeding.done() and feeding.exception() is not None:
-                    reading.cancel()
-                    break
-                await asyncio.wait({reading})
-            if feeding.done() and (error := feeding.exception()) is not None:
-                reading.cancel()
-                if isinstance(error, OpenvzError):
-                    return error
-                raise error
-            frame = reading.result()
-            if frame is None:
-                return None
-            await context.write(to_reply(frame))
-    finally:
-        if not feeding.done():
-            feeding.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await feeding
 
 
 async def _feed_exec(requests: AsyncIterator[Any], session: ExecSession) -> None:
