@@ -96,7 +96,9 @@ class _Session:
                     if self._ended:
                         return None
                     if self._exit.done():
-                        await asyncio.wait({getter, closed}, timeout=DRAIN_GRACE)
+                        await asyncio.wait(
+                            {getter, closed}, timeout=DRAIN_GRACE, return_when="FIRST_COMPLETED"
+                        )
                         if not getter.done():
                             return None
                     else:
