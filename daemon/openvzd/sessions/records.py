@@ -86,15 +86,23 @@ class SessionRecords:
         return session_id
 
     def end(self, session_id: str, exit_status: int | None, reason: str = "") -> None:
-        self._db.execute(
-            "UPDATE sessions SET ended = ?, exit_status = ?, reason = ? WHERE id = ?",
-            (time.time(), exit_status, reason, session_id),
-        )
-        self._db.execute(
-            "DELETE FROM sessions WHERE ended IS NOT NULL AND id NOT IN"
-            " (SELECT id FROM sessions ORDER BY started DESC LIMIT ?)",
-            (HISTORY_LIMIT,),
-        )
+        """The end recorded and the history trimmed in one transaction: one sync, not two
+        (the end of every exec waits for it)."""
+        self._db.execute("BEGIN")
+        try:
+            self._db.execute(
+                "UPDATE sessions SET ended = ?, exit_status = ?, reason = ? WHERE id = ?",
+                (time.time(), exit_status, reason, session_id),
+            )
+            self._db.execute(
+                "DELETE FROM sessions WHERE ended IS NOT NULL AND id NOT IN"
+                " (SELECT id FROM sessions ORDER BY started DESC LIMIT ?)",
+                (HISTORY_LIMIT,),
+            )
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
 
     def get(self, session_id: str) -> SessionRecord | None:
         row = self._db.execute(
