@@ -14,13 +14,15 @@ openvzd-ro.sock unless PATH itself ends in -ro.sock.
 from __future__ import annotations
 
 import os
-from pathlib import Path
-from urllib.parse import parse_qsl, urlsplit
 
 from openvz.error_classes import InvalidArgument
 
+TYPE_CHECKING = False  # not typing's, which the fast path does not import
+if TYPE_CHECKING:
+    from pathlib import Path
+
 DEFAULT_URI = "openvz:///system"
-RUN_DIR = Path("/run/openvzd")
+RUN_DIR = "/run/openvzd"
 RW_SOCKET = "openvzd.sock"
 RO_SOCKET = "openvzd-ro.sock"
 TRANSPORTS = {"": "unix-or-tls", "unix": "unix", "tcp": "tcp", "ssh": "ssh", "tls": "tls"}
@@ -58,13 +60,54 @@ class URI:
         return value is not None and value.strip().lower() not in ("0", "no", "false", "off")
 
     def socket_path(self, read_only: bool) -> Path:
-        given = self.params.get("socket")
-        if given:
-            path = Path(given)
-            if read_only and not path.name.endswith("-ro.sock"):
-                return path.with_name(RO_SOCKET)
-            return path
-        return RUN_DIR / (RO_SOCKET if read_only else RW_SOCKET)
+        from pathlib import Path
+
+        return Path(socket_file(self.params.get("socket"), read_only))
+
+
+def socket_file(given: str | None, read_only: bool) -> str:
+    """The unix socket of a URI's socket= parameter (None: the default ones)."""
+    if not given:
+        return os.path.join(RUN_DIR, RO_SOCKET if read_only else RW_SOCKET)
+    if read_only and not os.path.basename(given).endswith("-ro.sock"):
+        return os.path.join(os.path.dirname(given), RO_SOCKET)
+    return given
+
+
+# In a plain local URI's query: parse_qsl would decode % and +, and urlsplit drops
+# or refuses control characters and spaces; such a query is left to parse_uri.
+PLAIN_QUERY_REFUSED = frozenset("%+;#[]\\") | frozenset(map(chr, range(0x21))) | {"\x7f"}
+PLAIN_PREFIXES = ("openvz:///system", "openvz+unix:///system")
+
+
+def plain_local_socket(text: str | None, read_only: bool) -> str | None:
+    """The socket file of a plain local URI (openvz[+unix]:///system[/], with socket=
+    and readonly alone in its query) as parse_uri would have it, without urllib's and
+    pathlib's imports (~15 ms of `ovzsh exec`'s 20); None for any other text, which
+    parse_uri reads then."""
+    text = text or default_uri()
+    for prefix in PLAIN_PREFIXES:
+        if text.startswith(prefix):
+            rest = text[len(prefix) :].removeprefix("/")
+            break
+    else:
+        return None
+    if rest and not rest.startswith("?"):
+        return None
+    query = rest[1:]
+    if not PLAIN_QUERY_REFUSED.isdisjoint(query):
+        return None
+    params: dict[str, str] = {}
+    for pair in query.split("&") if query else ():
+        name, _, value = pair.partition("=")
+        if name not in ("socket", "readonly") or name in params:
+            return None
+        params[name] = value
+    socket = params.get("socket")
+    if socket is not None and os.path.basename(socket) in ("", ".", ".."):
+        return None  # parse_uri says what is wrong with it
+    uri = URI(text, "unix", None, None, None, params)
+    return socket_file(socket, read_only or uri.read_only)
 
 
 def default_uri() -> str:
@@ -72,6 +115,9 @@ def default_uri() -> str:
 
 
 def parse_uri(text: str | None) -> URI:
+    from pathlib import Path
+    from urllib.parse import parse_qsl, urlsplit
+
     text = text or default_uri()
     try:
         parts = urlsplit(text)

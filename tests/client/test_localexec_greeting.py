@@ -3,7 +3,7 @@ the daemon's own preamble, and only a bounded amount of it."""
 
 from __future__ import annotations
 
-import json
+import os
 import socket
 import threading
 from collections.abc import Iterator
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from openvz import execwire
-from openvz.error_classes import Error
+from openvz.error_classes import Error, InvalidArgument
 from openvz.localexec import LocalExecSession
 
 # What grpc-core's server sends first: an empty SETTINGS frame and a WINDOW_UPDATE.
@@ -44,7 +44,7 @@ def daemon_saying(path: Path, answer: bytes) -> Iterator[None]:
 
 
 def test_grpc_bytes_before_the_preamble_are_skipped(tmp_path: Path) -> None:
-    exit_frame = execwire.frame(execwire.EXIT, json.dumps({"status": 3, "reason": ""}).encode())
+    exit_frame = execwire.frame(execwire.EXIT, execwire.exit_payload(3, ""))
     answer = (
         GRPC_GREETING
         + execwire.PREAMBLE
@@ -52,15 +52,37 @@ def test_grpc_bytes_before_the_preamble_are_skipped(tmp_path: Path) -> None:
         + execwire.frame(execwire.STDOUT, b"out")
         + exit_frame
     )
-    with (
-        daemon_saying(tmp_path / "s", answer),
-        LocalExecSession.start(str(tmp_path / "s"), "101", ["true"]) as run,
-    ):
-        assert list(run) == [("stdout", b"out")]
-    assert run.exit_status == 3
+    null = os.open(os.devnull, os.O_RDONLY)
+    read_end, write_end = os.pipe()
+    try:
+        with (
+            daemon_saying(tmp_path / "s", answer),
+            LocalExecSession.start(str(tmp_path / "s"), "101", ["true"]) as run,
+        ):
+            assert run.relay(null, write_end, write_end, pty=False) == 3
+        assert os.read(read_end, 100) == b"out"
+    finally:
+        for fd in (null, read_end, write_end):
+            os.close(fd)
 
 
 def test_a_peer_that_never_says_the_preamble_is_refused(tmp_path: Path) -> None:
     answer = b"\0" * (execwire.MAX_GREETING + len(execwire.PREAMBLE) + 1) + execwire.PREAMBLE
     with daemon_saying(tmp_path / "s", answer), pytest.raises(Error, match="does not speak"):
         LocalExecSession.start(str(tmp_path / "s"), "101", ["true"])
+
+
+@pytest.mark.parametrize(
+    ("argv", "env", "why"),
+    [
+        (["a\0b"], {}, "NUL"),
+        (["true"], {"A=B": "c"}, "not an environment variable's name"),
+        (["\udcff"], {}, "not valid UTF-8"),
+    ],
+)
+def test_what_the_wire_cannot_carry_is_refused_before_connecting(
+    tmp_path: Path, argv: list[str], env: dict[str, str], why: str
+) -> None:
+    """No daemon listens at the path: the refusal comes before any connection."""
+    with pytest.raises(InvalidArgument, match=why):
+        LocalExecSession.start(str(tmp_path / "none"), "101", argv, env=env)

@@ -1,10 +1,10 @@
 """daemon/openvzd/api/local_exec.py: the local exec channel's request decoder takes
 any bytes and answers a (domain, spec) pair or a BAD_ARGUMENT OpenvzError with a
-message, never another exception; ExecSpec.check on what it accepts does the same."""
+message, never another exception; ExecSpec.check on what it accepts does the same.
+And what openvz.execwire encodes, it decodes unchanged."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 
 from hypothesis import given
@@ -16,22 +16,14 @@ from openvzd.core.errors import ErrorKind, OpenvzError
 from tests.fuzz.profiles import fuzz, no_hang
 from tests.fuzz.strategies import FRAGMENT
 
-JSON_VALUES = st.recursive(
-    st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), FRAGMENT),
-    lambda inner: st.one_of(
-        st.lists(inner, max_size=4), st.dictionaries(FRAGMENT, inner, max_size=4)
-    ),
-    max_leaves=12,
+WORDS = st.lists(FRAGMENT, max_size=5)
+REQUEST_HEADS = st.tuples(
+    st.integers(0, 3),
+    st.integers(0, 0xFFFF),
+    st.integers(0, 0xFFFF),
+    st.integers(0, 8),
+    st.integers(0, 8),
 )
-REQUEST_VALUES = {
-    "domain": st.one_of(FRAGMENT, JSON_VALUES),
-    "argv": st.one_of(st.lists(FRAGMENT, max_size=5), JSON_VALUES),
-    "env": st.one_of(st.dictionaries(FRAGMENT, FRAGMENT, max_size=4), JSON_VALUES),
-    "cwd": st.one_of(FRAGMENT, JSON_VALUES),
-    "tty": st.one_of(st.booleans(), JSON_VALUES),
-    "rows": st.one_of(st.integers(-5, 20_000), JSON_VALUES),
-    "columns": st.one_of(st.integers(-5, 20_000), JSON_VALUES),
-}
 
 
 def refused(action: Callable[[], object]) -> bool:
@@ -60,12 +52,32 @@ def test_any_bytes(payload: bytes) -> None:
 
 
 @fuzz()
-@given(
-    st.fixed_dictionaries(
-        {}, optional={**REQUEST_VALUES, **{key: JSON_VALUES for key in ("shell", "")}}
-    )
-)
-def test_request_shaped_objects(request: dict[str, object]) -> None:
-    payload = json.dumps(request).encode()
+@given(REQUEST_HEADS, WORDS)
+def test_request_shaped_payloads(head: tuple[int, int, int, int, int], words: list[str]) -> None:
+    """A well-formed head over NUL-ended strings, in agreeing and disagreeing counts."""
+    strings = "".join(word + "\0" for word in words).encode(errors="surrogatepass")
+    payload = execwire.REQUEST_HEAD.pack(*head) + strings
     if len(payload) <= execwire.MAX_PAYLOAD:
         check(payload)
+
+
+@fuzz()
+@given(FRAGMENT, WORDS, st.dictionaries(FRAGMENT, FRAGMENT, max_size=4), FRAGMENT, st.booleans())
+def test_what_the_client_encodes_decodes_as_it_was(
+    domain: str, argv: list[str], env: dict[str, str], cwd: str, tty: bool
+) -> None:
+    request = execwire.ExecRequest(domain, argv, env, cwd, tty, 40, 120)
+    try:
+        payload = request.encode()
+    except execwire.WireError:
+        return  # a NUL, a name with '=', or text that is not UTF-8: refused by the client
+    back = execwire.ExecRequest.decode(payload)
+    assert (back.domain, back.argv, back.env, back.cwd, back.tty, back.rows, back.columns) == (
+        domain,
+        argv,
+        env,
+        cwd,
+        tty,
+        40,
+        120,
+    )

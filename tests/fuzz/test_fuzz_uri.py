@@ -1,13 +1,17 @@
 """client/openvz/uri.py: parse_uri returns a URI or raises InvalidArgument with a
-message, whatever the text; what it accepts is usable (transport, port, socket)."""
+message, whatever the text; what it accepts is usable (transport, port, socket).
+plain_local_socket (ovzsh exec's fast path, without urllib) agrees with parse_uri on
+every text it answers for."""
 
 from __future__ import annotations
+
+import os
 
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 from openvz.errors import InvalidArgument
-from openvz.uri import URI, parse_uri
+from openvz.uri import URI, parse_uri, plain_local_socket
 
 from tests.fuzz.profiles import fuzz, no_hang
 from tests.fuzz.strategies import FRAGMENT, HOSTILE_TEXT, mutated
@@ -31,6 +35,7 @@ FOUND = [
 
 
 def check(text: str) -> None:
+    agrees_with_parse_uri(text)
     with no_hang():
         try:
             uri = parse_uri(text)
@@ -43,6 +48,65 @@ def check(text: str) -> None:
     uri.socket_path(read_only=True)
     uri.socket_path(read_only=False)
     assert uri.read_only in (True, False)
+
+
+def agrees_with_parse_uri(text: str) -> None:
+    for read_only in (False, True):
+        plain = plain_local_socket(text, read_only)
+        if plain is None:
+            continue
+        uri = parse_uri(text)
+        assert uri.transport == "unix", text
+        parsed = uri.socket_path(read_only or uri.read_only)
+        assert os.path.normpath(plain) == os.path.normpath(parsed), text
+
+
+PLAIN = [
+    "openvz:///system",
+    "openvz+unix:///system/",
+    "openvz:///system?",
+    "openvz+unix:///system?socket=/run/x/openvzd.sock&readonly",
+    "openvz:///system?readonly=0&socket=relative.sock",
+    "openvz:///system?socket=/run/x/a-ro.sock&readonly",
+    "openvz:///system?socket=/a/./b.sock&readonly=no",
+]
+
+
+@pytest.mark.parametrize("text", PLAIN)
+def test_plain_local_uris_are_read_as_parse_uri_reads_them(text: str) -> None:
+    for read_only in (False, True):
+        assert plain_local_socket(text, read_only) is not None
+    agrees_with_parse_uri(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "openvz://host/system",
+        "openvz:///system?socket=/a%2Fb",
+        "openvz:///system?socket=/a+b",
+        "openvz:///system?socket=/",
+        "openvz:///system?socket=",
+        "openvz:///system?keyfile=x",
+        "openvz:///system?socket=/a&socket=/b",
+        "openvz:///system?socket=/a b",
+        "openvz:///system#x",
+        "openvz:///systemd",
+    ],
+)
+def test_other_uris_are_left_to_parse_uri(text: str) -> None:
+    assert plain_local_socket(text, False) is None
+
+
+@fuzz()
+@given(
+    st.sampled_from(["openvz:///system", "openvz+unix:///system", "openvz:///system/"]),
+    st.lists(st.tuples(st.sampled_from(["socket", "readonly", "x"]), FRAGMENT), max_size=3).map(
+        lambda pairs: "&".join(f"{k}={v}" for k, v in pairs)
+    ),
+)
+def test_plain_shaped_text(prefix: str, query: str) -> None:
+    agrees_with_parse_uri(f"{prefix}?{query}")
 
 
 @pytest.mark.parametrize("text", FOUND)

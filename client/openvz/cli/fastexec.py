@@ -16,11 +16,14 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Sequence
 
 from openvz.cli.execio import EXIT_ERROR, options_after_domain, run_local_exec
 from openvz.error_classes import Error
-from openvz.uri import URI, parse_uri
+from openvz.uri import plain_local_socket
+
+TYPE_CHECKING = False  # not typing's, which the fast path does not import
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 GLOBAL_FLAGS = {"-r": "readonly", "--readonly": "readonly", "-q": "quiet", "--quiet": "quiet"}
 CONNECT_OPTIONS = ("-c", "--connect")
@@ -40,9 +43,9 @@ class LocalExec:
         self.command: list[str] = []
 
 
-def local_exec_arguments(argv: Sequence[str]) -> tuple[LocalExec, URI] | None:
-    """The local exec argv asks for and its URI, when ovzsh's own parser reads argv
-    exactly so; else None."""
+def local_exec_arguments(argv: Sequence[str]) -> tuple[LocalExec, str] | None:
+    """The local exec argv asks for and its unix socket, when ovzsh's own parser reads
+    argv exactly so; else None."""
     args = LocalExec()
     words = list(argv)
     while True:
@@ -66,12 +69,25 @@ def local_exec_arguments(argv: Sequence[str]) -> tuple[LocalExec, URI] | None:
         del words[0]  # argparse drops a `--` right after the domain, and only that one
     try:
         args.command = options_after_domain(args, words)
+    except Error:
+        return None
+    if not args.command:
+        return None
+    socket = plain_local_socket(args.connect, args.readonly) or _unix_socket(args)
+    return (args, socket) if socket else None
+
+
+def _unix_socket(args: LocalExec) -> str | None:
+    """The unix socket of a URI in any other spelling (parse_uri: urllib's cost)."""
+    from openvz.uri import parse_uri
+
+    try:
         uri = parse_uri(args.connect)
     except Error:
         return None
-    if not args.command or uri.transport != "unix":
+    if uri.transport != "unix":
         return None
-    return args, uri
+    return str(uri.socket_path(args.readonly or uri.read_only))
 
 
 def main() -> None:
@@ -82,9 +98,9 @@ def main() -> None:
 
         full_ovzsh()
         return
-    args, uri = found
+    args, socket = found
     try:
-        status = run_local_exec(uri, args.readonly, args.domain, args.command, args)
+        status = run_local_exec(socket, args.domain, args.command, args)
     except Error as err:
         print(f"error: {err.message}", file=sys.stderr)
         status = EXIT_ERROR

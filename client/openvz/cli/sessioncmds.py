@@ -23,15 +23,10 @@ from openvz.cli.execio import (
     EXIT_ERROR,
     env_pair,
     options_after_domain,
-    raw_terminal,
-    read_input,
     run_local_exec,
-    run_session,
     session_environment,
-    start_input,
-    terminal_size,
-    write_all,
 )
+from openvz.cli.sessionio import raw_terminal, read_input, run_session, start_input
 from openvz.error_classes import InvalidArgument
 
 if TYPE_CHECKING:
@@ -52,12 +47,14 @@ def domain_ref(text: str) -> common_pb2.DomainRef:
 
 
 def run_exec(args: argparse.Namespace, argv: list[str], pty: bool) -> int:
+    from openvz.localexec import terminal_size
     from openvz.uri import parse_uri
 
     args.tty = pty
     uri = parse_uri(args.connect)
     if uri.transport == "unix":
-        return run_local_exec(uri, args.readonly, args.domain, argv, args)
+        socket = str(uri.socket_path(args.readonly or uri.read_only))
+        return run_local_exec(socket, args.domain, argv, args)
     from openvz.sessions import ExecSession
 
     env = session_environment(args.env, pty)
@@ -127,6 +124,7 @@ def cmd_enter(args: argparse.Namespace) -> None:
     ],
 )
 def cmd_console(args: argparse.Namespace) -> None:
+    from openvz.localexec import write_all
     from openvz.sessions import ConsoleSession
 
     with connect(args) as conn:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -59,42 +58,25 @@ def is_uuid(text: str) -> bool:
 
 
 def request_of(payload: bytes) -> tuple[DomainRef, ExecSpec]:
-    """The domain and the spec of a REQUEST frame, every key and type checked."""
+    """The domain and the spec of a REQUEST frame (openvz.execwire.ExecRequest)."""
     try:
-        request = json.loads(payload)
-    except (UnicodeDecodeError, ValueError) as err:
-        raise _bad(f"the exec request is not JSON ({err})") from None
-    if not isinstance(request, dict):
-        raise _bad("the exec request must be a JSON object")
-    unknown = sorted(set(request) - execwire.REQUEST_KEYS)
-    if unknown:
-        raise _bad(
-            f"unknown key(s) {', '.join(unknown)} in the exec request; "
-            f"known: {', '.join(sorted(execwire.REQUEST_KEYS))}"
-        )
-    domain = request.get("domain")
-    if not isinstance(domain, str) or not domain:
-        raise _bad("the exec request must name the container: domain (ID, name or UUID)")
-    argv = request.get("argv", [])
-    if not isinstance(argv, list) or not all(isinstance(word, str) for word in argv):
-        raise _bad("argv must be a list of strings")
-    env = request.get("env", {})
-    if not isinstance(env, dict) or not all(isinstance(value, str) for value in env.values()):
-        raise _bad("env must be an object of strings")
-    cwd = request.get("cwd", "")
-    if not isinstance(cwd, str):
-        raise _bad("cwd must be a string")
-    tty = request.get("tty", False)
-    if not isinstance(tty, bool):
-        raise _bad("tty must be true or false")
-    size = []
-    for key in ("rows", "columns"):
-        value = request.get(key, 0)
-        if type(value) is not int or value < 0:
-            raise _bad(f"{key} must be a whole number, 0 for the default")
-        size.append(value)
-    ref = DomainRef(uuid=domain) if is_uuid(domain) else DomainRef(name=domain)
-    spec = ExecSpec(argv=tuple(argv), env=dict(env), cwd=cwd, pty=tty, size=_size(size[0], size[1]))
+        request = execwire.ExecRequest.decode(payload)
+    except execwire.WireError as err:
+        raise _bad(f"a malformed exec request: {err} (openvz.execwire)") from None
+    if not request.domain:
+        raise _bad("the exec request must name the container (ID, name or UUID)")
+    ref = (
+        DomainRef(uuid=request.domain)
+        if is_uuid(request.domain)
+        else DomainRef(name=request.domain)
+    )
+    spec = ExecSpec(
+        argv=tuple(request.argv),
+        env=request.env,
+        cwd=request.cwd,
+        pty=request.tty,
+        size=_size(request.rows, request.columns),
+    )
     return ref, spec
 
 
@@ -159,8 +141,8 @@ class LocalExec:
         self._transport.write(execwire.frame(kind, payload))
 
     async def _send_error(self, err: OpenvzError) -> None:
-        answer = {"status": STATUS_BY_KIND[err.kind].name, "message": err.message}
-        await self._send(execwire.ERROR, json.dumps(answer).encode())
+        payload = execwire.error_payload(STATUS_BY_KIND[err.kind].name, err.message)
+        await self._send(execwire.ERROR, payload)
 
     async def _receive(self) -> tuple[bytes, bytes]:
         """The client's next frame; ClientLeft at the end of its bytes."""
@@ -201,10 +183,8 @@ class LocalExec:
         if kind != execwire.REQUEST:
             raise _bad("the first frame must be the exec request, which names the container")
         if self._caller.read_only:
-            await self._send(
-                execwire.ERROR,
-                json.dumps({"status": "PERMISSION_DENIED", "message": READ_ONLY_REFUSAL}).encode(),
-            )
+            payload = execwire.error_payload("PERMISSION_DENIED", READ_ONLY_REFUSAL)
+            await self._send(execwire.ERROR, payload)
             return
         ref, spec = request_of(payload)
         session = await self._sessions.exec_session(self._resolve(ref), spec, self._caller)
@@ -215,8 +195,7 @@ class LocalExec:
                 await session.abort(f"refused request: {failure.message}")
                 raise failure
             status = await session.finish()
-            ended = {"status": status, "reason": session.reason}
-            await self._send(execwire.EXIT, json.dumps(ended).encode())
+            await self._send(execwire.EXIT, execwire.exit_payload(status, session.reason))
         finally:
             await session.abort(CLIENT_LEFT)
 
