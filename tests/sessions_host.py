@@ -12,24 +12,27 @@ from tests.daemon_process import BIN, DaemonProcess, running_daemon
 
 
 @contextmanager
-def session_daemon(sim_dir: Path) -> Iterator[DaemonProcess]:
-    host = sim_dir / "host"
+def session_host(host: Path) -> Iterator[Path]:
+    """A vzsim host at host with CT 101 running and 102 stopped; vzsim's vzctl's path."""
     for args in (
         ["init", str(host), "--delays", "none"],
         ["populate", str(host), "--count", "2", "--first-id", "101", "--running", "1"],
     ):
         subprocess.run([str(BIN / "vzsim"), *args], check=True, capture_output=True, timeout=120)
+    vzctl = host / "usr" / "sbin" / "vzctl"
     try:
-        with running_daemon(sim_dir) as daemon:
-            yield daemon
+        yield vzctl
     finally:
         # Stopped, the container's console keeper leaves too.
         subprocess.run(
-            [str(host / "usr" / "sbin" / "vzctl"), "stop", "101", "--fast"],
-            capture_output=True,
-            timeout=60,
-            check=False,
+            [str(vzctl), "stop", "101", "--fast"], capture_output=True, timeout=60, check=False
         )
+
+
+@contextmanager
+def session_daemon(sim_dir: Path) -> Iterator[DaemonProcess]:
+    with session_host(sim_dir / "host"), running_daemon(sim_dir) as daemon:
+        yield daemon
 
 
 def pids_running(marker: str) -> list[int]:

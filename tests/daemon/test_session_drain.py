@@ -10,7 +10,6 @@ the old code fails by the timeout rather than by a measured delay.
 from __future__ import annotations
 
 import asyncio
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,36 +20,23 @@ from openvzd.sessions import manager
 from openvzd.sessions.records import SessionRecords
 from openvzd.sessions.spec import ExecSpec
 
-from tests.daemon_process import BIN
+from tests.sessions_host import session_host
 
 HOUR = 3600.0
 
 
 @pytest.fixture
-def host(tmp_path: Path) -> Iterator[Path]:
-    root = tmp_path / "host"
-    for args in (
-        ["init", str(root), "--delays", "none"],
-        ["populate", str(root), "--count", "1", "--first-id", "101", "--running", "1"],
-    ):
-        subprocess.run([str(BIN / "vzsim"), *args], check=True, capture_output=True, timeout=120)
-    yield root
-    subprocess.run(
-        [str(root / "usr" / "sbin" / "vzctl"), "stop", "101", "--fast"],
-        capture_output=True,
-        timeout=60,
-        check=False,
-    )
+def vzctl(tmp_path: Path) -> Iterator[Path]:
+    with session_host(tmp_path / "host") as path:
+        yield path
 
 
 async def test_output_read_after_the_exit_comes_without_the_grace(
-    host: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    vzctl: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(manager, "DRAIN_GRACE", HOUR)
     records = SessionRecords(tmp_path / "sessions.sqlite")
-    sessions = manager.SessionManager(
-        lambda: host / "usr" / "sbin" / "vzctl", records, lambda veid: "running"
-    )
+    sessions = manager.SessionManager(lambda: vzctl, records, lambda veid: "running")
     caller = Caller(transport="unix", uid=0)
     spec = ExecSpec(argv=("sh", "-c", "echo out; echo err >&2"))
     session = await sessions.exec_session(101, spec, caller)
