@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import sqlite3
 import subprocess
@@ -299,3 +300,40 @@ def test_a_daemon_stop_ends_the_session_and_ovzsh_says_why(tmp_path: Path) -> No
         assert client.returncode == 137
         assert b"error: the session ended: the daemon stops" in stderr
         assert _wait_gone(marker) == []
+
+
+def test_ctrl_c_and_sigterm_reach_the_command_and_its_status_comes_back(
+    daemon: DaemonProcess,
+) -> None:
+    """Without a pty ovzsh passes SIGINT, SIGTERM and SIGHUP on (openvz.localexec's
+    wakeup pipe) rather than dying of them."""
+    script = (
+        'trap "echo got-int" INT; trap "echo got-term; exit 42" TERM; echo ready; '
+        "while :; do sleep 0.05; done"
+    )
+    client = subprocess.Popen(
+        [
+            OVZSH,
+            "-c",
+            f"openvz+unix:///system?socket={daemon.rw_socket}",
+            "exec",
+            "101",
+            "--",
+            "sh",
+            "-c",
+            script,
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
+    try:
+        assert client.stdout is not None
+        assert client.stdout.readline() == b"ready\n"
+        client.send_signal(signal.SIGINT)
+        assert client.stdout.readline() == b"got-int\n"
+        client.send_signal(signal.SIGTERM)
+        output, _ = client.communicate(timeout=30)
+    finally:
+        client.kill()
+        client.wait(timeout=10)
+    assert (output, client.returncode) == (b"got-term\n", 42)
