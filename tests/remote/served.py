@@ -194,10 +194,11 @@ def bound_ports(daemon: DaemonProcess) -> tuple[int, int]:
 
 
 def ovzsh(
-    uri: str, *args: str, env: Mapping[str, str] | None = None
+    uri: str, *args: str, env: Mapping[str, str] | None = None, stdin: str = ""
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(BIN / "ovzsh"), "-c", uri, *args],
+        input=stdin,
         capture_output=True,
         text=True,
         timeout=60,

@@ -1,4 +1,5 @@
-"""The same ovzsh commands over all five URI forms, against the real openvzd.
+"""The same ovzsh commands over all five URI forms, against the real openvzd: the
+lifecycle, exec (stdin, stdout, stderr and the exit status) and the console on a pty.
 
 The daemon serves TLS and TCP+SASL (GSSAPI with the test realm's tickets, and
 SCRAM with cleartext explicitly allowed) from its openvzd.toml; SSH goes through
@@ -15,7 +16,8 @@ import pytest
 from openvz.transport import SshTunnel
 from openvzd.listeners import MAX_CALLS_PER_CONNECTION
 
-from tests.daemon_process import DaemonProcess
+from tests.client.pty_process import PtyProcess
+from tests.daemon_process import BIN, DaemonProcess
 from tests.remote.realm import Realm
 from tests.remote.served import (
     HELPER,
@@ -100,13 +102,27 @@ def test_same_commands_over_every_uri(
         .replace("<name>150</name>", f"<name>{veid}</name>")
         .replace("10.0.150.1", f"10.0.{index}.1")
     )
-    for args in (["define", str(xml)], ["start", veid], ["dominfo", veid], ["destroy", veid]):
+    for args in (["define", str(xml)], ["start", veid], ["dominfo", veid]):
         result = ovzsh(full, *args, env=full_env)
         assert result.returncode == 0, (form, args, result.stderr)
+    script = "cat; echo via-exec >&2; exit 3"
+    ran = ovzsh(full, "exec", veid, "--", "sh", "-c", script, env=full_env, stdin="through\n")
+    assert (ran.returncode, ran.stdout, ran.stderr) == (3, "through\n", "via-exec\n"), form
+    console = PtyProcess([str(BIN / "ovzsh"), "-c", full, "console", veid], full_env)
+    try:
+        console.expect(f"CT-{veid}-console# ".encode())
+        console.send(b"echo via-$((3*14))\r")
+        console.expect(b"via-42")
+        console.send(b"\x1d")
+        assert console.finish() == 0, form
+    finally:
+        console.close()
+    destroyed = ovzsh(full, "destroy", veid, env=full_env)
+    assert destroyed.returncode == 0, (form, destroyed.stderr)
     listed = ovzsh(read_only, "list", "--all", "--name", env=read_only_env)
     assert listed.returncode == 0, listed.stderr
     assert veid in listed.stdout.split()
-    for change in (["start", veid], ["undefine", veid]):
+    for change in (["start", veid], ["undefine", veid], ["exec", veid, "--", "true"]):
         refused = ovzsh(read_only, *change, env=read_only_env)
         assert refused.returncode == 1
         assert "read-only" in refused.stderr, (form, refused.stderr)
