@@ -188,8 +188,7 @@ class LocalExecSession:
         self._sock.setblocking(False)
         poller = select.poll()
         poller.register(wakeup, select.POLLIN)
-        # With fd 0 closed before ovzsh started, the socket may have taken its number.
-        reading_stdin = stdin != sock
+        reading_stdin = True
         watching_stdin = False
         while True:
             while (received := self._buffered_frame()) is not None:

@@ -337,3 +337,28 @@ def test_ctrl_c_and_sigterm_reach_the_command_and_its_status_comes_back(
         client.kill()
         client.wait(timeout=10)
     assert (output, client.returncode) == (b"got-term\n", 42)
+
+
+@pytest.mark.parametrize(
+    ("closing", "stdout"),
+    [
+        ("<&-", "done\n"),  # the command's stdin is at its end at once
+        (">&-", ""),  # its stdout goes nowhere; stderr still arrives
+    ],
+)
+def test_a_closed_standard_fd_is_not_taken_by_the_session(
+    daemon: DaemonProcess, closing: str, stdout: str
+) -> None:
+    """ovzsh started with stdin (or stdout) closed: its socket would take fd 0 (or 1)
+    and be read as the command's input (the session then waited forever) or written
+    as its output; /dev/null takes the place first."""
+    uri = f"openvz+unix:///system?socket={daemon.rw_socket}"
+    command = ["sh", "-c", "cat; echo done; echo err >&2"]
+    run = subprocess.run(
+        ["sh", "-c", f'exec "$@" {closing}', "sh", OVZSH, "-c", uri, "exec", "101", "--", *command],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert (run.stdout, run.stderr, run.returncode) == (stdout, "err\n", 0)

@@ -90,6 +90,25 @@ def session_environment(pairs: list[tuple[str, str]] | None, pty: bool) -> dict[
     return env
 
 
+def open_standard_fds() -> None:
+    """/dev/null in place of a closed stdin, stdout or stderr (`ovzsh exec ... <&-`), as
+    OpenSSH does: else a socket of ovzsh's would take the number, and the local exec
+    channel would read it as the command's input or write the command's output to it.
+    (Python has made sys.stdin, sys.stdout or sys.stderr None for it already.)"""
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            os.open(os.devnull, os.O_RDWR)  # the lowest free number: fd, the lower are open
+
+
+def flush_output() -> None:
+    """stdout and stderr flushed; either is None when it was closed as ovzsh started."""
+    for stream in (sys.stdout, sys.stderr):
+        if stream is not None:
+            stream.flush()
+
+
 def run_local_exec(socket: str, domain: str, argv: list[str], args: ExecOptions) -> int:
     """The session on the local exec channel of the unix socket at socket; its exit
     status. The terminal is raw while a pty session runs."""

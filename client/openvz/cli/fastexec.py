@@ -17,7 +17,13 @@ from __future__ import annotations
 import os
 import sys
 
-from openvz.cli.execio import EXIT_ERROR, options_after_domain, run_local_exec
+from openvz.cli.execio import (
+    EXIT_ERROR,
+    flush_output,
+    open_standard_fds,
+    options_after_domain,
+    run_local_exec,
+)
 from openvz.error_classes import Error
 from openvz.uri import plain_local_socket
 
@@ -92,6 +98,7 @@ def _unix_socket(args: LocalExec) -> str | None:
 
 def main() -> None:
     """ovzsh's entry point."""
+    open_standard_fds()
     found = local_exec_arguments(sys.argv[1:])
     if found is None:
         from openvz.cli.main import main as full_ovzsh
@@ -107,12 +114,11 @@ def main() -> None:
     except KeyboardInterrupt:
         status = EXIT_ERROR
     except BrokenPipeError:  # as openvz.cli.main: the reader of our output left
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
         status = 0
     except OSError as err:
         print(f"error: {err}", file=sys.stderr)
         status = EXIT_ERROR
-    sys.stdout.flush()
-    sys.stderr.flush()
+    flush_output()
     # The command's own status, without the interpreter's teardown (as ovzsh's main).
     os._exit(status)

@@ -28,8 +28,8 @@ from openvz.cli import (  # noqa: F401  (they fill COMMANDS)
     sessioncmds,
 )
 from openvz.cli.base import COMMANDS, Handler, merge_named
+from openvz.cli.execio import EXIT_ERROR, flush_output
 
-EXIT_ERROR = 1
 # Options of ovzsh itself that take a value, for finding the command word early.
 VALUED_OPTIONS = ("-c", "--connect")
 
@@ -160,7 +160,7 @@ def dispatch(args: argparse.Namespace) -> int:
         return EXIT_ERROR
     if not args.quiet and not getattr(args, "json", False):
         print()
-    sys.stdout.flush()
+    flush_output()
     return 0
 
 
@@ -169,8 +169,7 @@ def main() -> None:
 
     try:
         status = run(sys.argv[1:])
-        sys.stdout.flush()
-        sys.stderr.flush()
+        flush_output()
     except BrokenPipeError:  # `ovzsh list | head`: the reader left, which is no error of ours
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         status = 0

@@ -22,6 +22,7 @@ from openvz.cli.base import DOMAIN, command, connect
 from openvz.cli.execio import (
     EXIT_ERROR,
     env_pair,
+    flush_output,
     options_after_domain,
     run_local_exec,
     session_environment,
@@ -72,8 +73,7 @@ def _leave(status: int) -> None:
     teardown). Inside the interactive shell the status is only reported if not 0."""
     from openvz.cli.main import command_word
 
-    sys.stdout.flush()
-    sys.stderr.flush()
+    flush_output()
     if command_word(sys.argv[1:]) in SESSION_COMMANDS:
         os._exit(status)
     if status:
