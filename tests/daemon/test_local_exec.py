@@ -171,6 +171,13 @@ def test_a_bad_frame_mid_session_ends_it_and_its_process(daemon: DaemonProcess) 
     _still_serves(daemon)
 
 
+def _ovzsh_exec_sh(socket: Path, script: str, stderr: int | None = None) -> subprocess.Popen[bytes]:
+    """`ovzsh exec 101 -- sh -c script` on socket, its stdin and stdout piped."""
+    uri = f"openvz+unix:///system?socket={socket}"
+    argv = [OVZSH, "-c", uri, "exec", "101", "--", "sh", "-c", script]
+    return subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr)
+
+
 def _wait_gone(marker: str, timeout: float = 10) -> list[int]:
     deadline = time.monotonic() + timeout
     while (left := pids_running(marker)) and time.monotonic() < deadline:
@@ -180,21 +187,7 @@ def _wait_gone(marker: str, timeout: float = 10) -> list[int]:
 
 def test_ovzsh_killed_mid_session_leaves_no_process_behind(daemon: DaemonProcess) -> None:
     marker = "sleep 3000.875"
-    client = subprocess.Popen(
-        [
-            OVZSH,
-            "-c",
-            f"openvz+unix:///system?socket={daemon.rw_socket}",
-            "exec",
-            "101",
-            "--",
-            "sh",
-            "-c",
-            f"echo up; {marker}; echo never",
-        ],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-    )
+    client = _ovzsh_exec_sh(daemon.rw_socket, f"echo up; {marker}; echo never")
     try:
         assert client.stdout is not None
         assert client.stdout.readline() == b"up\n"
@@ -273,22 +266,7 @@ def test_ovzsh_exec_on_the_local_socket_imports_nothing_heavy(daemon: DaemonProc
 def test_a_daemon_stop_ends_the_session_and_ovzsh_says_why(tmp_path: Path) -> None:
     marker = "sleep 2998.75"
     with session_daemon(tmp_path / "sim") as own:
-        client = subprocess.Popen(
-            [
-                OVZSH,
-                "-c",
-                f"openvz+unix:///system?socket={own.rw_socket}",
-                "exec",
-                "101",
-                "--",
-                "sh",
-                "-c",
-                f"echo up; {marker}",
-            ],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
+        client = _ovzsh_exec_sh(own.rw_socket, f"echo up; {marker}", stderr=subprocess.PIPE)
         try:
             assert client.stdout is not None
             assert client.stdout.readline() == b"up\n"
@@ -311,21 +289,7 @@ def test_ctrl_c_and_sigterm_reach_the_command_and_its_status_comes_back(
         'trap "echo got-int" INT; trap "echo got-term; exit 42" TERM; echo ready; '
         "while :; do sleep 0.05; done"
     )
-    client = subprocess.Popen(
-        [
-            OVZSH,
-            "-c",
-            f"openvz+unix:///system?socket={daemon.rw_socket}",
-            "exec",
-            "101",
-            "--",
-            "sh",
-            "-c",
-            script,
-        ],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-    )
+    client = _ovzsh_exec_sh(daemon.rw_socket, script)
     try:
         assert client.stdout is not None
         assert client.stdout.readline() == b"ready\n"
