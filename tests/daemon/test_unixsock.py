@@ -4,15 +4,25 @@ from __future__ import annotations
 
 import os
 import socket
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from openvzd.unixsock import SUN_PATH_MAX, listening_unix_socket
 
 
+@pytest.fixture
+def short_tmp() -> Iterator[Path]:
+    """A folder with a short path: pytest's tmp_path grows with its run counter
+    (pytest-of-root/pytest-108/...) and was once too long for the shallow case."""
+    with tempfile.TemporaryDirectory(dir="/tmp", prefix="us-") as folder:
+        yield Path(folder)
+
+
 @pytest.mark.parametrize("depth", [1, 12])
-def test_a_socket_listens_at_its_path_however_deep(tmp_path: Path, depth: int) -> None:
-    folder = tmp_path.joinpath(*["a-rather-long-folder-name"] * depth)
+def test_a_socket_listens_at_its_path_however_deep(short_tmp: Path, depth: int) -> None:
+    folder = short_tmp.joinpath(*["a-rather-long-folder-name"] * depth)
     folder.mkdir(parents=True)
     path = folder / "virtopenvzd-sock-ro"
     assert (len(os.fsencode(path)) > SUN_PATH_MAX) == (depth > 1)
