@@ -240,6 +240,25 @@ class JobQueue:
 
     # -- submit ------------------------------------------------------------------
 
+    def job_of_key(
+        self, idempotency_key: str, operation: str, veid: int, params: dict[str, Any]
+    ) -> Job | None:
+        """The job an earlier submit with this key made, if it is still known; a
+        different request under the same key is refused."""
+        # A merged key may outlive its job's archiving; then it is a new key again.
+        job = self._jobs.get(self._by_key.get(idempotency_key, ""))
+        if job is None:
+            return None
+        if _request_key(job.operation, job.veid, job.params) != _request_key(
+            operation, veid, params
+        ):
+            raise OpenvzError(
+                ErrorKind.ALREADY_EXISTS,
+                f"idempotency key {idempotency_key!r} was used for a different request "
+                f"({job.operation} on {job.veid}); use a new key for a new request",
+            )
+        return job
+
     def submit(
         self,
         operation: str,
@@ -267,16 +286,9 @@ class JobQueue:
         params = params or {}
         key = _request_key(operation, veid, params)
         if idempotency_key:
-            # A merged key may outlive its job's archiving; then it is a new key again.
-            job = self._jobs.get(self._by_key.get(idempotency_key, ""))
-            if job is not None:
-                if _request_key(job.operation, job.veid, job.params) != key:
-                    raise OpenvzError(
-                        ErrorKind.ALREADY_EXISTS,
-                        f"idempotency key {idempotency_key!r} was used for a different request "
-                        f"({job.operation} on {job.veid}); use a new key for a new request",
-                    )
-                return job
+            earlier = self.job_of_key(idempotency_key, operation, veid, params)
+            if earlier is not None:
+                return earlier
         lane = self._lanes.get(veid)
         if mergeable and lane:
             # Only the last in line: start, stop, start must not become start, stop.

@@ -98,6 +98,37 @@ def test_identical_queued_starts_merge(daemon: DaemonProcess) -> None:
     assert len([r for r in _runs(daemon, "start") if "202" in r["argv"]]) == 2
 
 
+def test_a_retried_request_finds_its_job_though_that_job_changed_the_state(
+    daemon: DaemonProcess,
+) -> None:
+    """A submit whose answer was lost (the kill -9 proof lost one to a restart) is sent
+    again with its idempotency key and must find the job it made. A destroy retried
+    finds the container stopped, by itself; the checks were made when it was first
+    submitted."""
+    with daemon.channel() as channel:
+        stub = domains_pb2_grpc.DomainsStub(channel)
+        jobs = jobs_pb2_grpc.JobsStub(channel)
+
+        def done(reply: domains_pb2.JobReply) -> str:
+            final = list(jobs.Wait(jobs_pb2.WaitJobRequest(id=reply.job.id), timeout=30))[-1]
+            assert final.state == common_pb2.JOB_STATE_SUCCEEDED
+            return str(reply.job.id)
+
+        ref = common_pb2.DomainRef(id=204)
+        done(stub.Start(_call(204)))
+        destroy = domains_pb2.DomainCall(
+            domain=ref, options=common_pb2.JobOptions(idempotency_key="k-204-destroy")
+        )
+        destroyed = done(stub.Destroy(destroy))
+        assert stub.Destroy(destroy).job.id == destroyed
+        with pytest.raises(grpc.RpcError) as unkeyed:
+            stub.Destroy(_call(204))  # a new request: the container is stopped
+        assert unkeyed.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+        with pytest.raises(grpc.RpcError) as other:  # the key names another request
+            stub.Start(domains_pb2.DomainCall(domain=ref, options=destroy.options))
+        assert other.value.code() == grpc.StatusCode.ALREADY_EXISTS
+
+
 def test_failed_tool_run_is_a_status_with_the_tools_words(daemon: DaemonProcess) -> None:
     _knobs(daemon, {"faults": [{"command": "start", "count": 1, "exit": 78}]})
     with daemon.channel() as channel:

@@ -391,9 +391,21 @@ class Core:
     def submit(
         self, operation: ops.Operation, caller: Caller, *, idempotency_key: str | None = None
     ) -> Job:
-        if not isinstance(operation, ops.Define):
-            self._known(operation.veid)
-        checked = self.executors.check(operation)
+        try:
+            if not isinstance(operation, ops.Define):
+                self._known(operation.veid)
+            checked = self.executors.check(operation)
+        except OpenvzError:
+            # A retry whose answer was lost (a daemon restart, a dropped connection)
+            # finds the job it made, though that job's own work may now fail the
+            # checks: a destroy retried finds the container stopped, by itself.
+            if idempotency_key:
+                earlier = self.queue.job_of_key(
+                    idempotency_key, operation.job_name, operation.veid, operation.params()
+                )
+                if earlier is not None:
+                    return earlier
+            raise
         picks_veid = isinstance(checked, ops.Define) and checked.pick_veid
         job = self.queue.submit(
             checked.job_name,
