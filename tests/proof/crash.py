@@ -34,6 +34,8 @@ MAX_KILL_DELAY = 1.0
 STARTUP_KILL_EVERY = 3
 FINISH_TIMEOUT = 300.0
 OK_STATES = frozenset({"succeeded", "interrupted"})
+# What a submit cut off by a kill ends with (the connection went, or never came).
+LOST = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED})
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +54,7 @@ class CrashReport:
     unfinished_at_kill: list[int] = field(default_factory=list)  # acknowledged, not ended
     running_at_kill: set[str] = field(default_factory=set)  # journaled RUNNING when killed
     lost_answers: int = 0  # submits cut off by a kill, sent again later
+    refused: dict[int, str] = field(default_factory=dict)  # plan index -> the daemon's answer
     killed_starting: int = 0  # kills that came before the daemon was ready
 
 
@@ -93,7 +96,10 @@ def _submit_all(daemon: DaemonProcess, batch: Sequence[PlannedJob], report: Cras
         for job in batch:
             try:
                 report.acknowledged[job.index] = _submit(stub, job)
-            except grpc.RpcError:
+            except grpc.RpcError as err:
+                if err.code() not in LOST:
+                    # An answer, not a kill: every planned job is valid in its turn.
+                    report.refused[job.index] = f"{err.code().name}: {err.details()}"
                 report.lost_answers += 1
                 return
 
@@ -178,10 +184,11 @@ def check_crashes(
     host_root = sim_dir / "host"
     jobs = journal_jobs(sim_dir)
     by_id = {job.id: job for job in jobs}
-    problems = [
+    problems = [f"planned job {i} was refused: {why}" for i, why in report.refused.items()]
+    problems += [
         f"planned job {i} never got an answer"
         for i in range(len(planned))
-        if i not in report.acknowledged
+        if i not in report.acknowledged and i not in report.refused
     ]
     for index, job_id in sorted(report.acknowledged.items()):
         job = by_id.get(job_id)
