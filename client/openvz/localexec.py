@@ -192,8 +192,8 @@ class LocalExecSession:
         watching_stdin = False
         while True:
             while (received := self._buffered_frame()) is not None:
-                if self._take(received, stdout, stderr):
-                    return self.exit_status if self.exit_status is not None else 1
+                if (status := self._take(received, stdout, stderr)) is not None:
+                    return status
             poller.register(sock, select.POLLIN | (select.POLLOUT if self._outgoing else 0))
             if watching_stdin != (reading_stdin and not self._outgoing):
                 watching_stdin = not watching_stdin
@@ -212,21 +212,25 @@ class LocalExecSession:
                 elif fd == stdin and reading_stdin:
                     reading_stdin = self._read_stdin(stdin)
 
-    def _take(self, received: tuple[bytes, bytes], stdout: int, stderr: int) -> bool:
-        """One frame of the daemon's; True at the last (EXIT)."""
+    def _take(self, received: tuple[bytes, bytes], stdout: int, stderr: int) -> int | None:
+        """One frame of the daemon's; at the last (EXIT), the command's exit status."""
         kind, payload = received
         if kind == execwire.STDOUT:
             write_all(stdout, payload)
         elif kind == execwire.STDERR:
             write_all(stderr, payload)
         elif kind == execwire.EXIT:
-            self.exit_status, self.exit_reason = execwire.exit_of(payload)
-            return True
+            try:
+                status, self.exit_reason = execwire.exit_of(payload)
+            except execwire.WireError as err:
+                raise Error(f"openvzd sent a bad exit frame on {self._path}: {err}") from None
+            self.exit_status = status
+            return status
         elif kind == execwire.ERROR:
             raise _refusal(payload)
         else:
             raise Error(f"openvzd sent a frame of unknown type {kind!r} on {self._path}")
-        return False
+        return None
 
     def _signalled(self, wakeup: int, stdin: int) -> None:
         try:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 import socket
+import sqlite3
 import ssl
 import subprocess
 import time
@@ -20,18 +22,8 @@ from openvz.v1 import events_pb2, events_pb2_grpc
 
 from tests.daemon_process import BIN, DaemonProcess, running_daemon
 from tests.remote.pki import Issued, issue, make_ca, write_client_pki
-from tests.remote.served import bound_ports
+from tests.remote.served import bound_ports, ovzsh
 from tests.remote.standin import get_version
-
-
-def _ovzsh(uri: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(BIN / "ovzsh"), "-c", uri, *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
 
 
 @pytest.fixture
@@ -61,6 +53,31 @@ readonly_dn = ["CN=viewer,*"]
     return sim, admin, viewer
 
 
+def test_an_exec_over_tls_is_recorded_with_the_certificates_subject(
+    tls_sim: tuple[Path, Path, Path],
+) -> None:
+    """test_daemon_uris.py runs exec over every URI form; here the session's record
+    names the TLS caller."""
+    sim, admin, _ = tls_sim
+    with running_daemon(sim) as daemon:
+        port, _ = bound_ports(daemon)
+        admin_uri = f"openvz://127.0.0.1:{port}/system?pkipath={admin}"
+        assert ovzsh(admin_uri, "define", str(daemon.sim_dir / "example-150.xml")).returncode == 0
+        assert ovzsh(admin_uri, "start", "150").returncode == 0
+        try:
+            ran = ovzsh(admin_uri, "exec", "150", "--", "sh", "-c", "cat", stdin="over tls\n")
+            assert (ran.stdout, ran.returncode) == ("over tls\n", 0), ran.stderr
+        finally:
+            ovzsh(admin_uri, "destroy", "150")
+        db = sqlite3.connect(daemon.sim_dir / "state" / "jobs.sqlite")
+        try:
+            (caller,) = db.execute("SELECT caller FROM sessions").fetchone()
+        finally:
+            db.close()
+        record = json.loads(caller)
+        assert record["transport"] == "tls" and record["name"].startswith("CN=admin")
+
+
 def test_ovzsh_over_tls_with_full_and_read_only_identities(
     tls_sim: tuple[Path, Path, Path],
 ) -> None:
@@ -69,14 +86,14 @@ def test_ovzsh_over_tls_with_full_and_read_only_identities(
         port, _ = bound_ports(daemon)
         admin_uri = f"openvz://127.0.0.1:{port}/system?pkipath={admin}"
         viewer_uri = f"openvz://127.0.0.1:{port}/system?pkipath={viewer}"
-        defined = _ovzsh(admin_uri, "define", str(daemon.sim_dir / "example-150.xml"))
+        defined = ovzsh(admin_uri, "define", str(daemon.sim_dir / "example-150.xml"))
         assert defined.returncode == 0, defined.stderr
-        assert _ovzsh(admin_uri, "start", "150").returncode == 0
-        listed = _ovzsh(viewer_uri, "list").stdout.splitlines()
+        assert ovzsh(admin_uri, "start", "150").returncode == 0
+        listed = ovzsh(viewer_uri, "list").stdout.splitlines()
         assert listed[2].split() == ["150", "150", "running"]
-        refused = _ovzsh(viewer_uri, "destroy", "150")
+        refused = ovzsh(viewer_uri, "destroy", "150")
         assert refused.returncode == 1 and "read-only" in refused.stderr
-        assert _ovzsh(admin_uri, "destroy", "150").returncode == 0
+        assert ovzsh(admin_uri, "destroy", "150").returncode == 0
 
 
 def test_bad_server_certificate_refuses_to_start(tls_sim: tuple[Path, Path, Path]) -> None:
@@ -124,7 +141,7 @@ async def test_sighup_serves_new_certificates_and_keeps_established_clients(
                     "CN=openvzd server renewed,O=openvzd test"
                 )
                 defined = await asyncio.to_thread(
-                    _ovzsh,
+                    ovzsh,
                     f"openvz:///system?socket={daemon.rw_socket}",
                     "define",
                     str(daemon.sim_dir / "example-150.xml"),
@@ -168,7 +185,7 @@ def test_sighup_applies_a_changed_allow_list_from_the_config_file(
     with running_daemon(sim) as daemon:
         port, _ = bound_ports(daemon)
         viewer_uri = f"openvz://127.0.0.1:{port}/system?pkipath={viewer}"
-        assert _ovzsh(viewer_uri, "list").returncode == 0
+        assert ovzsh(viewer_uri, "list").returncode == 0
         toml = sim / "openvzd.toml"
         text = toml.read_text().replace('"CN=admin,*", "CN=viewer,*"', '"CN=admin,*"')
         text = text.replace('readonly_dn = ["CN=viewer,*"]', "readonly_dn = []")
@@ -176,7 +193,7 @@ def test_sighup_applies_a_changed_allow_list_from_the_config_file(
         daemon.process.send_signal(signal.SIGHUP)
         assert wait_for_log(daemon, "TLS certificates reloaded")
         assert "[tls] port = 1 needs a restart" in daemon.log()
-        refused = _ovzsh(viewer_uri, "list")
+        refused = ovzsh(viewer_uri, "list")
         assert refused.returncode == 1
         admin_uri = f"openvz://127.0.0.1:{port}/system?pkipath={admin}"
-        assert _ovzsh(admin_uri, "list").returncode == 0
+        assert ovzsh(admin_uri, "list").returncode == 0
