@@ -8,8 +8,8 @@ from pathlib import Path
 from openvz.v1 import jobs_pb2, jobs_pb2_grpc
 
 from tests.daemon_process import running_daemon
-from tests.remote.served import bound_ports
-from tests.remote.test_daemon_tls import _ovzsh, tls_sim
+from tests.remote.served import bound_ports, ovzsh
+from tests.remote.test_daemon_tls import tls_sim
 
 __all__ = ["tls_sim"]  # the fixture, used by name
 
@@ -19,7 +19,7 @@ def test_a_job_over_tls_records_the_certificate_dn(tls_sim: tuple[Path, Path, Pa
     with running_daemon(sim) as daemon:
         port, _ = bound_ports(daemon)
         uri = f"openvz://127.0.0.1:{port}/system?pkipath={admin}"
-        defined = _ovzsh(uri, "define", str(daemon.sim_dir / "example-150.xml"))
+        defined = ovzsh(uri, "define", str(daemon.sim_dir / "example-150.xml"))
         assert defined.returncode == 0, defined.stderr
         with daemon.channel(read_only=True) as channel:
             (job,) = jobs_pb2_grpc.JobsStub(channel).List(jobs_pb2.ListJobsRequest()).jobs
