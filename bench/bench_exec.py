@@ -6,8 +6,8 @@ A fresh vzsim host with CT 101 running and a real `openvzd --simulate` serving i
 Latency, interleaved runs (so all see the same noise), best and median wall time:
   * bare:   ROOT/usr/sbin/vzctl exec2 101 true   (the simulated host's own vzctl)
   * ovzsh:  ovzsh exec 101 -- true               (a whole new ovzsh process, on the
-            local exec channel), as `make install` puts it (a plain install in a
-            scratch venv: what users run) and from the dev venv (whose editable
+            local exec channel), as `make install` puts it (staged in a scratch
+            folder: what users run) and from the dev venv (whose editable
             install's import hook makes every Python start slower)
   * python: python -c pass, of each of the two   (a Python process's own start)
   * import: python -c 'import grpc'              (what a gRPC client process pays first)
@@ -104,23 +104,22 @@ def library_throughput(conn: openvz.Connection, megabytes: int) -> float:
     return received / elapsed / 1e6
 
 
-def installed_ovzsh(scratch: Path) -> str:
-    """ovzsh as `make install` puts it: a plain (not editable) install in a venv of its
-    own, by a current pip as scripts/install.sh upgrades to (its entry script imports
-    no re; the pip that comes with Python 3.11 writes one that does, ~7 ms). An
+def installed_ovzsh(scratch: Path) -> list[str]:
+    """ovzsh as `make install` puts it (scripts/install.sh, staged under scratch): its
+    own venv with a current pip's entry script and no setuptools .pth. Run through the
+    venv's python, as the staged script's first line names where it would live. An
     editable install's import hook costs every Python start in the dev venv ~17 ms of
-    site; users do not pay it. The local exec path needs none of the dependencies, so
-    they are left out (were it to reach for grpc, the run fails)."""
-    venv = scratch / "installed"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
-    pip = [sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python")]
+    site; users do not pay it."""
+    stage = scratch / "stage"
     subprocess.run(
-        [*pip, "install", "-qq", "--no-deps", str(TOP)],
+        ["make", "--no-print-directory", "install", f"DESTDIR={stage}", "PREFIX=/opt/openvzd"],
+        cwd=TOP,
         check=True,
-        timeout=600,
+        timeout=900,
         capture_output=True,
     )
-    return str(venv / "bin" / "ovzsh")
+    venv = stage / "opt" / "openvzd"
+    return [str(venv / "bin" / "python"), str(venv / "bin" / "ovzsh")]
 
 
 def line(name: str, times: list[float]) -> str:
@@ -143,8 +142,8 @@ def main() -> None:
             installed = installed_ovzsh(Path(scratch))
             commands = {
                 "bare": [daemon.tool("vzctl"), "exec2", "101", "true"],
-                "installed": [installed, *dev_ovzsh[1:]],
-                "installed python": [str(Path(installed).parent / "python"), "-c", "pass"],
+                "installed": [*installed, *dev_ovzsh[1:]],
+                "installed python": [installed[0], "-c", "pass"],
                 "dev": dev_ovzsh,
                 "dev python": [sys.executable, "-c", "pass"],
                 "import": [sys.executable, "-c", "import grpc"],
@@ -160,7 +159,7 @@ def main() -> None:
                     for name, argv in commands.items():
                         times[name].append(wall_time(argv, env))
                     times["call"].append(timed(lambda: dom.exec(["true"]).wait()))
-                cat = [installed, "-c", uri, "exec", "101", "--", "cat"]
+                cat = [*installed, "-c", uri, "exec", "101", "--", "cat"]
                 ovzsh_rate = pipe_through(cat, env, args.megabytes)
                 library_rate = library_throughput(conn, args.megabytes)
     report(times)

@@ -84,6 +84,11 @@ def test_install_uninstall_and_the_unit_runs_what_was_installed(tmp_path: Path) 
         if script.is_file() and not script.is_symlink():
             assert str(stage) not in script.read_text(errors="replace"), script
 
+    # What every openvzd and ovzsh start pays for before its own code (bench_exec):
+    # no setuptools .pth, and pip's entry script without `import re`.
+    assert not list((stage / "opt/openvzd/lib").glob("python3*/site-packages/*.pth"))
+    assert "import re\n" not in (stage / "opt/openvzd/bin/ovzsh").read_text()
+
     venv_python = stage / "opt/openvzd/bin/python"
     default_config = subprocess.run(
         [str(venv_python), "-m", "openvzd.main", "--print-default-config"],
