@@ -4,6 +4,7 @@ and a look at the process table."""
 from __future__ import annotations
 
 import subprocess
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -48,3 +49,26 @@ def pids_running(marker: str) -> list[int]:
         if marker.encode() in cmdline:
             found.append(int(entry.name))
     return found
+
+
+def wait_gone(marker: str, timeout: float = 10) -> list[int]:
+    """The processes whose command line contains marker once they are gone, or when
+    timeout runs out: [] means none is left."""
+    deadline = time.monotonic() + timeout
+    while (left := pids_running(marker)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return left
+
+
+def kill_mid_session(client: subprocess.Popen[bytes], marker: str) -> list[int]:
+    """Once client has printed its command's first line ("up"), the session's processes
+    (vzctl exec2 and the command, named by marker); then client is killed."""
+    try:
+        assert client.stdout is not None
+        assert client.stdout.readline() == b"up\n"
+        session_pids = [pid for pid in pids_running(marker) if pid != client.pid]
+        assert len(session_pids) >= 2  # vzctl exec2 and the command it runs
+    finally:
+        client.kill()
+        client.wait(timeout=10)
+    return session_pids

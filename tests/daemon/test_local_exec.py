@@ -11,7 +11,6 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,7 +20,7 @@ from openvz.error_classes import PermissionDenied
 from openvz.localexec import LocalExecSession
 
 from tests.daemon_process import BIN, DaemonProcess
-from tests.sessions_host import pids_running, session_daemon
+from tests.sessions_host import kill_mid_session, session_daemon, wait_gone
 
 OVZSH = str(BIN / "ovzsh")
 
@@ -167,7 +166,7 @@ def test_a_bad_frame_mid_session_ends_it_and_its_process(daemon: DaemonProcess) 
         status, message = _refusal(sock, greeted=True)
     assert status == "INVALID_ARGUMENT"
     assert "type b'W' and 1 bytes" in message
-    assert _wait_gone(marker) == []
+    assert wait_gone(marker) == []
     _still_serves(daemon)
 
 
@@ -178,25 +177,11 @@ def _ovzsh_exec_sh(socket: Path, script: str, stderr: int | None = None) -> subp
     return subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr)
 
 
-def _wait_gone(marker: str, timeout: float = 10) -> list[int]:
-    deadline = time.monotonic() + timeout
-    while (left := pids_running(marker)) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return left
-
-
 def test_ovzsh_killed_mid_session_leaves_no_process_behind(daemon: DaemonProcess) -> None:
     marker = "sleep 3000.875"
     client = _ovzsh_exec_sh(daemon.rw_socket, f"echo up; {marker}; echo never")
-    try:
-        assert client.stdout is not None
-        assert client.stdout.readline() == b"up\n"
-        session_pids = [pid for pid in pids_running(marker) if pid != client.pid]
-        assert len(session_pids) >= 2  # vzctl exec2 and the command it runs
-    finally:
-        client.kill()
-        client.wait(timeout=10)
-    assert _wait_gone(marker) == []
+    kill_mid_session(client, marker)
+    assert wait_gone(marker) == []
 
 
 def test_the_session_is_recorded_with_the_callers_uid_and_pid(daemon: DaemonProcess) -> None:
@@ -277,7 +262,7 @@ def test_a_daemon_stop_ends_the_session_and_ovzsh_says_why(tmp_path: Path) -> No
             client.wait(timeout=10)
         assert client.returncode == 137
         assert b"error: the session ended: the daemon stops" in stderr
-        assert _wait_gone(marker) == []
+        assert wait_gone(marker) == []
 
 
 def test_ctrl_c_and_sigterm_reach_the_command_and_its_status_comes_back(

@@ -20,7 +20,7 @@ from openvz.sessions import ExecSession
 from openvz.v1 import common_pb2, domains_pb2, domains_pb2_grpc
 
 from tests.daemon_process import DaemonProcess
-from tests.sessions_host import pids_running, session_daemon
+from tests.sessions_host import kill_mid_session, pids_running, session_daemon, wait_gone
 
 
 @pytest.fixture(scope="module")
@@ -43,13 +43,6 @@ def _collect(session: ExecSession) -> tuple[bytes, bytes]:
         else:
             err += data
     return out, err
-
-
-def _wait_gone(marker: str, timeout: float = 10) -> list[int]:
-    deadline = time.monotonic() + timeout
-    while (left := pids_running(marker)) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return left
 
 
 def test_stdin_reaches_the_command_and_its_exit_status_comes_back(conn: openvz.Connection) -> None:
@@ -144,7 +137,7 @@ def test_bad_requests_are_refused_with_what_to_do(daemon: DaemonProcess) -> None
     ]
     for error, code, words in cases:
         assert (error.code().name, words in (error.details() or "")) == (code, True), error
-    assert _wait_gone("sleep 30.125") == []
+    assert wait_gone("sleep 30.125") == []
     assert daemon.process.poll() is None
 
 
@@ -190,15 +183,8 @@ def test_a_client_killed_mid_session_leaves_no_process_behind(daemon: DaemonProc
         ],
         stdout=subprocess.PIPE,
     )
-    try:
-        assert client.stdout is not None
-        assert client.stdout.readline() == b"up\n"
-        session_pids = [pid for pid in pids_running(marker) if pid != client.pid]
-        assert len(session_pids) >= 2  # vzctl exec2 and the command it runs
-    finally:
-        client.kill()
-        client.wait(timeout=10)
-    assert _wait_gone(marker) == []
+    session_pids = kill_mid_session(client, marker)
+    assert wait_gone(marker) == []
     deadline = time.monotonic() + 10
     while (left := [p for p in session_pids if Path(f"/proc/{p}").exists()]) and (
         time.monotonic() < deadline
@@ -321,7 +307,7 @@ def test_a_daemon_stop_ends_sessions_and_says_why(tmp_path: Path) -> None:
             assert daemon.stop() == 0
             assert list(output) == []
         assert (run.exit_status, run.exit_reason) == (137, "the daemon stops")
-        assert _wait_gone(marker) == []
+        assert wait_gone(marker) == []
         db = sqlite3.connect(daemon.sim_dir / "state" / "jobs.sqlite")
         try:
             row = db.execute(
