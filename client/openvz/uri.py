@@ -110,6 +110,18 @@ def plain_local_socket(text: str | None, read_only: bool) -> str | None:
     return socket_file(socket, read_only or uri.read_only)
 
 
+def unix_socket_of(text: str | None, read_only: bool) -> str | None:
+    """The unix socket text's URI names (a plain local URI is read without urllib), or
+    None when it names a remote daemon; a malformed URI raises InvalidArgument."""
+    plain = plain_local_socket(text, read_only)
+    if plain is not None:
+        return plain
+    uri = parse_uri(text)
+    if uri.transport != "unix":
+        return None
+    return str(uri.socket_path(read_only or uri.read_only))
+
+
 def default_uri() -> str:
     return os.environ.get("OPENVZ_DEFAULT_URI") or DEFAULT_URI
 

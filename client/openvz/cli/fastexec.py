@@ -25,7 +25,7 @@ from openvz.cli.execio import (
     run_local_exec,
 )
 from openvz.error_classes import Error
-from openvz.uri import plain_local_socket
+from openvz.uri import unix_socket_of
 
 TYPE_CHECKING = False  # not typing's, which the fast path does not import
 if TYPE_CHECKING:
@@ -79,21 +79,11 @@ def local_exec_arguments(argv: Sequence[str]) -> tuple[LocalExec, str] | None:
         return None
     if not args.command:
         return None
-    socket = plain_local_socket(args.connect, args.readonly) or _unix_socket(args)
-    return (args, socket) if socket else None
-
-
-def _unix_socket(args: LocalExec) -> str | None:
-    """The unix socket of a URI in any other spelling (parse_uri: urllib's cost)."""
-    from openvz.uri import parse_uri
-
     try:
-        uri = parse_uri(args.connect)
+        socket = unix_socket_of(args.connect, args.readonly)
     except Error:
         return None
-    if uri.transport != "unix":
-        return None
-    return str(uri.socket_path(args.readonly or uri.read_only))
+    return (args, socket) if socket else None
 
 
 def main() -> None:

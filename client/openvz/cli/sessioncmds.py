@@ -49,12 +49,11 @@ def domain_ref(text: str) -> common_pb2.DomainRef:
 
 def run_exec(args: argparse.Namespace, argv: list[str], pty: bool) -> int:
     from openvz.localexec import terminal_size
-    from openvz.uri import parse_uri
+    from openvz.uri import unix_socket_of
 
     args.tty = pty
-    uri = parse_uri(args.connect)
-    if uri.transport == "unix":
-        socket = str(uri.socket_path(args.readonly or uri.read_only))
+    socket = unix_socket_of(args.connect, args.readonly)
+    if socket is not None:
         return run_local_exec(socket, args.domain, argv, args)
     from openvz.sessions import ExecSession
 
